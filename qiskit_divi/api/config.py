@@ -1,0 +1,84 @@
+"""Token and base-URL resolution: argument, then environment, then a ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+
+from dotenv import dotenv_values, find_dotenv
+
+from .errors import QoroConfigurationError
+
+PRODUCTION_URL = "https://app.qoroquantum.net/api"
+TOKEN_ENV = "QORO_API_KEY"
+URL_ENV = "QORO_API_URL"
+
+MISSING_TOKEN_MESSAGE = (
+    "Qoro API key not provided nor found in a .env file or QORO_API_KEY environment variable. "
+    "Pass the key as an argument (token=... / auth_token=...), export QORO_API_KEY, "
+    "or put QORO_API_KEY=<key> in a .env file in the working directory or above."
+)
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``/logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # never pickle a token by accident
+        raise TypeError("Secret values cannot be pickled.")
+
+
+def _from_dotenv(key: str) -> str | None:
+    path = find_dotenv(usecwd=True)
+    if not path:
+        return None
+    value = dotenv_values(path).get(key)
+    return value or None
+
+
+def normalise_token(token: str) -> str:
+    """Strip whitespace and a ``Bearer`` prefix the user may have included."""
+    token = token.strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    return token
+
+
+def resolve_token(token: str | None = None) -> Secret:
+    """Argument, else ``QORO_API_KEY`` from the environment, else from a ``.env`` file."""
+    for candidate in (token, os.environ.get(TOKEN_ENV), _from_dotenv(TOKEN_ENV)):
+        if candidate and normalise_token(candidate):
+            return Secret(normalise_token(candidate))
+        if candidate is not None and candidate is token:
+            break  # an explicit empty argument is an error, not a fallback
+    raise QoroConfigurationError(MISSING_TOKEN_MESSAGE)
+
+
+def resolve_base_url(url: str | None = None) -> str:
+    """Argument, else ``QORO_API_URL`` from the environment or ``.env``, else production."""
+    resolved = url or os.environ.get(URL_ENV) or _from_dotenv(URL_ENV) or PRODUCTION_URL
+    resolved = resolved.strip().rstrip("/")
+    if not resolved.startswith(("http://", "https://")):
+        raise QoroConfigurationError(
+            f"Qoro API URL {resolved!r} must start with http:// or https:// "
+            f"(set it with url=... or {URL_ENV})."
+        )
+    return resolved

@@ -1,0 +1,198 @@
+"""One Qoro job from a dict of circuits: init, chunked uploads, clean-up on failure,
+plus waiting for a final status and decoding the results.
+
+Every layer above (``QoroBackend``, primitives, ``QoroService``) submits through
+:func:`submit_job` so the chunking and the failure handling exist once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .circuits import MAX_PAYLOAD_BYTES, chunk_packed_circuits, pack_circuit
+from .client import QoroClient
+from .errors import QoroAmbiguousRequestError, QoroError, QoroInputError, QoroJobError, QoroProtocolError
+from .histogram import decode_envelope, is_histogram_envelope
+from .models import AddCircuitsRequest, InitJobRequest, JobStatus, JobStatusReply, JobType
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What one job runs: target, type, circuits (label -> QASM) and shots or observables."""
+
+    system_name: str
+    job_type: JobType
+    circuits: Mapping[str, str]
+    shots: int | None = None
+    observables: str | None = None
+    tag: str = "default"
+    use_packing: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.circuits:
+            raise QoroInputError("No circuits to submit: pass at least one circuit.")
+        if (self.shots is None) == (self.observables is None):
+            raise QoroInputError("A job needs exactly one of shots (sampling) or observables (expectation).")
+        if self.shots is not None and (
+            isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0
+        ):
+            raise QoroInputError(f"Shots must be a positive integer. Got {self.shots!r}.")
+
+
+def submit_job(
+    client: QoroClient,
+    spec: JobSpec,
+    *,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+    packed: Mapping[str, str] | None = None,
+) -> str:
+    """Create the job, upload its circuits in chunks, finalise it; return the job id.
+
+    If any upload fails after the job exists, the job is cancelled and deleted
+    before the error propagates (no half-uploaded orphan); the error carries the
+    job id. An upload whose fate is unknown is never re-sent into the same job.
+    """
+    packed = packed if packed is not None else {label: pack_circuit(q) for label, q in spec.circuits.items()}
+    overhead = 96 + (len(spec.observables) if spec.observables else 0)
+    chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
+    job_id = client.init_job(
+        InitJobRequest(
+            job_type=spec.job_type,
+            qpu_system_name=spec.system_name,
+            tag=spec.tag,
+            use_packing=spec.use_packing,
+        )
+    )
+    logger.info(
+        "Created Qoro job %s (%s on %s): %d circuits in %d upload(s)",
+        job_id, spec.job_type.value, spec.system_name, len(packed), len(chunks),
+    )
+    try:
+        for i, chunk in enumerate(chunks):
+            client.add_circuits(
+                job_id,
+                AddCircuitsRequest(
+                    circuits=chunk,
+                    finalized=i == len(chunks) - 1,
+                    shots=spec.shots,
+                    observables=spec.observables,
+                ),
+            )
+    except Exception as exc:
+        cleaned = discard_job(client, job_id)
+        note = "it was cancelled and deleted" if cleaned else "cleaning it up failed; cancel or delete it by hand"
+        message = f"Uploading circuits to job {job_id} failed ({exc}); {note}."
+        if isinstance(exc, QoroAmbiguousRequestError):
+            raise QoroAmbiguousRequestError(message, job_id=job_id) from exc
+        if isinstance(exc, QoroError):
+            exc.job_id = job_id  # type: ignore[attr-defined]
+            raise
+        raise QoroError(message) from exc
+    return job_id
+
+
+def discard_job(client: QoroClient, job_id: str) -> bool:
+    """Best-effort cancel then delete; True when the job is gone."""
+    try:
+        client.cancel_job(job_id)
+    except QoroError as exc:
+        logger.debug("Cancel of job %s during clean-up failed: %s", job_id, exc)
+    try:
+        client.delete_job(job_id)
+    except QoroError as exc:
+        logger.warning("Could not delete half-uploaded job %s: %s", job_id, exc)
+        return False
+    logger.info("Discarded half-uploaded job %s", job_id)
+    return True
+
+
+ProgressCallback = Callable[[str, JobStatusReply, float], None]
+"""Called after every status poll with (job_id, reply, seconds elapsed)."""
+
+
+def wait_for_final_status(
+    client: QoroClient,
+    job_id: str,
+    *,
+    timeout: float | None = None,
+    initial_interval: float = 0.05,
+    max_interval: float = 2.0,
+    callback: ProgressCallback | None = None,
+    timeout_error: Callable[[str], Exception] | None = None,
+) -> JobStatusReply:
+    """Poll ``status/`` with exponential backoff until COMPLETED, FAILED or CANCELLED.
+
+    An unknown status string is logged once and treated as not final. Raises
+    ``timeout_error(message)`` (default ``QoroError``) after ``timeout`` seconds.
+    """
+    started = time.monotonic()
+    interval = initial_interval
+    warned: set[str] = set()
+    while True:
+        reply = client.job_status(job_id)
+        elapsed = time.monotonic() - started
+        if reply.status is None and reply.raw_status not in warned:
+            warned.add(reply.raw_status)
+            logger.warning("Job %s reported an unknown status %r; still waiting.", job_id, reply.raw_status)
+        if callback is not None:
+            callback(job_id, reply, elapsed)
+        if reply.is_final:
+            return reply
+        if timeout is not None and elapsed + interval > timeout:
+            message = (
+                f"Job {job_id} did not finish within {timeout:g} s (last status {reply.raw_status}). "
+                "It is still running on the server: wait again or cancel it."
+            )
+            raise (timeout_error or QoroError)(message)
+        time.sleep(interval)
+        interval = min(max_interval, interval * 1.5)
+
+
+def decode_result_payload(label: str, payload: Any) -> dict[str, Any]:
+    """A result row's payload as counts ``{bitstring: int}`` or expectation values ``{term: float}``."""
+    if payload is None:
+        return {}
+    if is_histogram_envelope(payload):
+        return decode_envelope(payload)
+    if isinstance(payload, Mapping) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in payload.values()
+    ):
+        return dict(payload)
+    raise QoroProtocolError(
+        f"Malformed server reply: the result of circuit '{label}' is neither a histogram envelope "
+        "nor a map of expectation values."
+    )
+
+
+def fetch_results(client: QoroClient, job_id: str, expected_labels: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """All results of a finished job, decoded, keyed by label.
+
+    With ``expected_labels`` every label must be present exactly once.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for row in client.iter_results(job_id):
+        if row.label in results:
+            raise QoroProtocolError(f"Malformed server reply: job {job_id} returned label '{row.label}' twice.")
+        results[row.label] = decode_result_payload(row.label, row.results)
+    if expected_labels is not None:
+        missing = [label for label in expected_labels if label not in results]
+        if missing:
+            raise QoroProtocolError(
+                f"Malformed server reply: job {job_id} returned no result for {missing[:5]}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "") + "."
+            )
+    return results
+
+
+def ensure_completed(reply: JobStatusReply, job_id: str) -> None:
+    """Raise :class:`QoroJobError` unless the job COMPLETED."""
+    if reply.status is JobStatus.COMPLETED:
+        return
+    reason = f": {reply.reason}" if reply.reason else ""
+    raise QoroJobError(f"Job {job_id} ended {reply.raw_status}{reason}; it has no results.", job_id=job_id)
