@@ -45,7 +45,7 @@ def chunk_packed_circuits(
     current: dict[str, str] = {}
     size = 2 + overhead_bytes
     for label, value in packed.items():
-        item = len(json.dumps(label)) + len(value) + 4  # quotes of value, colon, comma
+        item = len(json.dumps(label)) + len(value) + 6  # value quotes, ": " and ", "
         if current and size + item > max_bytes:
             chunks.append(current)
             current, size = {}, 2 + overhead_bytes

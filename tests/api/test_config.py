@@ -1,0 +1,52 @@
+import pytest
+
+from qiskit_divi.api.config import PRODUCTION_URL, Secret, resolve_base_url, resolve_token
+from qiskit_divi.api.errors import QoroConfigurationError
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.delenv("QORO_API_URL", raising=False)
+    work = tmp_path / "project" / "sub"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    return tmp_path / "project"
+
+
+def test_argument_then_environment_then_dotenv(isolated, monkeypatch):
+    (isolated / ".env").write_text("QORO_API_KEY=from-dotenv\nQORO_API_URL=http://127.0.0.1:1/api\n")
+    assert resolve_token().reveal() == "from-dotenv"
+    assert resolve_base_url() == "http://127.0.0.1:1/api"
+    monkeypatch.setenv("QORO_API_KEY", "from-env")
+    assert resolve_token().reveal() == "from-env"
+    assert resolve_token("from-arg").reveal() == "from-arg"
+
+
+def test_missing_token_names_the_fix():
+    with pytest.raises(ValueError, match="Qoro API key not provided nor found in a .env file") as info:
+        resolve_token()
+    assert "QORO_API_KEY" in str(info.value)
+    assert isinstance(info.value, QoroConfigurationError)
+
+
+def test_empty_dotenv_value_is_missing(isolated):
+    (isolated / ".env").write_text("QORO_API_KEY\n")
+    with pytest.raises(QoroConfigurationError):
+        resolve_token()
+
+
+def test_token_is_normalised():
+    assert resolve_token("  Bearer abc\n").reveal() == "abc"
+
+
+def test_secret_never_shows_itself():
+    secret = Secret("hunter2")
+    assert "hunter2" not in repr(secret) and "hunter2" not in str(secret) and "hunter2" not in f"{secret}"
+
+
+def test_base_url_defaults_to_production_and_is_validated():
+    assert resolve_base_url() == PRODUCTION_URL
+    assert resolve_base_url("http://localhost:8000/api/") == "http://localhost:8000/api"
+    with pytest.raises(QoroConfigurationError, match="must start with http"):
+        resolve_base_url("localhost:8000")
