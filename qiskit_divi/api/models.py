@@ -7,11 +7,14 @@ mistyped required field raises :class:`QoroProtocolError` naming it.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QoroProtocolError
+
+logger = logging.getLogger(__name__)
 
 EXPVAL_SYSTEM_NAMES = frozenset({"qoro_maestro"})
 """Systems that run EXPECTATION jobs when the server does not say (reference-client rule)."""
@@ -52,6 +55,8 @@ class QPU:
     q_bits: int
     status: str
     system_kind: str
+    coupling_map: tuple[tuple[int, int], ...] | None = None
+    """Directed qubit pairs, only when the server sends a ``coupling_map`` (no known server does)."""
 
 
 @dataclass(frozen=True, repr=True)
@@ -93,7 +98,22 @@ def parse_qpu(obj: Any, where: str = "a QPU object") -> QPU:
         q_bits=_require(obj, "q_bits", int, where),
         status=_require(obj, "status", str, where),
         system_kind=_require(obj, "system_kind", str, where),
+        coupling_map=_optional_coupling_map(obj, where),
     )
+
+
+def _optional_coupling_map(obj: Mapping[str, Any], where: str) -> tuple[tuple[int, int], ...] | None:
+    """An optional ``coupling_map`` (list of ``[a, b]`` int pairs); anything else is ignored."""
+    raw = obj.get("coupling_map")
+    if raw is None:
+        return None
+    if isinstance(raw, list) and all(
+        isinstance(e, list) and len(e) == 2 and all(isinstance(q, int) and not isinstance(q, bool) for q in e)
+        for e in raw
+    ):
+        return tuple((e[0], e[1]) for e in raw)
+    logger.warning("Ignoring the malformed 'coupling_map' of %s (expected a list of [a, b] int pairs).", where)
+    return None
 
 
 def parse_qpu_system(obj: Any) -> QPUSystem:
