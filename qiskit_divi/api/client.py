@@ -135,11 +135,14 @@ class QoroClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         job_id: str | None = None,
+        raise_errors: bool = True,
     ) -> requests.Response:
         """Send one request with the retry policy; return the raw 2xx response.
 
-        HTTP errors become :class:`QoroApiError` subclasses; a POST whose fate is
-        unknown raises :class:`QoroAmbiguousRequestError` and is never re-sent.
+        HTTP errors become :class:`QoroApiError` subclasses (or, with
+        ``raise_errors=False``, the final error response is returned as is); a
+        POST whose fate is unknown raises :class:`QoroAmbiguousRequestError` and
+        is never re-sent.
         """
         method = method.upper()
         all_headers = {"Authorization": self.authorization_header}
@@ -197,6 +200,8 @@ class QoroClient:
                     "it was not re-sent to avoid acting twice." + (f" Check job {job_id}." if job_id else ""),
                     job_id=job_id,
                 )
+            if not raise_errors:
+                return response
             raise api_error_for(status, _server_message(response), method=method, endpoint=endpoint)
 
     def _sleep_before_retry(

@@ -11,6 +11,8 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from .errors import QoroProtocolError
 
 MAGIC_QH1 = b"QH1"
@@ -128,11 +130,48 @@ def encode_histogram(counts: Mapping[str, int], n_bits: int) -> bytes:
     return bytes(out)
 
 
+def _read_varints(buf: bytes, pos: int, count: int) -> tuple[np.ndarray | None, int]:
+    """Decode ``count`` consecutive ULEB128 varints at ``pos`` with numpy.
+
+    Returns ``(None, pos)`` when a value may not fit in 63 bits (the caller then
+    falls back to exact Python integers).
+    """
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64), pos
+    data = np.frombuffer(buf, dtype=np.uint8, offset=pos)
+    ends = np.flatnonzero(data < 0x80)
+    if len(ends) < count:
+        raise HistogramDecodeError("truncated varint")
+    ends = ends[:count]
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    if int((ends - starts).max()) >= 9:
+        return None, pos
+    used = data[: ends[-1] + 1].astype(np.uint64) & np.uint64(0x7F)
+    group = np.repeat(np.arange(count), ends - starts + 1)
+    shift = (np.arange(len(used)) - starts[group]).astype(np.uint64) * np.uint64(7)
+    values = np.add.reduceat(used << shift, starts)
+    return values, pos + int(ends[-1]) + 1
+
+
+def _bitstrings(indices: np.ndarray, n_bits: int) -> list[str]:
+    """Outcome integers (< 2**63) to MSB-first bitstrings, vectorised."""
+    if n_bits == 0:
+        return [""] * len(indices)
+    bits = np.unpackbits(indices.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)[:, 64 - n_bits :]
+    text = np.empty((len(indices), n_bits + 1), dtype=np.uint8)
+    text[:, :n_bits] = bits + ord("0")
+    text[:, n_bits] = ord(" ")
+    return text.tobytes().decode("ascii").split()
+
+
 def decode_histogram(buf: bytes) -> dict[str, int]:
     """Decode qh1/qh2 bytes into ``{bitstring: count}``; ``b""`` gives ``{}``."""
     if not buf:
         return {}
-    magic = bytes(buf[:3])
+    buf = bytes(buf)
+    magic = buf[:3]
     if magic == MAGIC_QH1:
         if len(buf) < 4:
             raise HistogramDecodeError("truncated varint")
@@ -144,6 +183,54 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     unique, pos = uleb128_decode(buf, pos)
     total_shots, pos = uleb128_decode(buf, pos)
     num_gaps, pos = uleb128_decode(buf, pos)
+    gaps, after_gaps = (None, pos) if n_bits > 63 else _read_varints(buf, pos, num_gaps)
+    if gaps is None:
+        return _decode_exact(buf, pos, n_bits, unique, total_shots, num_gaps)
+    pos = after_gaps
+    rle_len, pos = uleb128_decode(buf, pos)
+    rle_end = pos + rle_len
+    if rle_len:
+        num_runs, pos = uleb128_decode(buf, pos)
+    else:
+        num_runs = 0  # rle_len = 0 encodes "no outcomes"
+    if num_runs:
+        if pos >= len(buf):
+            raise HistogramDecodeError("truncated varint")
+        first = buf[pos] != 0
+        runs, pos = _read_varints(buf, pos + 1, num_runs)
+        if runs is None:
+            raise HistogramDecodeError("corrupt stream: RLE run too long")
+        values = np.zeros(num_runs, dtype=bool)
+        values[0 if first else 1 :: 2] = True
+        is_one = np.repeat(values, runs.astype(np.int64))
+    else:
+        is_one = np.zeros(0, dtype=bool)
+    if rle_len and pos != rle_end:
+        raise HistogramDecodeError("corrupt stream: RLE length mismatch")
+    pos = rle_end
+    if len(is_one) != num_gaps:
+        raise HistogramDecodeError("corrupt stream: flag count mismatch")
+    num_extras, pos = uleb128_decode(buf, pos)
+    n_false = int(num_gaps - np.count_nonzero(is_one))
+    if num_extras != n_false:
+        raise HistogramDecodeError("corrupt stream: extras count mismatch")
+    extras, pos = _read_varints(buf, pos, num_extras)
+    if extras is None:
+        raise HistogramDecodeError("corrupt stream: count too large")
+    counts = np.ones(num_gaps, dtype=np.uint64)
+    counts[~is_one] = extras + np.uint64(2)
+    if int(counts.sum()) != total_shots:
+        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
+    if num_gaps != unique:
+        raise HistogramDecodeError("corrupt stream: unique mismatch")
+    indices = np.cumsum(gaps, dtype=np.uint64)
+    if num_gaps and (int(indices[-1]) >> n_bits or int(gaps.sum()) != int(indices[-1])):
+        raise HistogramDecodeError(f"corrupt stream: an outcome does not fit in {n_bits} bits")
+    return dict(zip(_bitstrings(indices, n_bits), counts.tolist()))
+
+
+def _decode_exact(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int) -> dict[str, int]:
+    """Pure-Python decoding with exact integers, for registers wider than 63 bits."""
     indices = []
     index = 0
     for _ in range(num_gaps):
@@ -156,7 +243,7 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
         if rle_end != pos + rle_len:
             raise HistogramDecodeError("corrupt stream: RLE length mismatch")
     else:
-        flags = []  # rle_len = 0 encodes "no outcomes"
+        flags = []
     pos += rle_len
     if len(flags) != num_gaps:
         raise HistogramDecodeError("corrupt stream: flag count mismatch")
