@@ -1,5 +1,7 @@
 """qiskit_divi: Qoro Quantum's cloud as Qiskit backends and primitives."""
 
+__version__ = "0.1.0"
+
 from .api.errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
@@ -15,4 +17,6 @@ from .api.errors import (
     QoroServerError,
 )
 
-__version__ = "0.1.0"
+from .backend import QoroBackend
+from .job import QoroJob, QoroJobTimeoutError
+from .provider import QoroBackendNotFoundError, QoroProvider

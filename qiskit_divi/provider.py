@@ -1,0 +1,266 @@
+"""``QoroProvider``: the entry point, as ``QiskitRuntimeService`` or ``AerProvider`` are.
+
+>>> with QoroProvider.local() as provider:          # bundled emulator, offline
+...     backend = provider.get_backend("qoro_maestro")
+
+Against the real service: ``QoroProvider(token=..., url=...)``, or the
+``QORO_API_KEY`` / ``QORO_API_URL`` environment (or ``.env``) settings. The
+constructor does no network I/O; the system list is fetched on first use and
+cached (:meth:`QoroProvider.refresh` fetches it again).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qiskit.providers import QiskitBackendNotFoundError
+
+from .api.client import QoroClient
+from .api.config import resolve_base_url, resolve_token
+from .api.errors import QoroAuthenticationError, QoroError, QoroNotFoundError
+from .api.models import QPUSystem
+from .backend import QoroBackend
+from .job import QoroJob
+from .journal import KIND_BACKEND_RUN, JobJournal, JournalEntry
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorConfig, EmulatorServer
+
+logger = logging.getLogger(__name__)
+
+Retriever = Callable[["QoroProvider", JournalEntry], Any]
+"""Rebuilds the job object of one journal ``kind`` (e.g. a primitive's job)."""
+
+_RETRIEVERS: dict[str, Retriever] = {}
+
+
+def register_job_kind(kind: str, retriever: Retriever) -> None:
+    """Let :meth:`QoroProvider.retrieve_job` rebuild jobs journaled with ``kind``.
+
+    The primitives register their job classes here; ``backend-run`` jobs (and
+    jobs with no journal entry) are rebuilt as :class:`QoroJob`.
+    """
+    _RETRIEVERS[kind] = retriever
+
+
+class QoroBackendNotFoundError(QoroError, QiskitBackendNotFoundError):
+    """No system of that name is available to this token."""
+
+
+class QoroProvider:
+    """Access to the Qoro systems of one account.
+
+    Args:
+        token: Qoro API key; else ``QORO_API_KEY`` from the environment or a
+            ``.env`` file. Never logged or shown.
+        url: API root including ``/api``; else ``QORO_API_URL``, else production.
+        journal: where jobs are journaled (default: ``QISKIT_DIVI_JOURNAL`` or
+            the user cache directory; see :mod:`qiskit_divi.journal`).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        url: str | None = None,
+        *,
+        journal: JobJournal | None = None,
+    ) -> None:
+        self._client = QoroClient(token=resolve_token(token), base_url=resolve_base_url(url))
+        self._journal = journal if journal is not None else JobJournal()
+        self._lock = threading.Lock()
+        self._systems: list[QPUSystem] | None = None
+        self._backends: dict[str, QoroBackend] = {}
+        self._server: EmulatorServer | None = None
+        self._closed = False
+
+    @classmethod
+    def local(
+        cls,
+        token: str | None = None,
+        *,
+        config: EmulatorConfig | None = None,
+        journal: JobJournal | None = None,
+    ) -> QoroProvider:
+        """Start the bundled emulator on loopback (a free port) and return a provider for it.
+
+        ``token`` is the one token the emulator accepts (a fresh random one by
+        default). Closing the provider (or leaving its ``with`` block) stops the
+        emulator.
+        """
+        from .emulator import EmulatorServer
+
+        token = token or secrets.token_urlsafe(24)
+        kwargs: dict[str, Any] = {"tokens": [token], "host": "127.0.0.1", "port": 0}
+        if config is not None:
+            kwargs["config"] = config
+        server = EmulatorServer(**kwargs)
+        server.start()
+        try:
+            provider = cls(token=token, url=server.base_url, journal=journal)
+        except BaseException:
+            server.stop()
+            raise
+        provider._server = server
+        logger.info("Started a local Qoro emulator at %s", server.base_url)
+        return provider
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The API root in use, including ``/api`` (the form of ``QORO_API_URL``)."""
+        return self._client.base_url
+
+    @property
+    def client(self) -> QoroClient:
+        """The wire client (shared by every backend and job of this provider)."""
+        return self._client
+
+    @property
+    def journal(self) -> JobJournal:
+        """The local job journal used by this provider."""
+        return self._journal
+
+    @property
+    def emulator(self) -> EmulatorServer | None:
+        """The in-process emulator of a :meth:`local` provider, else None."""
+        return self._server
+
+    def close(self) -> None:
+        """Close the HTTP session; a :meth:`local` provider also stops its emulator."""
+        if self._closed:
+            return
+        self._closed = True
+        self._client.close()
+        if self._server is not None:
+            self._server.stop()
+            logger.info("Stopped the local Qoro emulator at %s", self.url)
+
+    def __enter__(self) -> QoroProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        local = ", local emulator" if self._server is not None else ""
+        return f"<QoroProvider(url='{self.url}'{local})>"
+
+    # --- systems and backends -----------------------------------------------------
+
+    def systems(self) -> list[QPUSystem]:
+        """The systems this token can target (fetched once, then cached)."""
+        with self._lock:
+            if self._systems is None:
+                systems = self._client.list_systems()
+                logger.debug("Fetched %d Qoro systems from %s", len(systems), self.url)
+                self._systems = systems
+                self._backends = {s.name: QoroBackend(s, self) for s in systems}
+            return list(self._systems)
+
+    def refresh(self) -> None:
+        """Forget the cached system list; the next call fetches it again."""
+        with self._lock:
+            self._systems = None
+
+    def backends(
+        self,
+        name: str | None = None,
+        *,
+        simulator: bool | None = None,
+        operational: bool | None = None,
+        min_num_qubits: int | None = None,
+    ) -> list[QoroBackend]:
+        """Backends matching every given filter, in the server's order."""
+        self.systems()
+        out = []
+        for backend in self._backends.values():
+            if name is not None and backend.name != name:
+                continue
+            if simulator is not None and backend.simulator != simulator:
+                continue
+            if operational is not None and backend.operational != operational:
+                continue
+            if min_num_qubits is not None and backend.num_qubits < min_num_qubits:
+                continue
+            out.append(backend)
+        return out
+
+    def get_backend(self, name: str) -> QoroBackend:
+        """The backend called ``name``; raises :class:`QoroBackendNotFoundError` listing the others."""
+        self.systems()
+        backend = self._backends.get(name)
+        if backend is None:
+            available = ", ".join(sorted(self._backends)) or "none"
+            raise QoroBackendNotFoundError(
+                f"No Qoro backend named {name!r} at {self.url}. Available backends: {available}."
+            )
+        return backend
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def retrieve_job(self, job_id: str) -> Any:
+        """Re-attach to an existing job by its Qoro id, from this or any other process.
+
+        With a journal entry, the job comes back as it was submitted (a
+        :class:`QoroJob` for ``backend.run`` jobs, whose ``result()`` equals the
+        original one; primitives' jobs via their registered kind). Without one,
+        a :class:`QoroJob` whose result holds the counts per Qoro circuit label.
+        An id the server does not know raises a ``QoroError`` naming it.
+        """
+        job_id = str(job_id).strip()
+        try:
+            self._client.job_status(job_id)
+        except QoroNotFoundError as exc:
+            raise QoroNotFoundError(
+                exc.status_code, exc.server_message, method=exc.method, endpoint=exc.endpoint,
+                hint=f"No job with id {job_id!r} exists at {self.url} (deleted jobs cannot be retrieved).",
+            ) from None
+        except QoroAuthenticationError as exc:
+            if exc.status_code != 403:
+                raise
+            raise QoroAuthenticationError(
+                exc.status_code, exc.server_message, method=exc.method, endpoint=exc.endpoint,
+                hint=f"Job {job_id!r} does not exist at {self.url} or belongs to another account.",
+            ) from None
+        entry = self._journal.lookup(job_id)
+        if entry is None:
+            logger.info("Job %s is not in the local journal; results will be keyed by circuit label.", job_id)
+            return QoroJob(None, job_id, provider=self)
+        retriever = _RETRIEVERS.get(entry.kind)
+        if retriever is not None:
+            return retriever(self, entry)
+        if entry.kind != KIND_BACKEND_RUN:
+            logger.warning(
+                "Job %s was journaled as %r, which nothing registered can rebuild; returning its raw counts.",
+                job_id, entry.kind,
+            )
+            return QoroJob(self._backend_or_none(entry.backend_name), job_id, provider=self,
+                           backend_name=entry.backend_name)
+        return self._backend_run_job(entry)
+
+    def _backend_or_none(self, name: str) -> QoroBackend | None:
+        try:
+            return self.get_backend(name)
+        except QoroBackendNotFoundError:
+            logger.info("Backend %r of a retrieved job is not available at %s.", name, self.url)
+            return None
+
+    def _backend_run_job(self, entry: JournalEntry) -> QoroJob:
+        payload = entry.payload
+        backend = self._backend_or_none(entry.backend_name)
+        options = backend.options if backend is not None else None
+        return QoroJob(
+            backend,
+            entry.job_id,
+            provider=self,
+            circuits=payload.get("circuits"),
+            shots=payload.get("shots"),
+            backend_name=entry.backend_name,
+            progress=bool(options.progress) if options is not None else True,
+            timeout=options.timeout if options is not None else None,
+        )

@@ -1,0 +1,296 @@
+"""Build a Qiskit :class:`~qiskit.transpiler.Target` for a Qoro system.
+
+The Qoro API describes a system only by its QPUs (``nickname``, ``q_bits``,
+``status``, ``system_kind``; ``qoro-api.md`` section 3.2); it sends no basis
+gates, coupling map or calibration. The targets are therefore synthesised from
+the qubit count plus the assumptions in :data:`NATIVE_GATES` below, using public
+Qiskit APIs only.
+
+Every gate of every target is one that :func:`qiskit.qasm2.dumps` writes as a
+plain ``qelib1.inc`` statement, so whatever ``transpile(circuit, backend)``
+produces, at any optimisation level, serialises to OpenQASM 2 the service reads.
+
+Native gate sets, one row per ``system_kind``
+=============================================
+
+================  ==========================  ===========  ====================================
+system_kind       1-qubit gates               2-qubit      connectivity
+================  ==========================  ===========  ====================================
+simulator         every standard gate that    (all of      all-to-all (global instructions, no
+                  ``qasm2.dumps`` emits as    qelib1)      coupling map: nothing is routed)
+                  a ``qelib1.inc`` statement
+superconducting   rz, sx, x                   cz           from the server when it sends a
+                                                           ``coupling_map``, else all-to-all
+trapped_ion       rx, ry, rz                  rxx (MS)     all-to-all
+neutral_atom      rx, ry, rz                  cz           from the server, else all-to-all
+(anything else)   rz, sx, x                   cx           from the server, else all-to-all
+================  ==========================  ===========  ====================================
+
+Every target also has ``measure``, ``reset`` and ``barrier``. ``delay`` is left
+out on purpose: OpenQASM 2 cannot carry it (``qasm2.dumps`` would declare it
+``opaque``), and neither can classical control flow.
+
+Error rates and durations (:data:`NOMINAL_PROPERTIES`) are **nominal**, typical
+published figures for the technology, not calibration data of any Qoro device:
+the API exposes none. They only steer the transpiler's layout scoring; the
+simulator target carries no properties at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from qiskit import QuantumCircuit, qasm2
+from qiskit.circuit import Barrier, Measure, Reset
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.transpiler import InstructionProperties, Target
+
+from .api.models import QPUSystem
+
+logger = logging.getLogger(__name__)
+
+SIMULATOR_KIND = "simulator"
+DEFAULT_KIND = "default"
+
+SIMULATOR_SYSTEM_NAMES = frozenset({"qoro_maestro"})
+"""Systems known to be simulators even when their QPU entries do not say so."""
+
+FALLBACK_SIMULATOR_QUBITS = 32
+"""Width assumed for a simulator system that lists no QPUs (so no ``q_bits``)."""
+
+OPERATIONAL_QPU_STATUSES = frozenset({"active", "online", "available", "operational", "idle", "ready"})
+"""QPU ``status`` values (case-insensitive) that count as able to take jobs."""
+
+
+@dataclass(frozen=True)
+class NativeGateSet:
+    """One row of the native gate table: gate names and nominal figures."""
+
+    one_qubit: tuple[str, ...]
+    two_qubit: str
+
+
+NATIVE_GATES: dict[str, NativeGateSet] = {
+    "superconducting": NativeGateSet(one_qubit=("rz", "sx", "x"), two_qubit="cz"),
+    "trapped_ion": NativeGateSet(one_qubit=("rx", "ry", "rz"), two_qubit="rxx"),
+    "neutral_atom": NativeGateSet(one_qubit=("rx", "ry", "rz"), two_qubit="cz"),
+    DEFAULT_KIND: NativeGateSet(one_qubit=("rz", "sx", "x"), two_qubit="cx"),
+}
+"""The native gate table of the module docstring (simulators are handled apart)."""
+
+
+@dataclass(frozen=True)
+class NominalProperties:
+    """Nominal error rates and durations (seconds) of one technology."""
+
+    error_1q: float
+    duration_1q: float
+    error_2q: float
+    duration_2q: float
+    error_readout: float
+    duration_readout: float
+    duration_reset: float
+
+
+NOMINAL_PROPERTIES: dict[str, NominalProperties] = {
+    # Transmons: ~35 ns single-qubit pulses, ~100 ns CZ, ~1 us readout. rz is virtual.
+    "superconducting": NominalProperties(2.5e-4, 3.5e-8, 5e-3, 1e-7, 1.5e-2, 1.2e-6, 1.5e-6),
+    # Trapped ions: ~10 us single-qubit, ~200 us Molmer-Sorensen, ~100 us readout.
+    "trapped_ion": NominalProperties(2e-4, 1e-5, 4e-3, 2e-4, 4e-3, 1e-4, 5e-5),
+    # Neutral atoms: ~1 us single-qubit, ~0.5 us CZ, ~1 ms imaging.
+    "neutral_atom": NominalProperties(1e-3, 1e-6, 5e-3, 5e-7, 1e-2, 1e-3, 1e-4),
+}
+"""Nominal figures per kind; unknown kinds get no properties (honestly unknown)."""
+
+VIRTUAL_GATES = frozenset({"rz"})
+"""Gates implemented in software on superconducting hardware (no error, no time)."""
+
+
+@functools.cache
+def qasm2_standard_gates() -> tuple[str, ...]:
+    """Standard gates that ``qasm2.dumps`` writes as a plain ``qelib1.inc`` statement.
+
+    Computed once by exporting each gate of :func:`get_standard_gate_name_mapping`
+    alone: a gate whose export needs a ``gate``/``opaque`` definition (``ecr``,
+    ``iswap``, ``rzx``, ...) or fails (``global_phase``, ``delay``) is left out.
+    """
+    names = []
+    for name, op in get_standard_gate_name_mapping().items():
+        if name in ("measure", "reset", "delay", "global_phase") or op.num_clbits:
+            continue
+        gate = op.base_class(*[0.5] * len(op.params)) if op.params else op
+        probe = QuantumCircuit(op.num_qubits)
+        try:
+            probe.append(gate, range(op.num_qubits))
+            text = qasm2.dumps(probe)
+        except Exception:  # noqa: BLE001 - any export failure means "not expressible"
+            continue
+        if not any(line.startswith(("gate ", "opaque ")) for line in text.splitlines()):
+            names.append(name)
+    return tuple(sorted(names))
+
+
+# --- reading a QPUSystem --------------------------------------------------------
+
+
+def system_kinds(system: QPUSystem) -> set[str]:
+    """The distinct ``system_kind`` values of a system's QPUs (lower case)."""
+    return {qpu.system_kind.strip().lower() for qpu in system.qpus}
+
+
+def is_simulator(system: QPUSystem) -> bool:
+    """Whether a system is a simulator: named as one, or every QPU says ``simulator``."""
+    if system.name in SIMULATOR_SYSTEM_NAMES:
+        return True
+    kinds = system_kinds(system)
+    return bool(kinds) and kinds == {SIMULATOR_KIND}
+
+
+def system_kind(system: QPUSystem) -> str:
+    """The row of :data:`NATIVE_GATES` that applies: ``simulator``, a known kind, or ``default``.
+
+    A system whose QPUs have different kinds gets the default row (the service
+    decides which QPU runs a job).
+    """
+    if is_simulator(system):
+        return SIMULATOR_KIND
+    kinds = system_kinds(system)
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind in NATIVE_GATES:
+            return kind
+    return DEFAULT_KIND
+
+
+def system_num_qubits(system: QPUSystem) -> int:
+    """Widest QPU of the system (the service routes a job to a QPU that fits)."""
+    if system.qpus:
+        return max(qpu.q_bits for qpu in system.qpus)
+    return FALLBACK_SIMULATOR_QUBITS if is_simulator(system) else 0
+
+
+def is_operational(system: QPUSystem) -> bool:
+    """True when at least one QPU reports an operational status (simulators without QPUs too)."""
+    if not system.qpus:
+        return is_simulator(system)
+    return any(qpu.status.strip().lower() in OPERATIONAL_QPU_STATUSES for qpu in system.qpus)
+
+
+def system_coupling_map(system: QPUSystem) -> list[tuple[int, int]] | None:
+    """Directed edges the server sent for the system, when every QPU agrees on one; else None."""
+    maps = {qpu.coupling_map for qpu in system.qpus}
+    if len(maps) != 1:
+        return None
+    (edges,) = maps
+    return [(a, b) for a, b in edges] if edges else None
+
+
+# --- building targets -----------------------------------------------------------
+
+
+def _gate(name: str):
+    return get_standard_gate_name_mapping()[name]
+
+
+def _all_pairs(num_qubits: int) -> list[tuple[int, int]]:
+    return [(a, b) for a in range(num_qubits) for b in range(num_qubits) if a != b]
+
+
+def simulator_target(num_qubits: int, *, description: str | None = None) -> Target:
+    """Every ``qelib1.inc`` standard gate, measure, reset, barrier; all-to-all.
+
+    Instructions are global (no qargs), so the target has no coupling map and
+    the transpiler neither routes nor widens circuits: building it and
+    transpiling for it stay fast for any width.
+    """
+    target = Target(description=description, num_qubits=num_qubits)
+    for name in qasm2_standard_gates():
+        target.add_instruction(_gate(name), name=name)
+    target.add_instruction(Measure())
+    target.add_instruction(Reset())
+    target.add_instruction(Barrier, name="barrier")
+    return target
+
+
+def qpu_target(
+    num_qubits: int,
+    kind: str,
+    *,
+    coupling_map: Sequence[tuple[int, int]] | None = None,
+    description: str | None = None,
+) -> Target:
+    """The native gates of ``kind`` (a key of :data:`NATIVE_GATES`) on explicit qubits.
+
+    Two-qubit gates act on ``coupling_map`` edges (made symmetric, since the
+    native gates listed are symmetric or cheaply reversible) or on every pair.
+    """
+    gates = NATIVE_GATES.get(kind, NATIVE_GATES[DEFAULT_KIND])
+    nominal = NOMINAL_PROPERTIES.get(kind)
+    if coupling_map:
+        edges = _valid_edges(coupling_map, num_qubits)
+    else:
+        edges = _all_pairs(num_qubits)
+    qubits = [(q,) for q in range(num_qubits)]
+
+    def props(error: float, duration: float) -> InstructionProperties | None:
+        return InstructionProperties(error=error, duration=duration) if nominal else None
+
+    target = Target(description=description, num_qubits=num_qubits)
+    for name in gates.one_qubit:
+        if nominal and kind == "superconducting" and name in VIRTUAL_GATES:
+            one = {q: InstructionProperties(error=0.0, duration=0.0) for q in qubits}
+        else:
+            one = {q: props(nominal.error_1q, nominal.duration_1q) if nominal else None for q in qubits}
+        target.add_instruction(_gate(name), one, name=name)
+    target.add_instruction(
+        _gate(gates.two_qubit),
+        {edge: props(nominal.error_2q, nominal.duration_2q) if nominal else None for edge in edges},
+        name=gates.two_qubit,
+    )
+    target.add_instruction(
+        Measure(), {q: props(nominal.error_readout, nominal.duration_readout) if nominal else None for q in qubits}
+    )
+    target.add_instruction(Reset(), {q: props(0.0, nominal.duration_reset) if nominal else None for q in qubits})
+    target.add_instruction(Barrier, name="barrier")
+    return target
+
+
+def _valid_edges(coupling_map: Iterable[tuple[int, int]], num_qubits: int) -> list[tuple[int, int]]:
+    edges: set[tuple[int, int]] = set()
+    for a, b in coupling_map:
+        if 0 <= a < num_qubits and 0 <= b < num_qubits and a != b:
+            edges.add((a, b))
+            edges.add((b, a))
+        else:
+            logger.warning("Ignoring coupling-map edge (%s, %s) outside a %d-qubit system.", a, b, num_qubits)
+    return sorted(edges)
+
+
+def build_target(system: QPUSystem) -> Target:
+    """The :class:`Target` of a Qoro system (see the module docstring for the rules)."""
+    num_qubits = system_num_qubits(system)
+    kind = system_kind(system)
+    description = f"Qoro system {system.name} ({kind}, {num_qubits} qubits)"
+    if kind == SIMULATOR_KIND:
+        return simulator_target(num_qubits, description=description)
+    return qpu_target(num_qubits, kind, coupling_map=system_coupling_map(system), description=description)
+
+
+__all__ = [
+    "NATIVE_GATES",
+    "NOMINAL_PROPERTIES",
+    "NativeGateSet",
+    "NominalProperties",
+    "build_target",
+    "is_operational",
+    "is_simulator",
+    "qasm2_standard_gates",
+    "qpu_target",
+    "simulator_target",
+    "system_coupling_map",
+    "system_kind",
+    "system_num_qubits",
+]

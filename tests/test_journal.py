@@ -1,0 +1,104 @@
+"""The SQLite job journal: location, round trips, failure handling."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from qiskit_divi import journal as journal_module
+from qiskit_divi.journal import (
+    JOURNAL_ENV,
+    KIND_BACKEND_RUN,
+    KIND_SAMPLER,
+    JobJournal,
+    JournalEntry,
+    JournalError,
+    default_journal_path,
+    record_quietly,
+)
+
+
+def test_location_follows_env_then_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv(JOURNAL_ENV, str(tmp_path / "j.sqlite3"))
+    assert default_journal_path() == tmp_path / "j.sqlite3"
+    monkeypatch.setenv(JOURNAL_ENV, "off")
+    assert default_journal_path() is None
+    monkeypatch.delenv(JOURNAL_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_journal_path() == tmp_path / "xdg" / "qiskit_divi" / "jobs.sqlite3"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_journal_path() == tmp_path / "home" / ".cache" / "qiskit_divi" / "jobs.sqlite3"
+
+
+def test_record_lookup_replace_remove(tmp_path):
+    journal = JobJournal(tmp_path / "sub" / "jobs.sqlite3")
+    assert journal.lookup("nope") is None  # no file yet
+    payload = {"shots": 100, "circuits": [{"label": "circuit_0", "name": "bell", "creg_sizes": [["c", 2]]}]}
+    assert journal.record("job-1", KIND_BACKEND_RUN, "qoro_maestro", payload, base_url="http://h/api")
+    entry = journal.lookup("job-1")
+    assert isinstance(entry, JournalEntry)
+    assert (entry.job_id, entry.kind, entry.backend_name, entry.base_url, entry.payload) == (
+        "job-1", KIND_BACKEND_RUN, "qoro_maestro", "http://h/api", payload,
+    )
+    assert entry.created > 0
+    journal.record("job-1", KIND_SAMPLER, "fake_ion", {"pubs": 2})
+    assert journal.lookup("job-1").kind == KIND_SAMPLER
+    journal.record("job-2", KIND_BACKEND_RUN, "fake_ion", {})
+    assert [e.job_id for e in journal.recent()] == ["job-2", "job-1"]
+    assert [e.job_id for e in journal.recent(kind=KIND_SAMPLER)] == ["job-1"]
+    assert journal.remove("job-1") and not journal.remove("job-1")
+    assert journal.lookup("job-1") is None
+
+
+def test_default_journal_follows_the_env_at_each_call(monkeypatch, tmp_path):
+    monkeypatch.setenv(JOURNAL_ENV, str(tmp_path / "a.sqlite3"))
+    journal_module.record("j", KIND_BACKEND_RUN, "b", {"x": 1})
+    assert journal_module.lookup("j").payload == {"x": 1}
+    monkeypatch.setenv(JOURNAL_ENV, str(tmp_path / "b.sqlite3"))
+    assert journal_module.lookup("j") is None
+    monkeypatch.setenv(JOURNAL_ENV, "off")
+    assert journal_module.record("j", KIND_BACKEND_RUN, "b", {}) is False
+    assert journal_module.lookup("j") is None
+
+
+def test_bad_payload_and_unwritable_path_raise_journal_error(tmp_path, caplog):
+    journal = JobJournal(tmp_path / "jobs.sqlite3")
+    with pytest.raises(JournalError, match="not JSON-serialisable"):
+        journal.record("j", KIND_BACKEND_RUN, "b", {"x": object()})
+    blocked = JobJournal(tmp_path)  # a directory, not a file
+    with pytest.raises(JournalError, match="Could not write job j"):
+        blocked.record("j", KIND_BACKEND_RUN, "b", {})
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi.journal"):
+        assert record_quietly(blocked, "j", KIND_BACKEND_RUN, "b", {}) is False
+    assert "only retrieval from another process is affected" in caplog.text
+
+
+def test_corrupt_entry_is_reported(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    journal = JobJournal(path)
+    journal.record("j", KIND_BACKEND_RUN, "b", {})
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE jobs SET payload = '{broken' WHERE job_id = 'j'")
+    with pytest.raises(JournalError, match="corrupt"):
+        journal.lookup("j")
+
+
+def test_concurrent_writers(tmp_path):
+    journal = JobJournal(tmp_path / "jobs.sqlite3")
+
+    def write(start: int) -> None:
+        for i in range(start, start + 20):
+            journal.record(f"job-{i}", KIND_BACKEND_RUN, "b", {"i": i})
+
+    threads = [threading.Thread(target=write, args=(k * 20,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(journal.lookup(f"job-{i}").payload == {"i": i} for i in range(80))
+    assert isinstance(journal.path, Path) and "jobs.sqlite3" in repr(journal)
