@@ -1,0 +1,512 @@
+"""The emulated Qoro API: routing, authentication and one function per endpoint.
+
+Transport-free: :class:`QoroApi` turns an :class:`ApiRequest` into an
+:class:`ApiResponse`; :mod:`.server` does the HTTP. Status codes and bodies
+follow ``qoro-api.md``; where the document leaves a case open the choice made
+here is noted on the handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+from qiskit_divi.api.circuits import unpack_circuit
+from qiskit_divi.api.models import JobStatus, JobType
+from qiskit_divi.api.observables import split_ham_ops
+
+from .config import EmulatorConfig
+from .state import SAMPLING_TYPES, Job, JobStore, owner_hash
+from .systems import SystemCatalogue, expectation_job, sample_job
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+PERMISSION_DENIED = "You do not have permission to modify this job."
+CANCEL_CONFLICT = "Can only cancel a PENDING or RUNNING job"
+
+
+# --- request / response -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    authorization: str | None
+    content_type: str | None
+    body: bytes
+    host: str
+    """``host[:port]`` for absolute URLs (the request's Host header)."""
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any = None
+    """JSON-serialisable; None for an empty body (204)."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """Raised by handlers; becomes a JSON error response."""
+
+    def __init__(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+        super().__init__(status, body)
+        self.response = ApiResponse(status, dict(body), dict(headers or {}))
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, {"error": message})
+
+
+# --- routing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: str
+    """Endpoint name, as used by :class:`~.faults.FaultConfig` (``unknown`` if none)."""
+    methods: frozenset[str] = frozenset()
+    job_id: str | None = None
+
+
+_JOB_ACTIONS = {
+    "add_circuits": ("add_circuits", "POST"),
+    "status": ("status", "GET"),
+    "resultsV2": ("results", "GET"),
+    "cancel": ("cancel", "POST"),
+}
+UNKNOWN_ROUTE = Route("unknown")
+
+
+def resolve(path: str) -> Route:
+    """Map a URL path (without query) to a route; :data:`UNKNOWN_ROUTE` if none."""
+    if not path.startswith(API_PREFIX):
+        return UNKNOWN_ROUTE
+    rel = path[len(API_PREFIX) :]
+    if rel == "":
+        return Route("ping", frozenset({"GET"}))
+    if rel == "qpusystem/":
+        return Route("qpusystem", frozenset({"GET"}))
+    if rel == "job/init/":
+        return Route("job_init", frozenset({"POST"}))
+    if rel == "job/create_failed/":
+        return Route("create_failed", frozenset({"POST"}))
+    parts = rel.split("/")
+    if parts[0] != "job" or len(parts) < 2 or not parts[1]:
+        return UNKNOWN_ROUTE
+    job_id = unquote(parts[1])
+    if len(parts) == 2:  # DELETE job/<id>, no trailing slash
+        return Route("delete", frozenset({"DELETE"}), job_id)
+    if len(parts) == 4 and parts[3] == "" and parts[2] in _JOB_ACTIONS:
+        endpoint, method = _JOB_ACTIONS[parts[2]]
+        return Route(endpoint, frozenset({method}), job_id)
+    return UNKNOWN_ROUTE
+
+
+# --- body parsing -------------------------------------------------------------------
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_json_object(req: ApiRequest) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is ``{}``."""
+    if not req.body.strip():
+        return {}
+    content_type = (req.content_type or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, {"detail": f'Unsupported media type "{content_type}" in request.'})
+    try:
+        data = json.loads(req.body.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, {"detail": f"JSON parse error - {exc}"}) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, {"detail": f"Expected a JSON object, got {type(data).__name__}."})
+    return data
+
+
+def _parse_bool(value: Any, name: str) -> bool:
+    """``"true"``/``"false"`` as the reference sends; JSON booleans are tolerated."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise bad_request(f"'{name}' must be \"true\" or \"false\", got {value!r}.")
+
+
+_SPARSE_TERM = re.compile(r"([XYZ])(\d+)")
+
+
+def decode_gzs(value: str) -> str:
+    """Expand HEAD's ``@gzs<n>:<base64 gzip of sparse terms>`` into a dense ``ham_ops``."""
+    head, sep, blob = value[4:].partition(":")
+    if not sep or not head.isdigit() or int(head) <= 0:
+        raise ValueError("malformed @gzs header; expected '@gzs<n_qubits>:<payload>'")
+    n_qubits = int(head)
+    try:
+        sparse = gzip.decompress(base64.b64decode(blob, validate=True)).decode("utf-8")
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"@gzs payload is not base64 gzip text ({exc})") from None
+    terms = []
+    for item in sparse.split(";"):
+        dense = ["I"] * n_qubits
+        if item != "I":
+            pos = 0
+            for match in _SPARSE_TERM.finditer(item):
+                if match.start() != pos:
+                    break
+                index = int(match.group(2))
+                if index >= n_qubits or dense[index] != "I":
+                    raise ValueError(f"sparse term {item!r} has a bad or repeated qubit index for {n_qubits} qubits")
+                dense[index] = match.group(1)
+                pos = match.end()
+            if pos != len(item) or not item:
+                raise ValueError(f"malformed sparse term {item!r}")
+        terms.append("".join(dense))
+    return ";".join(terms)
+
+
+def parse_observables(value: Any) -> list[str]:
+    """Dense terms of an ``observables`` string (plain v0.6.1 form or ``@gzs``)."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string of ';'-separated Pauli terms")
+    if value.startswith("@gzs"):
+        value = decode_gzs(value)
+    if "|" in value:
+        raise ValueError("observable groups ('|', with circuit_ham_map) are not supported by the emulator")
+    return split_ham_ops(value)
+
+
+def _page_param(query: Mapping[str, list[str]], name: str) -> int | None:
+    values = query.get(name)
+    if not values:
+        return None
+    try:
+        return int(values[-1])
+    except ValueError:
+        return None
+
+
+# --- the API ------------------------------------------------------------------------
+
+
+class QoroApi:
+    """Endpoints 1-9 of ``qoro-api.md`` plus the ``create_failed`` test helper."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        catalogue: SystemCatalogue,
+        store: JobStore,
+        tokens: list[str],
+    ):
+        self.config = config
+        self.catalogue = catalogue
+        self.store = store
+        # Only digests are kept: the raw tokens stay with EmulatorServer.tokens.
+        self._owners = {hashlib.sha256(t.encode("utf-8")).digest(): owner_hash(t) for t in tokens}
+        self._handlers: dict[str, Callable[[Route, ApiRequest, str], ApiResponse]] = {
+            "ping": self.ping,
+            "qpusystem": self.qpusystem,
+            "job_init": self.job_init,
+            "create_failed": self.create_failed,
+            "add_circuits": self.add_circuits,
+            "status": self.status,
+            "results": self.results,
+            "cancel": self.cancel,
+            "delete": self.delete,
+        }
+
+    def handle(self, route: Route, req: ApiRequest) -> ApiResponse:
+        """Authenticate, route and run one request; errors become JSON responses."""
+        try:
+            owner = self._authenticate(req.authorization)
+            if route.endpoint == "unknown":
+                raise ApiError(404, {"detail": "Not found."})
+            if req.method not in route.methods:
+                raise ApiError(405, {"detail": f'Method "{req.method}" not allowed.'}, {"Allow": ", ".join(sorted(route.methods))})
+            return self._handlers[route.endpoint](route, req, owner)
+        except ApiError as exc:
+            return exc.response
+
+    def _authenticate(self, header: str | None) -> str:
+        challenge = {"WWW-Authenticate": 'Bearer realm="api"'}
+        if not header:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."}, challenge)
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            raise ApiError(401, {"detail": "Invalid token header. Expected 'Bearer <token>'."}, challenge)
+        owner = self._owners.get(hashlib.sha256(parts[1].encode("utf-8")).digest())
+        if owner is None:
+            raise ApiError(401, {"detail": "Invalid token."}, challenge)
+        return owner
+
+    def _job(self, route: Route, owner: str) -> Job:
+        job = self.store.get(route.job_id or "")
+        if job is None:
+            raise ApiError(404, {"detail": "Job not found."})
+        if job.owner != owner:
+            raise ApiError(403, {"detail": PERMISSION_DENIED})
+        return job
+
+    # 1. GET /api/
+    def ping(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        return ApiResponse(200, {"status": "ok", "service": "qoro-api-emulator"})
+
+    # 2. GET qpusystem/
+    def qpusystem(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        return ApiResponse(200, self.catalogue.to_wire())
+
+    # 4. POST job/init/
+    def job_init(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        body = parse_json_object(req)
+        raw_type = body.get("job_type")
+        if raw_type is None:
+            raise bad_request("'job_type' is required.")
+        try:
+            job_type = JobType(raw_type)
+        except ValueError:
+            allowed = ", ".join(t.value for t in JobType)
+            raise bad_request(f"Unknown job_type {raw_type!r}; expected one of {allowed}.") from None
+        system_name = body.get("qpu_system_name")
+        if system_name is None:
+            if "simulator_cluster" in body:
+                raise bad_request("Simulator clusters are not emulated; target a system with 'qpu_system_name'.")
+            raise bad_request("'qpu_system_name' is required.")
+        system = self.catalogue.get(system_name) if isinstance(system_name, str) else None
+        if system is None:
+            raise bad_request(
+                f"Unknown QPU system {system_name!r}; available: {', '.join(self.catalogue.names)}."
+            )
+        if job_type is JobType.EXPECTATION and not system.supports_expectation:
+            able = [n for n in self.catalogue.names if self.catalogue.get(n).supports_expectation]  # type: ignore[union-attr]
+            raise bad_request(
+                f"System {system.name!r} runs sampling jobs only; EXPECTATION jobs need "
+                f"{' or '.join(map(repr, able)) or 'a simulator'}."
+            )
+        tag = body.get("tag", "default")
+        if not isinstance(tag, str):
+            raise bad_request("'tag' must be a string.")
+        use_packing = body.get("use_packing", False)  # accepted; packing is not emulated
+        if use_packing is not None:
+            _parse_bool(use_packing, "use_packing")
+        job = self.store.create(owner=owner, tag=tag, job_type=job_type, system=system.name)
+        return ApiResponse(201, {"job_id": job.id})
+
+    # 17. POST job/create_failed/ (test helper)
+    def create_failed(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        body = parse_json_object(req)
+        tag = body.get("tag", "test")
+        if not isinstance(tag, str):
+            raise bad_request("'tag' must be a string.")
+        job = self.store.create(
+            owner=owner,
+            tag=tag,
+            job_type=JobType.EXECUTE,
+            system=None,
+            failed_reason="Job created in FAILED state by the create_failed test helper.",
+        )
+        return ApiResponse(201, {"job_id": job.id})
+
+    # 5. POST job/<id>/add_circuits/
+    def add_circuits(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        """Append circuits; all-or-nothing. A finalised or terminal job answers 409."""
+        job = self._job(route, owner)
+        self._check_open(job)
+        body = parse_json_object(req)
+        for unsupported in ("circuit_template", "parameter_sets", "parameter_names", "shot_groups", "circuit_ham_map"):
+            if unsupported in body:
+                raise bad_request(f"'{unsupported}' is not supported by the emulator.")
+        circuits = body.get("circuits")
+        if not isinstance(circuits, dict):
+            raise bad_request("'circuits' must be an object mapping labels to base64-gzip QASM strings.")
+        mode = body.get("mode", "append")
+        if mode != "append":
+            raise bad_request(f"Unsupported mode {mode!r}; only 'append' is supported.")
+        finalized = _parse_bool(body.get("finalized", "false"), "finalized")
+        has_shots, has_obs = "shots" in body, "observables" in body
+        if has_shots == has_obs:
+            raise bad_request("Exactly one of 'shots' or 'observables' is required.")
+
+        shots: int | None = None
+        terms: list[str] | None = None
+        if job.job_type is JobType.EXPECTATION:
+            if not has_obs:
+                raise bad_request("EXPECTATION jobs take 'observables', not 'shots'.")
+            try:
+                terms = parse_observables(body["observables"])
+            except ValueError as exc:
+                raise bad_request(f"Invalid observables: {exc}") from None
+        else:
+            if not has_shots:
+                raise bad_request(f"{job.job_type.value} jobs take 'shots'; 'observables' need an EXPECTATION job.")
+            shots = body["shots"]
+            if isinstance(shots, bool) or not isinstance(shots, int):
+                raise bad_request(f"'shots' must be an integer, got {shots!r}.")
+            if shots <= 0:
+                raise bad_request(f"'shots' must be positive, got {shots}.")
+            if shots > self.config.max_shots:
+                raise bad_request(f"'shots' must not exceed {self.config.max_shots}, got {shots}.")
+
+        system = self.catalogue.get(job.system or "")
+        assert system is not None
+        parsed = []
+        for label, packed in circuits.items():
+            if not label:
+                raise bad_request("Circuit labels must be non-empty strings.")
+            if not isinstance(packed, str):
+                raise bad_request(f"Circuit '{label}' must be a base64-gzip QASM string.")
+            try:
+                qasm = unpack_circuit(packed)
+            except ValueError as exc:
+                raise bad_request(f"Circuit '{label}' is not base64-gzip UTF-8 text: {exc}") from None
+            circuit = _load_qasm(label, qasm)
+            if circuit.num_qubits > system.q_bits:
+                raise bad_request(
+                    f"Circuit '{label}' uses {circuit.num_qubits} qubits; system {system.name!r} has {system.q_bits}."
+                )
+            if terms is not None and len(terms[0]) != circuit.num_qubits:
+                raise bad_request(
+                    f"Observables act on {len(terms[0])} qubits but circuit '{label}' has {circuit.num_qubits}."
+                )
+            if job.job_type in SAMPLING_TYPES and circuit.num_clbits == 0:
+                raise bad_request(f"Circuit '{label}' has no classical bits: nothing to sample.")
+            parsed.append((label, circuit))
+
+        with self.store.lock:
+            self._check_open(job)
+            if shots is not None and job.shots is not None and shots != job.shots:
+                raise bad_request(f"'shots' ({shots}) differs from earlier chunks of this job ({job.shots}).")
+            if terms is not None and job.observables is not None and terms != job.observables:
+                raise bad_request("'observables' differ from earlier chunks of this job.")
+            seen = set(job.labels)
+            for label, _ in parsed:
+                if label in seen:
+                    raise bad_request(f"Duplicate circuit label '{label}' in this job.")
+                seen.add(label)
+            total = job.n_circuits + len(parsed)
+            if job.job_type is JobType.CIRCUIT_CUT and total > 1:
+                raise bad_request("CIRCUIT_CUT jobs take exactly one circuit.")
+            if finalized and total == 0:
+                raise bad_request("Cannot finalise a job without circuits.")
+            job.shots = shots if shots is not None else job.shots
+            job.observables = terms if terms is not None else job.observables
+            for label, circuit in parsed:
+                job.labels.append(label)
+                job.circuits.append(circuit)
+            if finalized:
+                self.store.finalize(job)
+        return ApiResponse(
+            200,
+            {"job_id": job.id, "circuits_added": len(parsed), "total_circuits": total, "finalized": finalized},
+        )
+
+    def _check_open(self, job: Job) -> None:
+        with self.store.lock:
+            if job.finalized or job.status is not JobStatus.PENDING:
+                state = "finalised" if job.status is JobStatus.PENDING else job.status.value
+                raise ApiError(409, {"error": f"Job no longer accepts circuits (it is {state})."})
+
+    # 6. GET job/<id>/status/
+    def status(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        job = self._job(route, owner)
+        with self.store.lock:
+            body: dict[str, Any] = {"status": job.status.value}
+            if job.status is JobStatus.FAILED:
+                body["reason"] = job.reason or "Job failed."
+        return ApiResponse(200, body)
+
+    # 7. GET job/<id>/resultsV2/?limit=&offset=
+    def results(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        """DRF limit/offset page. Not COMPLETED: 400, also for FAILED and CANCELLED (doc: unknown)."""
+        job = self._job(route, owner)
+        with self.store.lock:
+            status, rows, reason = job.status, job.results, job.reason
+            labels = list(job.labels)
+        if status is JobStatus.FAILED:
+            raise bad_request(f"Job failed, it has no results: {reason or 'unknown reason'}")
+        if status is JobStatus.CANCELLED:
+            raise bad_request("Job was cancelled, it has no results.")
+        if status is not JobStatus.COMPLETED or rows is None:
+            raise bad_request(f"Job results are not available yet (job is {status.value}).")
+        limit = _page_param(req.query, "limit")
+        if limit is None or limit <= 0:
+            limit = self.config.default_page_size
+        limit = min(limit, self.config.max_page_size)
+        offset = _page_param(req.query, "offset")
+        offset = max(offset or 0, 0)
+        count = len(rows)
+        base = f"http://{req.host}{API_PREFIX}job/{quote(job.id)}/resultsV2/"
+
+        def page_url(at: int) -> str:
+            return f"{base}?limit={limit}&offset={at}"
+
+        return ApiResponse(
+            200,
+            {
+                "count": count,
+                "next": page_url(offset + limit) if offset + limit < count else None,
+                "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
+                "results": [
+                    {"label": label, "results": payload}
+                    for label, payload in zip(labels[offset : offset + limit], rows[offset : offset + limit])
+                ],
+            },
+        )
+
+    # 8. POST job/<id>/cancel/
+    def cancel(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        job = self._job(route, owner)
+        if not self.store.cancel(job):
+            raise ApiError(409, {"error": CANCEL_CONFLICT})
+        return ApiResponse(200, {"status": "cancelled", "job_id": job.id, "circuits_cancelled": job.n_circuits})
+
+    # 9. DELETE job/<id>
+    def delete(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
+        job = self._job(route, owner)
+        if not self.store.delete(job.id):
+            raise ApiError(404, {"detail": "Job not found."})
+        return ApiResponse(204)
+
+
+def _load_qasm(label: str, qasm: str) -> Any:
+    """Parse OpenQASM 2.0 the way Qiskit's exporter writes it (qelib1 + legacy gates)."""
+    from qiskit import qasm2
+
+    try:
+        return qasm2.loads(qasm, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    except qasm2.QASM2Error as exc:
+        message = str(exc).strip().strip('"')
+        raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {message}") from None
+    except Exception as exc:  # the parser may raise other errors on odd input
+        raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {exc}") from None
+
+
+def make_runner(catalogue: SystemCatalogue, seed: int | None) -> Callable[[Job], list[Any]]:
+    """The worker's job runner: one result payload per circuit, in submission order."""
+
+    def run(job: Job) -> list[Any]:
+        if job.job_type is JobType.EXPECTATION:
+            assert job.observables is not None
+            return expectation_job(job.circuits, job.observables)
+        assert job.shots is not None and job.system is not None
+        return sample_job(catalogue, job.system, job.circuits, job.shots, seed)
+
+    return run

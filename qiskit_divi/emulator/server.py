@@ -1,0 +1,402 @@
+"""HTTP layer of the emulator (stdlib ``ThreadingHTTPServer``) and :class:`EmulatorServer`.
+
+Per request: route -> fault decision (latency, reset before, injected status)
+-> body read (``413`` above ``max_body_bytes``) -> authentication and handler
+-> optional reset after the handler acted -> JSON response.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import socketserver
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .config import EmulatorConfig
+from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
+from .handlers import ApiRequest, ApiResponse, QoroApi, make_runner, resolve
+from .state import JobSnapshot, JobStore
+from .systems import SystemCatalogue
+
+logger = logging.getLogger(__name__)
+
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+"""Oversized bodies up to this size are read and discarded so the client sees the 413;
+beyond it the connection is closed after the 413."""
+IDLE_TIMEOUT_SECONDS = 60.0
+"""An idle keep-alive connection is closed after this long."""
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _BodyError(Exception):
+    def __init__(self, response: ApiResponse, close: bool):
+        super().__init__(response.status)
+        self.response = response
+        self.close = close
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: EmulatorServer
+
+    def __init__(self, address: tuple[str, int], emulator: EmulatorServer, ipv6: bool):
+        if ipv6:
+            self.address_family = socket.AF_INET6
+        self.emulator = emulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); not needed here.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("Error while handling a request from %s.", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "QoroAPIEmulator/0.1"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT_SECONDS
+    server: _HTTPServer
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        # Request lines and status codes only; headers (Authorization) are never logged.
+        logger.debug("%s - " + format, self.address_string(), *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, unsupported method) as JSON."""
+        self.close_connection = True
+        try:
+            reason = HTTPStatus(code).phrase
+        except ValueError:
+            reason = "Error"
+        self._send(ApiResponse(code, {"detail": message or reason}))
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    # --- request flow -------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        emulator = self.server.emulator
+        method = self.command.upper()
+        url = urlsplit(self.path)
+        route = resolve(url.path)
+        emulator._count_request(route.endpoint)
+        decision: FaultDecision = emulator._injector.decide(route.endpoint, method)
+        if decision.latency:
+            time.sleep(decision.latency)
+        if decision.kind == "reset_before":
+            logger.debug("Injected fault: reset before %s %s.", method, url.path)
+            self._reset()
+            return
+        try:
+            body = self._read_body(emulator.config.max_body_bytes)
+        except _BodyError as exc:
+            if exc.close:
+                self.close_connection = True
+            body = None
+            body_error = exc.response
+        else:
+            body_error = None
+        if decision.status is not None:
+            logger.debug("Injected fault: %d for %s %s.", decision.status, method, url.path)
+            self._send(_injected_response(decision.status, emulator.faults.retry_after))
+            return
+        if body_error is not None:
+            self._send(body_error)
+            return
+        assert body is not None
+        request = ApiRequest(
+            method=method,
+            path=url.path,
+            query=parse_qs(url.query, keep_blank_values=True),
+            authorization=self.headers.get("Authorization"),
+            content_type=self.headers.get("Content-Type"),
+            body=body,
+            host=self.headers.get("Host") or emulator._host_port,
+        )
+        try:
+            response = emulator._api.handle(route, request)
+        except Exception:
+            logger.exception("Unhandled error in %s %s.", method, url.path)
+            response = ApiResponse(500, {"detail": "Internal server error."})
+        if decision.kind == "reset_after":
+            logger.debug("Injected fault: reset after %s %s acted (%d).", method, url.path, response.status)
+            self._reset()
+            return
+        self._send(response)
+
+    def _read_body(self, limit: int) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raise _BodyError(ApiResponse(411, {"detail": "Send a Content-Length; chunked bodies are not supported."}), True)
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            raise _BodyError(ApiResponse(400, {"detail": "Invalid Content-Length header."}), True) from None
+        if length > limit:
+            drained = self._drain(length) if length <= DRAIN_LIMIT_BYTES else False
+            raise _BodyError(
+                ApiResponse(413, {"detail": f"Request body of {length} bytes exceeds the {limit}-byte limit."}),
+                not drained,
+            )
+        return self.rfile.read(length) if length else b""
+
+    def _drain(self, length: int) -> bool:
+        remaining = length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                return False
+            remaining -= len(chunk)
+        return True
+
+    def _send(self, response: ApiResponse) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            if response.status != 204:
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if payload and self.command != "HEAD" and response.status != 204:
+                self.wfile.write(payload)
+        except (ConnectionError, OSError) as exc:
+            logger.debug("Client went away before the response was written: %s", exc)
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST and write nothing."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+
+def _injected_response(status: int, retry_after: str) -> ApiResponse:
+    if status == 429:
+        return ApiResponse(
+            429,
+            {"detail": f"Request was throttled. Expected available in {retry_after} seconds."},
+            {"Retry-After": retry_after},
+        )
+    return ApiResponse(status, {"detail": f"{HTTPStatus(status).phrase} (injected by the emulator)."})
+
+
+class EmulatorServer:
+    """A local Qoro API on loopback, backed by qiskit-aer.
+
+    ``tokens``: accepted bearer tokens (``None``: one fresh random token).
+    ``port=0`` picks a free port. Non-loopback hosts need ``allow_remote=True``.
+    Use as a context manager, or ``start()`` / ``stop()``.
+    """
+
+    def __init__(
+        self,
+        tokens: Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: EmulatorConfig | None = None,
+        faults: FaultConfig | None = None,
+        *,
+        allow_remote: bool = False,
+    ):
+        if not allow_remote and not is_loopback_host(host):
+            raise ValueError(
+                f"Refusing to serve on non-loopback host {host!r}; pass allow_remote=True (CLI: --allow-remote)."
+            )
+        token_list = [secrets.token_urlsafe(24)] if tokens is None else list(tokens)
+        if isinstance(tokens, str):
+            raise TypeError("tokens must be a list of strings, not a string.")
+        if not token_list:
+            raise ValueError("At least one token is required (tokens=None generates one).")
+        for token in token_list:
+            if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+                raise ValueError("Tokens must be non-empty strings without whitespace.")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int in 0..65535, got {port!r}.")
+        self.host = host
+        self.config = config or EmulatorConfig()
+        self.faults = faults or FaultConfig()
+        self._tokens = token_list
+        self._requested_port = port
+        self._catalogue = SystemCatalogue(self.config.systems)
+        self._injector = FaultInjector(self.faults)
+        self._store = JobStore(
+            make_runner(self._catalogue, self.config.seed),
+            min_job_seconds=self.config.min_job_seconds,
+            queue_delay_seconds=self.faults.queue_delay_seconds,
+            on_queue_delay=lambda: self._injector.count("slow_queue"),
+        )
+        self._api = QoroApi(self.config, self._catalogue, self._store, token_list)
+        self._requests: Counter[str] = Counter()
+        self._requests_lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._state = "new"
+        self._lifecycle_lock = threading.Lock()
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> EmulatorServer:
+        """Bind and serve in a daemon thread; returns ``self``. Idempotent while running."""
+        with self._lifecycle_lock:
+            if self._state == "running":
+                return self
+            if self._state == "stopped":
+                raise RuntimeError("An EmulatorServer cannot be restarted; create a new one.")
+            ipv6 = ":" in self.host
+            self._httpd = _HTTPServer((self.host.strip("[]"), self._requested_port), self, ipv6)
+            self._store.start()
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"qoro-emulator-http-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+            self._state = "running"
+        logger.info("Qoro API emulator serving on %s.", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and stop the worker. Idempotent."""
+        with self._lifecycle_lock:
+            if self._state != "running":
+                self._state = "stopped"
+                return
+            self._state = "stopped"
+            httpd, thread = self._httpd, self._thread
+        assert httpd is not None and thread is not None
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        thread.join(5.0)
+        self._store.stop()
+        logger.info("Qoro API emulator on port %d stopped.", httpd.server_port)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._httpd is not None else f"{self.host} (not started)"
+        return f"<EmulatorServer {where} {self._state}, {len(self._tokens)} token(s)>"
+
+    # --- addresses ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("The emulator is not started; call start() first.")
+        return self._httpd.server_port
+
+    @property
+    def _host_port(self) -> str:
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://<host>:<port>/api`` (no trailing slash)."""
+        return f"http://{self._host_port}/api"
+
+    @property
+    def tokens(self) -> list[str]:
+        return list(self._tokens)
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    # --- introspection ------------------------------------------------------------
+
+    def _count_request(self, endpoint: str) -> None:
+        with self._requests_lock:
+            self._requests[endpoint] += 1
+
+    @property
+    def jobs(self) -> dict[str, JobSnapshot]:
+        """Snapshot of the jobs currently held, by id, in creation order."""
+        return self._store.snapshot()
+
+    @property
+    def job_count(self) -> int:
+        """Jobs currently held (deleted jobs excluded; see ``stats["jobs_created"]``)."""
+        return len(self._store)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by kind."""
+        with self._requests_lock:
+            by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
+        return {
+            "requests": sum(by_endpoint.values()),
+            "requests_by_endpoint": by_endpoint,
+            "jobs_created": self._store.jobs_created,
+            "faults": self._injector.counts(),
+        }

@@ -1,0 +1,273 @@
+"""Job store and the background worker that runs finalised jobs.
+
+Lifecycle (``qoro-api.md`` section 4.3)::
+
+    init -> PENDING (open) -> finalised: PENDING (queued) -> RUNNING -> COMPLETED | FAILED
+                 \\______________________ cancel ______________________/-> CANCELLED
+
+The worker simulates one job at a time. A job becomes terminal no earlier than
+``min_job_seconds`` after it was finalised: the worker records the outcome and
+the earliest time it may be reported, and the store switches the status lazily
+when the job is next looked at, so short jobs never hold the worker back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from qiskit_divi.api.models import JobStatus, JobType
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_TYPES = frozenset({JobType.SIMULATE, JobType.EXECUTE, JobType.CIRCUIT_CUT})
+
+
+def owner_hash(token: str) -> str:
+    """A stable, non-reversible owner id for a token (never store or print the token)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class Job:
+    """One job, as the server keeps it. Mutated only under the store's lock."""
+
+    id: str
+    owner: str
+    tag: str
+    job_type: JobType
+    system: str | None
+    created_at: float
+    status: JobStatus = JobStatus.PENDING
+    finalized: bool = False
+    finalized_at: float | None = None
+    labels: list[str] = field(default_factory=list)
+    circuits: list[QuantumCircuit] = field(default_factory=list, repr=False)
+    shots: int | None = None
+    observables: list[str] | None = None
+    observables_raw: str | None = None
+    results: list[dict[str, Any]] | None = field(default=None, repr=False)
+    reason: str | None = None
+    # Outcome computed by the worker, reported once ``terminal_at`` has passed.
+    outcome: JobStatus | None = None
+    terminal_at: float | None = None
+
+    @property
+    def n_circuits(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A read-only view of a job for tests and logs (the owner is a token hash)."""
+
+    id: str
+    status: str
+    tag: str
+    job_type: str
+    system: str | None
+    n_circuits: int
+    finalized: bool
+    owner: str
+    reason: str | None = None
+
+
+Runner = Callable[[Job], list[dict[str, Any]]]
+"""Computes the result rows' payloads of a job, in submission order; may raise."""
+
+
+class JobStore:
+    """Thread-safe jobs by id, plus a worker thread running finalised jobs."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        min_job_seconds: float,
+        queue_delay_seconds: float = 0.0,
+        on_queue_delay: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._runner = runner
+        self._min_job_seconds = min_job_seconds
+        self._queue_delay = queue_delay_seconds
+        self._on_queue_delay = on_queue_delay
+        self._clock = clock
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._queue: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.jobs_created = 0
+
+    # --- worker -------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._work, name="qoro-emulator-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                job = self._next_job()
+                if job is None:
+                    return
+                job.status = JobStatus.RUNNING
+                logger.debug("Job %s running (%d circuits on %s).", job.id, job.n_circuits, job.system)
+            try:
+                rows = self._runner(job)
+                outcome, reason = JobStatus.COMPLETED, None
+            except Exception as exc:  # any simulation error fails the job, not the worker
+                logger.info("Job %s failed: %s", job.id, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+                rows, outcome = None, JobStatus.FAILED
+                reason = f"{type(exc).__name__}: {exc}"[:1000]
+            with self._wake:
+                if self._jobs.get(job.id) is not job or job.status is not JobStatus.RUNNING:
+                    continue  # deleted or cancelled meanwhile: drop the outcome
+                job.results = rows
+                job.reason = reason
+                job.outcome = outcome
+                job.terminal_at = max(self._clock(), (job.finalized_at or 0.0) + self._min_job_seconds)
+                logger.info("Job %s %s.", job.id, outcome.value.lower())
+
+    def _next_job(self) -> Job | None:
+        """Block (lock held) until a queued job is due; None when stopping."""
+        while not self._stopping:
+            if not self._queue:
+                self._wake.wait()
+                continue
+            ready_at, _, job_id = self._queue[0]
+            delay = ready_at - self._clock()
+            if delay > 0:
+                self._wake.wait(delay)
+                continue
+            heapq.heappop(self._queue)
+            job = self._jobs.get(job_id)
+            if job is not None and job.status is JobStatus.PENDING and job.finalized:
+                return job
+        return None
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        owner: str,
+        tag: str,
+        job_type: JobType,
+        system: str | None,
+        failed_reason: str | None = None,
+    ) -> Job:
+        job = Job(
+            id=str(uuid.uuid4()),
+            owner=owner,
+            tag=tag,
+            job_type=job_type,
+            system=system,
+            created_at=self._clock(),
+        )
+        if failed_reason is not None:
+            job.status, job.reason, job.finalized = JobStatus.FAILED, failed_reason, True
+        with self._lock:
+            self._jobs[job.id] = job
+            self.jobs_created += 1
+        logger.info("Job %s created (%s on %s, tag %r).", job.id, job_type.value, system, tag)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with its status brought up to date, or None."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self._refresh(job)
+            return job
+
+    def _refresh(self, job: Job) -> None:
+        if (
+            job.status is JobStatus.RUNNING
+            and job.outcome is not None
+            and job.terminal_at is not None
+            and self._clock() >= job.terminal_at
+        ):
+            job.status = job.outcome
+
+    def finalize(self, job: Job) -> None:
+        """Queue a job whose circuits are complete (lock must not be held by the caller's caller)."""
+        with self._wake:
+            now = self._clock()
+            job.finalized = True
+            job.finalized_at = now
+            delay = self._queue_delay
+            if delay and self._on_queue_delay is not None:
+                self._on_queue_delay()
+            heapq.heappush(self._queue, (now + delay, next(self._seq), job.id))
+            self._wake.notify_all()
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a PENDING or RUNNING job; False if it is already terminal."""
+        with self._lock:
+            self._refresh(job)
+            if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+                return False
+            job.status = JobStatus.CANCELLED
+            job.results = None
+            logger.info("Job %s cancelled.", job.id)
+            return True
+
+    def delete(self, job_id: str) -> bool:
+        with self._lock:
+            job = self._jobs.pop(job_id, None)
+        if job is not None:
+            logger.info("Job %s deleted.", job_id)
+        return job is not None
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold it to read or change several fields of a job consistently."""
+        return self._lock
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def snapshot(self) -> dict[str, JobSnapshot]:
+        with self._lock:
+            out = {}
+            for job in self._jobs.values():
+                self._refresh(job)
+                out[job.id] = JobSnapshot(
+                    id=job.id,
+                    status=job.status.value,
+                    tag=job.tag,
+                    job_type=job.job_type.value,
+                    system=job.system,
+                    n_circuits=job.n_circuits,
+                    finalized=job.finalized,
+                    owner=job.owner,
+                    reason=job.reason,
+                )
+            return out

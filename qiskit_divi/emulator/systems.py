@@ -1,0 +1,234 @@
+"""The emulator's system catalogue and the simulators behind it.
+
+Three systems, listed by ``GET qpusystem/`` in the wire shape of
+``qoro-api.md`` section 3.2:
+
+=================  =====  ===============  ======================================================
+name               qubits system_kind      simulator
+=================  =====  ===============  ======================================================
+``qoro_maestro``   24     ``simulator``    noiseless Aer; the only system running EXPECTATION jobs
+``fake_nairobi``   7      superconducting  Aer with the noise, basis gates and coupling map of
+                                           qiskit-ibm-runtime's ``FakeNairobiV2``
+``fake_ion``       11     trapped_ion      Aer, all-to-all ``rx``/``ry``/``rz``/``rxx`` with
+                                           depolarising gate noise and readout errors
+=================  =====  ===============  ======================================================
+
+qiskit-aer and qiskit-ibm-runtime are imported lazily, when a system first runs
+a job, so importing the emulator stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from qiskit_divi.api.histogram import encode_envelope
+
+# Trapped-ion noise: typical published figures for current ion traps.
+ION_1Q_DEPOLARIZING = 1e-3
+ION_2Q_DEPOLARIZING = 1e-2
+ION_READOUT_P1_GIVEN_0 = 2e-3
+ION_READOUT_P0_GIVEN_1 = 5e-3
+ION_BASIS_GATES = ("rx", "ry", "rz", "rxx")
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One system of the catalogue (a single QPU per system)."""
+
+    name: str
+    nickname: str
+    q_bits: int
+    system_kind: str
+    supports_expectation: bool
+    simulator_factory: Callable[[], _Simulator] = field(repr=False, compare=False)
+    access_level: str = "PUBLIC"
+    status: str = "active"
+
+    def to_wire(self) -> dict[str, Any]:
+        """The system object of ``GET qpusystem/``; QPU objects carry exactly four keys."""
+        return {
+            "name": self.name,
+            "access_level": self.access_level,
+            "qpus": [
+                {
+                    "nickname": self.nickname,
+                    "q_bits": self.q_bits,
+                    "status": self.status,
+                    "system_kind": self.system_kind,
+                }
+            ],
+        }
+
+
+class _Simulator:
+    """An Aer simulator plus the transpile options that make circuits run on it."""
+
+    def __init__(self, backend: Any, transpile_options: dict[str, Any]):
+        self.backend = backend
+        self.transpile_options = transpile_options
+
+    def sample(self, circuits: Sequence[QuantumCircuit], shots: int, seed: int | None) -> list[dict[str, int]]:
+        """Counts per circuit, Qiskit bit order, registers joined without spaces."""
+        from qiskit import transpile
+
+        compiled = transpile(
+            list(circuits),
+            seed_transpiler=seed,
+            num_processes=1,
+            **self.transpile_options,
+        )
+        run_options: dict[str, Any] = {"shots": shots}
+        if seed is not None:
+            run_options["seed_simulator"] = seed
+        result = self.backend.run(compiled, **run_options).result()
+        if not result.success:
+            raise RuntimeError(f"Aer run failed: {result.status}")
+        out = []
+        for i, circuit in enumerate(circuits):
+            width = circuit.num_clbits
+            counts: dict[str, int] = {}
+            for key, value in result.get_counts(i).items():
+                bits = key.replace(" ", "").zfill(width)
+                counts[bits] = counts.get(bits, 0) + int(value)
+            out.append(counts)
+        return out
+
+
+def _maestro_simulator() -> _Simulator:
+    from qiskit_aer import AerSimulator
+
+    backend = AerSimulator()
+    return _Simulator(backend, {"backend": backend, "optimization_level": 1})
+
+
+def _nairobi_simulator() -> _Simulator:
+    from qiskit_aer import AerSimulator
+    from qiskit_ibm_runtime.fake_provider import FakeNairobiV2
+
+    backend = AerSimulator.from_backend(FakeNairobiV2())
+    return _Simulator(backend, {"backend": backend, "optimization_level": 1})
+
+
+def ion_noise_model() -> Any:
+    """Depolarising gate noise plus asymmetric readout errors, in the ion basis gates."""
+    from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
+
+    model = NoiseModel(basis_gates=list(ION_BASIS_GATES))
+    model.add_all_qubit_quantum_error(depolarizing_error(ION_1Q_DEPOLARIZING, 1), ["rx", "ry"])
+    model.add_all_qubit_quantum_error(depolarizing_error(ION_2Q_DEPOLARIZING, 2), ["rxx"])
+    model.add_all_qubit_readout_error(
+        ReadoutError(
+            [
+                [1 - ION_READOUT_P1_GIVEN_0, ION_READOUT_P1_GIVEN_0],
+                [ION_READOUT_P0_GIVEN_1, 1 - ION_READOUT_P0_GIVEN_1],
+            ]
+        )
+    )
+    return model
+
+
+def _ion_simulator() -> _Simulator:
+    from qiskit_aer import AerSimulator
+
+    model = ion_noise_model()
+    backend = AerSimulator(noise_model=model)
+    # All-to-all connectivity: no coupling map, only the native gate set.
+    return _Simulator(backend, {"basis_gates": list(ION_BASIS_GATES), "optimization_level": 1})
+
+
+DEFAULT_SYSTEMS: tuple[SystemSpec, ...] = (
+    SystemSpec(
+        name="qoro_maestro",
+        nickname="maestro",
+        q_bits=24,
+        system_kind="simulator",
+        supports_expectation=True,
+        simulator_factory=_maestro_simulator,
+    ),
+    SystemSpec(
+        name="fake_nairobi",
+        nickname="nairobi",
+        q_bits=7,
+        system_kind="superconducting",
+        supports_expectation=False,
+        simulator_factory=_nairobi_simulator,
+    ),
+    SystemSpec(
+        name="fake_ion",
+        nickname="ion11",
+        q_bits=11,
+        system_kind="trapped_ion",
+        supports_expectation=False,
+        simulator_factory=_ion_simulator,
+    ),
+)
+
+
+class SystemCatalogue:
+    """The systems one server offers, with their simulators built once, on first use."""
+
+    def __init__(self, systems: Sequence[SystemSpec] = DEFAULT_SYSTEMS):
+        names = [s.name for s in systems]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Duplicate system names in {names}.")
+        self._systems = {s.name: s for s in systems}
+        self._simulators: dict[str, _Simulator] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._systems
+
+    def get(self, name: str) -> SystemSpec | None:
+        return self._systems.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._systems)
+
+    def to_wire(self) -> list[dict[str, Any]]:
+        return [s.to_wire() for s in self._systems.values()]
+
+    def simulator(self, name: str) -> _Simulator:
+        with self._lock:
+            sim = self._simulators.get(name)
+            if sim is None:
+                sim = self._systems[name].simulator_factory()
+                self._simulators[name] = sim
+            return sim
+
+
+# --- job execution ----------------------------------------------------------------
+
+
+def sample_job(
+    catalogue: SystemCatalogue,
+    system: str,
+    circuits: Sequence[QuantumCircuit],
+    shots: int,
+    seed: int | None,
+) -> list[dict[str, Any]]:
+    """Run all circuits of a sampling job as one Aer batch; one qh1/qh2 envelope each."""
+    counts = catalogue.simulator(system).sample(circuits, shots, seed)
+    return [encode_envelope(c, n_bits=circuit.num_clbits) for c, circuit in zip(counts, circuits)]
+
+
+def expectation_job(circuits: Sequence[QuantumCircuit], terms: Sequence[str]) -> list[dict[str, float]]:
+    """Exact ``{wire_term: <Z...>}`` per circuit from its statevector.
+
+    Final measurements are dropped; wire terms have qubit 0 leftmost, so each is
+    reversed into a Qiskit Pauli label.
+    """
+    from qiskit.quantum_info import Pauli, Statevector
+
+    distinct = list(dict.fromkeys(terms))
+    paulis = [(term, Pauli(term[::-1])) for term in distinct]
+    out = []
+    for circuit in circuits:
+        state = Statevector(circuit.remove_final_measurements(inplace=False))
+        out.append({term: float(state.expectation_value(pauli).real) for term, pauli in paulis})
+    return out
