@@ -118,6 +118,11 @@ def validate_circuit(circuit: QuantumCircuit, index: int, target: Target, backen
                 f"{where} contains '{name}': classical control flow cannot be expressed in "
                 f"OpenQASM 2, which backend '{backend_name}' runs. Remove it from the circuit."
             )
+        if name == "delay":
+            raise QoroInputError(
+                f"{where} contains a delay, which OpenQASM 2 cannot carry and backend "
+                f"'{backend_name}' does not run. Remove the delays from the circuit."
+            )
         qargs = tuple(circuit.find_bit(q).index for q in instruction.qubits)
         if not target.instruction_supported(name, qargs):
             on = f" on qubits {qargs}" if name in target.operation_names else ""

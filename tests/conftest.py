@@ -1,0 +1,71 @@
+"""Shared fixtures: an isolated job journal, local emulators on loopback, providers for them.
+
+* ``journal_path`` (session, autouse): ``QISKIT_DIVI_JOURNAL`` points into a temporary
+  directory for the whole run, so no test touches the user's cache.
+* ``emulator_server`` / ``provider``: one emulator for the session (jobs finish after
+  ``min_job_seconds=0.05``; a fixed seed keeps the sampled counts reproducible) and a
+  ``QoroProvider`` for it.
+* ``slow_provider``: a second emulator whose jobs stay PENDING/RUNNING for a minute,
+  for cancellation and timeouts; its ``emulator`` attribute is the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qiskit_divi import QoroProvider
+from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
+
+EMULATOR_TOKEN = "provider-tests-token-5b0d7c1e9a"
+SLOW_TOKEN = "provider-tests-slow-token-77f2a1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def journal_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private journal file for the test session (restores the environment afterwards)."""
+    path = tmp_path_factory.mktemp("journal") / "jobs.sqlite3"
+    previous = os.environ.get("QISKIT_DIVI_JOURNAL")
+    os.environ["QISKIT_DIVI_JOURNAL"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("QISKIT_DIVI_JOURNAL", None)
+    else:
+        os.environ["QISKIT_DIVI_JOURNAL"] = previous
+
+
+@pytest.fixture(scope="session")
+def emulator_token() -> str:
+    """The token ``emulator_server`` accepts (for tests that check it never leaks)."""
+    return EMULATOR_TOKEN
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """The session's emulator: fast jobs, seeded simulators."""
+    server = EmulatorServer(
+        tokens=[EMULATOR_TOKEN],
+        host="127.0.0.1",
+        port=0,
+        config=EmulatorConfig(min_job_seconds=0.05, seed=1234),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def provider(emulator_server: EmulatorServer) -> Iterator[QoroProvider]:
+    """A provider talking to ``emulator_server`` over real HTTP."""
+    with QoroProvider(token=EMULATOR_TOKEN, url=emulator_server.base_url) as prov:
+        yield prov
+
+
+@pytest.fixture(scope="session")
+def slow_provider() -> Iterator[QoroProvider]:
+    """A local provider whose emulator keeps every job non-terminal for 60 s."""
+    with QoroProvider.local(token=SLOW_TOKEN, config=EmulatorConfig(min_job_seconds=60.0)) as prov:
+        yield prov

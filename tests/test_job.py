@@ -1,0 +1,150 @@
+"""QoroJob: status mapping, waiting with progress, cancel, failures, timeouts, caching."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus as QiskitJobStatus
+from qiskit.providers import JobTimeoutError
+
+from qiskit_divi import QoroError, QoroJob, QoroJobError, QoroJobTimeoutError
+from qiskit_divi.api.models import JobStatus, JobStatusReply
+from qiskit_divi.job import STATUS_MAP, map_status
+
+
+def _bell() -> QuantumCircuit:
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qc
+
+
+# --- status mapping (no HTTP) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("qoro", "qiskit"),
+    [
+        ("PENDING", QiskitJobStatus.QUEUED),
+        ("RUNNING", QiskitJobStatus.RUNNING),
+        ("COMPLETED", QiskitJobStatus.DONE),
+        ("FAILED", QiskitJobStatus.ERROR),
+        ("CANCELLED", QiskitJobStatus.CANCELLED),
+    ],
+)
+def test_status_map_is_explicit(qoro, qiskit):
+    assert map_status(JobStatusReply(raw_status=qoro, status=JobStatus(qoro))) is qiskit
+    assert len(STATUS_MAP) == len(JobStatus)
+
+
+class _ScriptedClient:
+    """Answers ``job_status`` from a script (the last reply repeats)."""
+
+    def __init__(self, raw_statuses):
+        self.replies = [
+            JobStatusReply(raw_status=s, status=JobStatus(s) if s in JobStatus.__members__ else None)
+            for s in raw_statuses
+        ]
+        self.polls = 0
+
+    def job_status(self, job_id):
+        self.polls += 1
+        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+
+class _Provider:
+    def __init__(self, client):
+        self.client = client
+
+
+def test_unknown_status_is_logged_once_and_not_final(caplog):
+    client = _ScriptedClient(["CALIBRATING", "CALIBRATING", "RUNNING", "COMPLETED"])
+    job = QoroJob(None, "job-x", provider=_Provider(client))
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi"):
+        assert job.status() is QiskitJobStatus.RUNNING
+        assert job.status() is QiskitJobStatus.RUNNING
+        assert not job.in_final_state()
+        assert job.wait_for_final_state(wait=0.01) is QiskitJobStatus.DONE
+    assert caplog.text.count("CALIBRATING") == 1
+    polls = client.polls
+    assert job.status() is QiskitJobStatus.DONE and client.polls == polls  # final status is cached
+
+
+# --- through the emulator -------------------------------------------------------
+
+
+def test_result_reports_progress_and_is_cached(provider, emulator_server, caplog):
+    job = provider.get_backend("qoro_maestro").run(_bell(), shots=100)
+    seen = []
+    with caplog.at_level(logging.INFO, logger="qiskit_divi.job"):
+        result = job.result(callback=lambda job_id, status, j: seen.append((job_id, status, j)))
+    assert seen and all(s[0] == job.job_id() and s[2] is job for s in seen)
+    assert seen[-1][1] is QiskitJobStatus.DONE
+    assert f"Qoro job {job.job_id()} is COMPLETED" in caplog.text
+    requests_before = emulator_server.stats["requests"]
+    assert job.result() is result and job.status() is QiskitJobStatus.DONE and job.done()
+    assert emulator_server.stats["requests"] == requests_before  # nothing fetched twice
+
+
+def test_progress_log_can_be_switched_off(provider, caplog):
+    backend = provider.get_backend("qoro_maestro")
+    with caplog.at_level(logging.INFO, logger="qiskit_divi.job"):
+        backend.run(_bell(), shots=10, progress=False).result()
+        job = backend.run(_bell(), shots=10)
+        job.result(progress=False)
+    assert "is COMPLETED" not in caplog.text
+
+
+def test_failed_job_raises_with_the_server_reason(provider):
+    job_id = provider.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    job = provider.retrieve_job(job_id)
+    assert job.status() is QiskitJobStatus.ERROR
+    with pytest.raises(QoroJobError, match="FAILED: Job created in FAILED state by the create_failed test helper") as info:
+        job.result()
+    assert info.value.job_id == job_id and job_id in str(info.value)
+    assert job.cancel() is False
+
+
+def test_cancel_running_job_then_result_raises(slow_provider):
+    backend = slow_provider.get_backend("qoro_maestro")
+    job = backend.run(_bell(), shots=10)
+    assert job.status() in (QiskitJobStatus.QUEUED, QiskitJobStatus.RUNNING)
+    assert job.cancel() is True
+    assert job.status() is QiskitJobStatus.CANCELLED and job.cancelled()
+    with pytest.raises(QoroJobError, match="CANCELLED"):
+        job.result()
+    assert job.cancel() is False
+
+
+def test_cancel_finished_job_returns_false(provider):
+    job = provider.get_backend("qoro_maestro").run(_bell(), shots=10)
+    job.result()
+    assert job.cancel() is False
+    fresh = provider.retrieve_job(job.job_id())  # no cached status: the server answers 409
+    assert fresh.cancel() is False
+
+
+def test_timeout_raises_a_qiskit_job_timeout_error(slow_provider):
+    backend = slow_provider.get_backend("qoro_maestro")
+    job = backend.run(_bell(), shots=10)
+    try:
+        with pytest.raises(QoroJobTimeoutError) as info:
+            job.result(timeout=0.3)
+        assert isinstance(info.value, JobTimeoutError) and isinstance(info.value, QoroError)
+        assert job.job_id() in str(info.value)
+        timed = backend.run(_bell(), shots=10, timeout=0.2)  # the backend option
+        with pytest.raises(JobTimeoutError):
+            timed.result()
+        assert timed.cancel() is True
+    finally:
+        job.cancel()
+
+
+def test_submit_is_refused(provider):
+    job = provider.get_backend("qoro_maestro").run(_bell(), shots=10)
+    with pytest.raises(QoroJobError, match="already submitted"):
+        job.submit()
+    job.result()

@@ -1,0 +1,191 @@
+"""QoroProvider: backends, lazy cached systems, local emulator, job retrieval across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.providers import QiskitBackendNotFoundError
+
+from qiskit_divi import (
+    QoroBackendNotFoundError,
+    QoroConfigurationError,
+    QoroError,
+    QoroJob,
+    QoroProvider,
+)
+from qiskit_divi.emulator import EmulatorConfig
+from qiskit_divi.journal import JobJournal
+from qiskit_divi.provider import _RETRIEVERS, register_job_kind
+
+
+def _two_register_circuit(name: str) -> QuantumCircuit:
+    a, b = ClassicalRegister(1, "a"), ClassicalRegister(2, "b")
+    qc = QuantumCircuit(QuantumRegister(3, "q"), a, b, name=name)
+    qc.h(0)
+    qc.cx(0, 2)
+    qc.measure(0, b[1])
+    qc.measure(2, a[0])
+    return qc
+
+
+def test_constructor_does_no_network_io():
+    provider = QoroProvider(token="never-used-token-1234", url="http://127.0.0.1:9/api/")
+    assert provider.url == "http://127.0.0.1:9/api"
+    assert repr(provider) == "<QoroProvider(url='http://127.0.0.1:9/api')>"
+    assert "never-used" not in repr(provider) and provider.emulator is None
+    provider.close()
+
+
+def test_missing_token_is_a_configuration_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here or above /tmp
+    with pytest.raises(QoroConfigurationError, match="QORO_API_KEY"):
+        QoroProvider(url="http://127.0.0.1:9/api")
+
+
+def test_backends_match_the_emulator_systems(provider):
+    systems = EmulatorConfig().systems
+    backends = provider.backends()
+    assert [b.name for b in backends] == [s.name for s in systems]
+    assert [b.num_qubits for b in backends] == [s.q_bits for s in systems]
+    assert [b.supports_expval for b in backends] == [s.supports_expectation for s in systems]
+    assert [b.simulator for b in backends] == [s.system_kind == "simulator" for s in systems]
+    assert provider.get_backend("fake_ion") is provider.backends("fake_ion")[0]
+
+
+def test_backend_filters(provider):
+    names = lambda backends: [b.name for b in backends]  # noqa: E731
+    assert names(provider.backends(simulator=True)) == ["qoro_maestro"]
+    assert names(provider.backends(simulator=False)) == ["fake_nairobi", "fake_ion"]
+    assert names(provider.backends(min_num_qubits=11)) == ["qoro_maestro", "fake_ion"]
+    assert names(provider.backends(operational=True)) == ["qoro_maestro", "fake_nairobi", "fake_ion"]
+    assert provider.backends(operational=False) == []
+    assert names(provider.backends("fake_nairobi", simulator=False)) == ["fake_nairobi"]
+    assert provider.backends("fake_nairobi", simulator=True) == []
+
+
+def test_systems_are_fetched_once_lazily(emulator_server, emulator_token):
+    def fetches() -> int:
+        return emulator_server.stats["requests_by_endpoint"]["qpusystem"]
+
+    before = fetches()
+    with QoroProvider(token=emulator_token, url=emulator_server.base_url) as provider:
+        assert fetches() == before
+        provider.backends()
+        provider.get_backend("qoro_maestro")
+        provider.backends(simulator=True)
+        assert fetches() == before + 1
+        provider.refresh()
+        provider.backends()
+        assert fetches() == before + 2
+
+
+def test_unknown_backend_lists_the_available_ones(provider):
+    with pytest.raises(QoroBackendNotFoundError) as info:
+        provider.get_backend("ibm_kyiv")
+    message = str(info.value)
+    assert "ibm_kyiv" in message and "fake_ion, fake_nairobi, qoro_maestro" in message
+    assert isinstance(info.value, QoroError) and isinstance(info.value, QiskitBackendNotFoundError)
+
+
+def test_unknown_job_id_names_the_id(provider):
+    with pytest.raises(QoroError, match="no-such-job-123"):
+        provider.retrieve_job("no-such-job-123")
+
+
+def test_local_provider_lifecycle():
+    with QoroProvider.local(token="local-demo-token-42") as provider:
+        server = provider.emulator
+        assert server.running and server.tokens == ["local-demo-token-42"]
+        assert provider.url == server.base_url and provider.url.endswith("/api")
+        assert provider.url.startswith("http://127.0.0.1:")
+        assert "local emulator" in repr(provider) and "local-demo-token-42" not in repr(provider)
+        assert "qoro_maestro" in [b.name for b in provider.backends()]
+    assert not server.running
+    with QoroProvider.local() as other:  # a fresh random token
+        assert len(other.emulator.tokens[0]) >= 16 and other.emulator.tokens[0] not in repr(other)
+
+
+def test_retrieve_job_in_the_same_process(provider):
+    circuits = [_two_register_circuit("first"), _two_register_circuit("second")]
+    job = provider.get_backend("qoro_maestro").run(circuits, shots=300)
+    original = job.result()
+    again = provider.retrieve_job(job.job_id())
+    assert isinstance(again, QoroJob) and again is not job
+    assert again.backend() is provider.get_backend("qoro_maestro")
+    assert again.circuit_names == ["first", "second"] and again.shots == 300
+    rebuilt = again.result()
+    assert rebuilt.get_counts() == original.get_counts()
+    assert rebuilt.get_counts("second") == original.get_counts(1)
+    assert set(original.get_counts(0)) == {"00 0", "10 1"}  # registers b a, as Aer prints them
+
+
+_CHILD = """
+import json, sys
+from qiskit_divi import QoroProvider
+with QoroProvider() as provider:  # token and URL from the environment
+    job = provider.retrieve_job(sys.argv[1])
+    result = job.result(timeout=60)
+    print(json.dumps({
+        "names": [r.header["name"] for r in result.results],
+        "counts": result.get_counts(),
+        "backend": result.backend_name,
+        "shots": [r.shots for r in result.results],
+    }))
+"""
+
+
+def _retrieve_in_child(provider, job_id: str, journal: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        QORO_API_KEY=provider.client.authorization_header.split(" ", 1)[1],
+        QORO_API_URL=provider.url,
+        QISKIT_DIVI_JOURNAL=journal,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, job_id], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_retrieve_job_from_another_process(provider, journal_path):
+    circuits = [_two_register_circuit("alpha"), _two_register_circuit("beta")]
+    job = provider.get_backend("qoro_maestro").run(circuits, shots=200)
+    original = job.result()
+
+    child = _retrieve_in_child(provider, job.job_id(), str(journal_path))
+    assert child["names"] == ["alpha", "beta"]
+    assert child["counts"] == original.get_counts()
+    assert child["backend"] == "qoro_maestro" and child["shots"] == [200, 200]
+
+    # Without the journal entry: counts per Qoro label, one flat register.
+    bare = _retrieve_in_child(provider, job.job_id(), "off")
+    assert bare["names"] == ["circuit_0", "circuit_1"]
+    flat = [{key.replace(" ", ""): n for key, n in counts.items()} for counts in original.get_counts()]
+    assert bare["counts"] == flat and bare["backend"] == "unknown"
+
+
+def test_retrieve_job_dispatches_registered_kinds(provider, journal_path):
+    job = provider.get_backend("qoro_maestro").run(_two_register_circuit("x"), shots=10)
+    JobJournal(journal_path).record(job.job_id(), "test-kind", "qoro_maestro", {"marker": 7})
+    register_job_kind("test-kind", lambda prov, entry: ("rebuilt", prov is provider, entry.payload["marker"]))
+    try:
+        assert provider.retrieve_job(job.job_id()) == ("rebuilt", True, 7)
+    finally:
+        _RETRIEVERS.pop("test-kind")
+    job.result()
+
+
+def test_readme_demo_runs(journal_path):
+    demo = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "demo.py")
+    env = dict(os.environ, QISKIT_DIVI_JOURNAL=str(journal_path))
+    done = subprocess.run([sys.executable, demo], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "qoro_maestro" in done.stdout and "the qubits are entangled" in done.stdout
+    assert "that is the device's noise" in done.stdout
