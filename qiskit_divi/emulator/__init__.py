@@ -5,6 +5,30 @@
 ...     url = server.base_url          # http://127.0.0.1:<port>/api
 
 Command line: ``qiskit-divi emulator --help`` or ``python -m qiskit_divi.emulator --help``.
+
+Systems (``GET qpusystem/``): ``qoro_maestro`` (24 qubits, ``simulator``, noiseless,
+the only one running EXPECTATION jobs), ``fake_nairobi`` (7 qubits,
+``superconducting``, FakeNairobiV2 noise and coupling map), ``fake_ion`` (11
+qubits, ``trapped_ion``, all-to-all, depolarising + readout noise).
+
+Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
+
+* unknown job id: ``404 {"detail": "Job not found."}`` on every job endpoint;
+  another token's job: ``403 {"detail": "You do not have permission to modify this job."}``;
+* ``resultsV2`` on a job that is not COMPLETED, FAILED or CANCELLED included: ``400 {"error": ...}``;
+* ``add_circuits`` on a finalised or terminal job: ``409 {"error": ...}``; finalising a
+  job without circuits, circuits without classical bits in sampling jobs, shots or
+  observables differing between chunks, ``shot_groups``/templates/observable groups: ``400``;
+* ``finalized`` may be ``"true"``/``"false"`` (as sent by the reference) or a JSON boolean;
+* bodies above ``max_body_bytes`` (2 MiB by default): ``413 {"detail": ...}``;
+  non-JSON bodies ``415``, malformed JSON or duplicate keys ``400``;
+* ``resultsV2``: ``limit`` defaults to 100 and is capped at 1000, invalid values fall
+  back to the defaults (DRF semantics); ``next``/``previous`` are absolute URLs built
+  from the request's Host header; rows come in submission order;
+* sampling keys: Qiskit order over the full classical width, registers joined without
+  spaces; QASM is parsed with ``qiskit.qasm2.loads`` and Qiskit's legacy custom
+  instructions (``p``, ``sx``, ``rzz``... as ``qasm2.dumps`` writes them);
+* ``job/create_failed/`` answers ``201 {"job_id"}``; ``job/init/`` answers ``201``.
 """
 
 from .config import DEFAULT_MAX_BODY_BYTES, EmulatorConfig

@@ -64,9 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     net.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     emu = parser.add_argument_group("emulation")
-    emu.add_argument("--seed", type=int, default=None, help="seed for transpilation and Aer sampling (reproducible runs)")
+    emu.add_argument("--seed", type=int, default=None, help="seed of transpiler and Aer sampler")
     emu.add_argument(
-        "--min-job-seconds", type=_seconds, default=0.1, help="minimum time a job stays non-terminal (default: %(default)s)"
+        "--min-job-seconds",
+        type=_seconds,
+        default=0.1,
+        help="minimum time a job stays non-terminal (default: %(default)s)",
     )
     emu.add_argument("--max-shots", type=int, default=1_000_000, help="largest accepted shots (default: %(default)s)")
     emu.add_argument(
@@ -93,16 +96,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Retry-After value sent with 429 (default: %(default)s; HTTP wants integer seconds, "
         "strict clients such as urllib3's Retry need e.g. 1)",
     )
-    flt.add_argument("--fault-reset-before-rate", type=_rate, default=0.0, help="fraction of connections reset before the handler acts")
     flt.add_argument(
-        "--fault-reset-after-rate", type=_rate, default=0.0, help="fraction of connections reset after the handler acted"
+        "--fault-reset-before-rate",
+        type=_rate,
+        default=0.0,
+        help="fraction of connections reset before the handler acts",
+    )
+    flt.add_argument(
+        "--fault-reset-after-rate",
+        type=_rate,
+        default=0.0,
+        help="fraction of connections reset after the handler acted (the response is lost)",
     )
     flt.add_argument("--fault-latency", type=_seconds, default=0.0, metavar="SECONDS", help="latency added to requests")
     flt.add_argument("--fault-latency-rate", type=_rate, default=1.0, help="fraction of requests delayed (default: 1)")
-    flt.add_argument("--fault-queue-delay", type=_seconds, default=0.0, metavar="SECONDS", help="extra seconds before each job runs")
-    flt.add_argument("--fault-endpoints", type=_csv, default=None, metavar="LIST", help="restrict request faults to these endpoints")
-    flt.add_argument("--fault-methods", type=_csv, default=None, metavar="LIST", help="restrict request faults to these HTTP methods")
-
+    flt.add_argument(
+        "--fault-queue-delay", type=_seconds, default=0.0, metavar="SECONDS", help="extra seconds before each job runs"
+    )
+    flt.add_argument(
+        "--fault-endpoints", type=_csv, default=None, metavar="LIST", help="restrict request faults to these endpoints"
+    )
+    flt.add_argument(
+        "--fault-methods", type=_csv, default=None, metavar="LIST", help="restrict request faults to these HTTP methods"
+    )
 
 def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
     """The configured (not started) server and whether its token was generated."""

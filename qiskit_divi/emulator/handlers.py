@@ -241,7 +241,11 @@ class QoroApi:
             if route.endpoint == "unknown":
                 raise ApiError(404, {"detail": "Not found."})
             if req.method not in route.methods:
-                raise ApiError(405, {"detail": f'Method "{req.method}" not allowed.'}, {"Allow": ", ".join(sorted(route.methods))})
+                raise ApiError(
+                    405,
+                    {"detail": f'Method "{req.method}" not allowed.'},
+                    {"Allow": ", ".join(sorted(route.methods))},
+                )
             return self._handlers[route.endpoint](route, req, owner)
         except ApiError as exc:
             return exc.response
@@ -296,7 +300,7 @@ class QoroApi:
                 f"Unknown QPU system {system_name!r}; available: {', '.join(self.catalogue.names)}."
             )
         if job_type is JobType.EXPECTATION and not system.supports_expectation:
-            able = [n for n in self.catalogue.names if self.catalogue.get(n).supports_expectation]  # type: ignore[union-attr]
+            able = [s.name for s in self.catalogue.systems if s.supports_expectation]
             raise bad_request(
                 f"System {system.name!r} runs sampling jobs only; EXPECTATION jobs need "
                 f"{' or '.join(map(repr, able)) or 'a simulator'}."

@@ -91,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "QoroAPIEmulator/0.1"
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
 
     # --- plumbing -----------------------------------------------------------------
@@ -180,7 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, limit: int) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            raise _BodyError(ApiResponse(411, {"detail": "Send a Content-Length; chunked bodies are not supported."}), True)
+            message = "Send a Content-Length; chunked request bodies are not supported."
+            raise _BodyError(ApiResponse(411, {"detail": message}), True)
         raw_length = self.headers.get("Content-Length")
         if raw_length is None:
             return b""

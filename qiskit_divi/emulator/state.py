@@ -216,7 +216,7 @@ class JobStore:
             job.status = job.outcome
 
     def finalize(self, job: Job) -> None:
-        """Queue a job whose circuits are complete (lock must not be held by the caller's caller)."""
+        """Mark a job finalised and queue it (re-entrant: callers may hold :attr:`lock`)."""
         with self._wake:
             now = self._clock()
             job.finalized = True

@@ -190,6 +190,10 @@ class SystemCatalogue:
     def names(self) -> list[str]:
         return list(self._systems)
 
+    @property
+    def systems(self) -> list[SystemSpec]:
+        return list(self._systems.values())
+
     def to_wire(self) -> list[dict[str, Any]]:
         return [s.to_wire() for s in self._systems.values()]
 

@@ -225,10 +225,8 @@ def test_expectation_job_validation(api, qasm):
     assert api.add(job_id, {"c": qasm(3)}, observables="ZZ").status_code == 400  # width mismatch
     assert api.add(job_id, {"c": qasm(3)}, observables="ZQZ").status_code == 400  # bad letter
     assert api.add(job_id, {"c": qasm(3)}, shots=10).status_code == 400  # shots on EXPECTATION
-    both = api.post(
-        f"job/{job_id}/add_circuits/",
-        {"circuits": {"c": pack_circuit(qasm(3))}, "mode": "append", "finalized": "true", "shots": 5, "observables": "ZZZ"},
-    )
+    body = {"circuits": {"c": pack_circuit(qasm(3))}, "finalized": "true", "shots": 5, "observables": "ZZZ"}
+    both = api.post(f"job/{job_id}/add_circuits/", body)
     assert both.status_code == 400
     sampling = api.init("SIMULATE")
     assert api.add(sampling, {"c": qasm(3)}, observables="ZZZ").status_code == 400
@@ -413,11 +411,11 @@ def test_add_circuits_field_rules(api, qasm):
     assert api.post(f"job/{job_id}/add_circuits/", {**base, "finalized": "yes"}).status_code == 400
     no_clbits = {"circuits": {"m": pack_circuit("OPENQASM 2.0;\nqreg q[1];\n")}, "finalized": "true", "shots": 10}
     assert api.post(f"job/{job_id}/add_circuits/", no_clbits).status_code == 400
-    empty = api.post(f"job/{job_id}/add_circuits/", {"circuits": {}, "finalized": "true", "shots": 10})
-    assert empty.status_code == 400  # nothing to run
-    assert api.post(f"job/{job_id}/add_circuits/", {**base, "finalized": "false"}).status_code == 200
-    assert api.post(f"job/{job_id}/add_circuits/", {"circuits": {}, "finalized": "true", "shots": 11}).status_code == 400
-    assert api.post(f"job/{job_id}/add_circuits/", {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 200
+    path = f"job/{job_id}/add_circuits/"
+    assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 400  # nothing to run
+    assert api.post(path, {**base, "finalized": "false"}).status_code == 200
+    assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 11}).status_code == 400  # shots changed
+    assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 200
     assert api.counts(job_id) == {"a": {"0": 10}}
 
 
