@@ -2,16 +2,16 @@
 
 ``status()`` reports, ``result()`` raises. Status mapping (explicit):
 
-============  ===========================  =====================================
-Qoro status   ``qiskit.providers.JobStatus``  note
-============  ===========================  =====================================
-PENDING       QUEUED
-RUNNING       RUNNING
-COMPLETED     DONE
-FAILED        ERROR
-CANCELLED     CANCELLED
-(unknown)     RUNNING                      logged once; never treated as final
-============  ===========================  =====================================
+==============  ===============================  ===========================================
+Qoro status     ``qiskit.providers.JobStatus``   note
+==============  ===============================  ===========================================
+PENDING         QUEUED
+RUNNING         RUNNING
+COMPLETED       DONE
+FAILED          ERROR
+CANCELLED       CANCELLED
+(unknown)       RUNNING                          logged once; never treated as final
+==============  ===============================  ===========================================
 
 Waiting polls ``status/`` with exponential backoff (0.05 s doubling by 1.5 up
 to ``wait`` seconds, 2 s by default). Progress is reported to an optional
