@@ -89,7 +89,6 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "QoroAPIEmulator/0.1"
-    sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
@@ -108,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         except OSError:
             pass
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         # Request lines and status codes only; headers (Authorization) are never logged.

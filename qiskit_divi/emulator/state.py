@@ -55,7 +55,6 @@ class Job:
     circuits: list[QuantumCircuit] = field(default_factory=list, repr=False)
     shots: int | None = None
     observables: list[str] | None = None
-    observables_raw: str | None = None
     results: list[dict[str, Any]] | None = field(default=None, repr=False)
     reason: str | None = None
     # Outcome computed by the worker, reported once ``terminal_at`` has passed.
