@@ -8,18 +8,19 @@ The job is journaled locally so another process can rebuild its result.
 
 Options (``backend.options``, overridable per ``run``):
 
-=================  =======  ==================================================
-option             default  meaning
-=================  =======  ==================================================
-``shots``          1024     shots per circuit (as qiskit-aer)
-``timeout``        None     seconds ``job.result()`` waits before raising a
-                            ``JobTimeoutError`` (None: wait forever)
-``progress``       True     INFO log line per job status change
-``tag``            "qiskit_divi"  the Qoro job ``tag``
-``memory``         False    only False: the service returns histograms, not
-                            per-shot memory
-``seed_simulator`` None     only None: the Qoro API has no seed
-=================  =======  ==================================================
+==================  ===============  ==========================================
+option              default          meaning
+==================  ===============  ==========================================
+``shots``           1024             shots per circuit (as qiskit-aer)
+``timeout``         None             seconds ``job.result()`` waits before
+                                     raising a ``JobTimeoutError`` (None: no
+                                     limit)
+``progress``        True             INFO log line per job status change
+``tag``             "qiskit_divi"    the Qoro job ``tag``
+``memory``          False            only False: the service returns
+                                     histograms, not per-shot memory
+``seed_simulator``  None             only None: the Qoro API takes no seed
+==================  ===============  ==========================================
 """
 
 from __future__ import annotations
