@@ -255,7 +255,9 @@ class QoroJob(JobV1):
             assert self._final_reply is not None
             ensure_completed(self._final_reply, self.job_id())
             if self._raw_results is None:
-                self._raw_results = fetch_results(self._provider.client, self.job_id(), self.labels)
+                self._raw_results = fetch_results(
+                    self._provider.client, self.job_id(), self.labels, shots=self._shots
+                )
             self._result = self._build_result(self._raw_results)
             return self._result
 

@@ -11,6 +11,7 @@ from .errors import (
     QoroBadRequestError,
     QoroConfigurationError,
     QoroConflictError,
+    QoroConnectionError,
     QoroError,
     QoroInputError,
     QoroJobError,
@@ -37,6 +38,7 @@ from .models import (
 from .observables import join_ham_ops, qiskit_label_to_wire, split_ham_ops, wire_to_qiskit_label
 from .retry import RetryPolicy
 from .submission import (
+    MAX_SHOTS,
     JobSpec,
     decode_result_payload,
     discard_job,

@@ -3,6 +3,25 @@
 One typed method per endpoint of ``qoro-api.md`` (1-9), one ``requests.Session``,
 one retry policy (:mod:`.retry`). The token lives in a :class:`Secret` and is
 only ever revealed into the ``Authorization`` header.
+
+Idempotency keys
+----------------
+Every state-changing request (POST, PUT, PATCH, DELETE) carries a fresh uuid4
+``Idempotency-Key`` header (IETF ``draft-ietf-httpapi-idempotency-key-header``,
+as Stripe uses it); the key is the same on every attempt of one call. A server
+that honours the header answers a repeated key with the stored first response
+instead of acting again, and says so by sending ``Idempotency-Key-Support: 1``
+on its responses (the bundled emulator does; whether the Qoro service does is
+unknown, ``qoro-api.md`` section 11).
+
+When the fate of a POST is unknown (the connection dropped after the request
+was sent, a read timeout, a 502 or 504), the client re-sends it with the SAME
+key only if the server has advertised support on some earlier response of this
+client (a single ``GET /api/`` asks when nothing has been seen yet). Otherwise
+it raises :class:`QoroAmbiguousRequestError` naming the job concerned, and
+never re-sends: against a server without support (the real service, as far as
+anyone knows) nothing can be done twice. The Qoro API has no endpoint to list
+jobs, so a lost ``job/init/`` reply cannot be looked up afterwards.
 """
 
 from __future__ import annotations
@@ -10,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -19,7 +39,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from .config import Secret, resolve_base_url, resolve_token
-from .errors import QoroAmbiguousRequestError, QoroApiError, QoroError, QoroProtocolError, api_error_for
+from .errors import (
+    QoroAmbiguousRequestError,
+    QoroApiError,
+    QoroConfigurationError,
+    QoroConnectionError,
+    QoroError,
+    QoroProtocolError,
+    api_error_for,
+)
 from .models import (
     AddCircuitsRequest,
     CancelReply,
@@ -50,7 +78,20 @@ TIMEOUTS: dict[str, float] = {
     "cancel": 50,
     "delete": 50,
 }
-"""Per-endpoint read timeouts in seconds (``qoro-api.md`` section 8.2)."""
+"""Per-endpoint read timeouts in seconds (``qoro-api.md`` section 8.2); override per
+client with ``QoroClient(timeouts={...})``."""
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to establish a connection (``QoroClient(connect_timeout=...)``)."""
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+"""Request header carrying the client-generated key of a state-changing request."""
+IDEMPOTENCY_SUPPORT_HEADER = "Idempotency-Key-Support"
+"""Response header by which a server says it honours ``Idempotency-Key`` (value ``1``)."""
+IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed"
+"""Response header (``true``) of a stored response replayed for a repeated key."""
+KEYED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods that carry an ``Idempotency-Key``."""
 
 
 def _server_message(response: requests.Response) -> str:
@@ -84,6 +125,10 @@ class QoroClient:
         base_url: API root including ``/api``; else ``QORO_API_URL``, else production.
         retry_policy: how transient failures are retried.
         session: a ``requests.Session`` to use (one is created otherwise).
+        timeouts: per-endpoint read timeouts in seconds overriding :data:`TIMEOUTS`
+            (keys ``ping``, ``systems``, ``init``, ``add_circuits``, ``status``,
+            ``results``, ``cancel``, ``delete``).
+        connect_timeout: seconds to establish a connection.
     """
 
     def __init__(
@@ -93,15 +138,26 @@ class QoroClient:
         *,
         retry_policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        timeouts: Mapping[str, float] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self._token = token if isinstance(token, Secret) else resolve_token(token)
         self.base_url = resolve_base_url(base_url)
         self.retry_policy = retry_policy or RetryPolicy()
+        self.timeouts = _check_timeouts(timeouts)
+        self.connect_timeout = _positive_seconds(connect_timeout, "connect_timeout")
         self._session = session or requests.Session()
+        # TLS certificates are always verified (requests' default); nothing here turns it off.
+        self._session.verify = True
         adapter = HTTPAdapter(max_retries=0, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self.stats = {"requests": 0, "retries": 0}
+        self.idempotency_supported: bool | None = None
+        """Whether the server honours ``Idempotency-Key`` (None: not known yet)."""
+        self.stats = {"requests": 0, "retries": 0, "resent": 0, "replayed": 0}
+        """``requests`` sent, ``retries`` (any re-send), ``resent`` (ambiguous
+        requests re-sent with their idempotency key), ``replayed`` (stored
+        responses the server replayed for a repeated key)."""
 
     def __repr__(self) -> str:
         return f"QoroClient(base_url={self.base_url!r})"
@@ -140,9 +196,13 @@ class QoroClient:
         """Send one request with the retry policy; return the raw 2xx response.
 
         HTTP errors become :class:`QoroApiError` subclasses (or, with
-        ``raise_errors=False``, the final error response is returned as is); a
-        POST whose fate is unknown raises :class:`QoroAmbiguousRequestError` and
-        is never re-sent.
+        ``raise_errors=False``, the final error response is returned as is).
+        Transport failures that persist raise :class:`QoroConnectionError`. A
+        state-changing request whose fate is unknown is re-sent only with its
+        idempotency key to a server that honours it (module docstring);
+        otherwise it raises :class:`QoroAmbiguousRequestError` naming ``job_id``.
+        A DELETE answered 404 after an earlier attempt may have acted counts as
+        done (the response, a 404, is returned).
         """
         method = method.upper()
         all_headers = {"Authorization": self.authorization_header}
@@ -150,10 +210,14 @@ class QoroClient:
             all_headers["Content-Type"] = "application/json"
         if headers:
             all_headers.update(headers)
+        key: str | None = None
+        if method in KEYED_METHODS:
+            key = all_headers.setdefault(IDEMPOTENCY_KEY_HEADER, str(uuid.uuid4()))
         data = None if json_body is None else json.dumps(json_body).encode("utf-8")
         idempotent = method in IDEMPOTENT_METHODS
         policy = self.retry_policy
         attempt = 0
+        maybe_acted = False  # an earlier attempt may have reached the server and acted
         while True:
             attempt += 1
             self.stats["requests"] += 1
@@ -165,51 +229,122 @@ class QoroClient:
                     data=data,
                     params=params,
                     headers=all_headers,
-                    timeout=(10, timeout),
+                    timeout=(self.connect_timeout, timeout),
                 )
             except requests.RequestException as exc:
-                retriable = idempotent or _never_sent(exc)
-                logger.debug("%s /%s failed (attempt %d): %s", method, endpoint, attempt, type(exc).__name__)
-                if retriable and attempt < policy.max_attempts:
-                    self._sleep_before_retry(attempt, None, method, endpoint, type(exc).__name__)
+                why = type(exc).__name__
+                never_sent = _never_sent(exc)
+                maybe_acted = maybe_acted or not never_sent
+                logger.debug("%s /%s failed (attempt %d): %s", method, endpoint, attempt, why)
+                if not (idempotent or never_sent or self._can_resend(key)):
+                    raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
+                if attempt < policy.max_attempts:
+                    self._sleep_before_retry(attempt, None, method, endpoint, why, resend=not idempotent and not never_sent)
                     continue
-                if not retriable:
-                    raise QoroAmbiguousRequestError(
-                        f"{method} /{endpoint} failed with {type(exc).__name__} after the request "
-                        "may have reached the server; it was not re-sent to avoid acting twice."
-                        + (f" Check job {job_id}." if job_id else ""),
-                        job_id=job_id,
-                    ) from exc
-                raise QoroError(
-                    f"Could not reach the Qoro API at {self.base_url} ({type(exc).__name__}) "
+                if maybe_acted and not idempotent:
+                    raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
+                raise QoroConnectionError(
+                    f"Could not reach the Qoro API at {self.base_url} ({why}) "
                     f"after {attempt} attempts. Check the URL and your network connection."
                 ) from exc
             logger.debug(
                 "%s /%s -> %d in %.3fs (attempt %d)",
                 method, endpoint, response.status_code, time.monotonic() - started, attempt,
             )
-            if response.status_code < 400:
-                return response
+            self._note_support(response)
             status = response.status_code
-            if policy.status_is_retriable(method, status) and attempt < policy.max_attempts:
-                self._sleep_before_retry(attempt, response.headers.get("Retry-After"), method, endpoint, str(status))
-                continue
-            if not idempotent and status in policy.retry_statuses and status not in policy.not_processed_statuses:
-                raise QoroAmbiguousRequestError(
-                    f"{method} /{endpoint} answered {status}: the server may or may not have acted; "
-                    "it was not re-sent to avoid acting twice." + (f" Check job {job_id}." if job_id else ""),
-                    job_id=job_id,
-                )
+            if status < 400:
+                if response.headers.get(IDEMPOTENT_REPLAY_HEADER, "").strip().lower() == "true":
+                    self.stats["replayed"] += 1
+                    logger.info("%s /%s: the server replayed the stored response of an earlier attempt.", method, endpoint)
+                return response
+            if method == "DELETE" and status == 404 and maybe_acted:
+                logger.info("DELETE /%s answered 404 after an earlier attempt may have acted: already deleted.", endpoint)
+                return response
+            if policy.status_is_retriable(method, status):
+                if attempt < policy.max_attempts:
+                    self._sleep_before_retry(attempt, response.headers.get("Retry-After"), method, endpoint, str(status))
+                    continue
+            elif not idempotent and status in policy.retry_statuses:
+                # A gateway error on a state-changing request: the server may have acted.
+                maybe_acted = True
+                if attempt < policy.max_attempts and self._can_resend(key):
+                    self._sleep_before_retry(
+                        attempt, response.headers.get("Retry-After"), method, endpoint, str(status), resend=True
+                    )
+                    continue
+                raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
+            if maybe_acted and not idempotent and status in policy.retry_statuses:
+                raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
             if not raise_errors:
                 return response
             raise api_error_for(status, _server_message(response), method=method, endpoint=endpoint)
 
+    # --- idempotency ---------------------------------------------------------------
+
+    def _note_support(self, response: requests.Response) -> None:
+        """Learn from any response whether the server honours ``Idempotency-Key``."""
+        if response.headers.get(IDEMPOTENCY_SUPPORT_HEADER, "").strip().lower() in ("1", "true", "?1"):
+            if self.idempotency_supported is not True:
+                logger.debug("The Qoro API at %s honours Idempotency-Key.", self.base_url)
+            self.idempotency_supported = True
+
+    def _can_resend(self, key: str | None) -> bool:
+        """Whether an ambiguous request with ``key`` may be re-sent (see the module docstring)."""
+        if key is None:
+            return False
+        if self.idempotency_supported is None:
+            self._probe_idempotency_support()
+        return self.idempotency_supported is True
+
+    def _probe_idempotency_support(self) -> None:
+        """One ``GET /api/`` to learn whether the server advertises idempotency support."""
+        try:
+            self.send("GET", "", timeout=self.timeouts["ping"], raise_errors=False)
+        except QoroError as exc:
+            logger.debug("Could not ask %s about Idempotency-Key support: %s", self.base_url, exc)
+            return
+        if self.idempotency_supported is None:
+            self.idempotency_supported = False
+
+    def _ambiguous(
+        self, method: str, endpoint: str, why: str, job_id: str | None, key: str | None, attempts: int
+    ) -> QoroAmbiguousRequestError:
+        if self.idempotency_supported:
+            how = (
+                f"It was re-sent {attempts - 1} time(s) with the same Idempotency-Key ({key}) and "
+                "no attempt got an answer."
+            )
+        else:
+            how = (
+                "It was not re-sent to avoid acting twice: the server does not advertise "
+                "Idempotency-Key support."
+            )
+        if job_id:
+            where = f" Check job {job_id}: it may be in an unknown state (cancel and delete it if unsure)."
+        elif endpoint == "job/init/":
+            where = (
+                " A job may have been created; its id is unknown because the reply was lost, "
+                "and the API has no way to list jobs."
+            )
+        else:
+            where = ""
+        return QoroAmbiguousRequestError(
+            f"{method} /{endpoint} failed ({why}) after the request may have reached the server. {how}{where}",
+            job_id=job_id,
+        )
+
     def _sleep_before_retry(
-        self, attempt: int, retry_after: str | None, method: str, endpoint: str, why: str
+        self, attempt: int, retry_after: str | None, method: str, endpoint: str, why: str, *, resend: bool = False
     ) -> None:
         delay = self.retry_policy.delay(attempt, retry_after)
         self.stats["retries"] += 1
-        logger.info("Retrying %s /%s after %s in %.2fs (retry %d)", method, endpoint, why, delay, attempt)
+        if resend:
+            self.stats["resent"] += 1
+        logger.info(
+            "Retrying %s /%s after %s in %.2fs (retry %d%s)",
+            method, endpoint, why, delay, attempt, ", same Idempotency-Key" if resend else "",
+        )
         time.sleep(delay)
 
     @staticmethod
@@ -226,16 +361,16 @@ class QoroClient:
 
     def ping(self) -> None:
         """``GET /api/``: check the URL and the token (raises on failure)."""
-        self.send("GET", "", timeout=TIMEOUTS["ping"])
+        self.send("GET", "", timeout=self.timeouts["ping"])
 
     def list_systems(self) -> list[QPUSystem]:
         """``GET qpusystem/``: the systems this token can target."""
-        response = self.send("GET", "qpusystem/", timeout=TIMEOUTS["systems"])
+        response = self.send("GET", "qpusystem/", timeout=self.timeouts["systems"])
         return parse_qpu_systems(self._json(response, "qpusystem/"))
 
     def init_job(self, request: InitJobRequest) -> str:
         """``POST job/init/``: create an empty job; returns its id."""
-        response = self.send("POST", "job/init/", json_body=request.to_json(), timeout=TIMEOUTS["init"])
+        response = self.send("POST", "job/init/", json_body=request.to_json(), timeout=self.timeouts["init"])
         if response.status_code not in (200, 201):
             raise QoroProtocolError(f"job/init/ answered {response.status_code}, expected 200 or 201.")
         return parse_job_id(self._json(response, "job/init/"))
@@ -246,13 +381,13 @@ class QoroClient:
             "POST",
             f"job/{job_id}/add_circuits/",
             json_body=request.to_json(),
-            timeout=TIMEOUTS["add_circuits"],
+            timeout=self.timeouts["add_circuits"],
             job_id=job_id,
         )
 
     def job_status(self, job_id: str) -> JobStatusReply:
         """``GET job/<id>/status/``."""
-        response = self.send("GET", f"job/{job_id}/status/", timeout=TIMEOUTS["status"])
+        response = self.send("GET", f"job/{job_id}/status/", timeout=self.timeouts["status"])
         return parse_job_status(self._json(response, "status/"))
 
     def results_page(self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0) -> ResultsPage:
@@ -260,7 +395,7 @@ class QoroClient:
         response = self.send(
             "GET",
             f"job/{job_id}/resultsV2/?limit={limit}&offset={offset}",
-            timeout=TIMEOUTS["results"],
+            timeout=self.timeouts["results"],
         )
         return parse_results_page(self._json(response, "resultsV2"))
 
@@ -289,12 +424,30 @@ class QoroClient:
 
     def cancel_job(self, job_id: str) -> CancelReply:
         """``POST job/<id>/cancel/``; 409 (already finished) raises ``QoroConflictError``."""
-        response = self.send("POST", f"job/{job_id}/cancel/", timeout=TIMEOUTS["cancel"], job_id=job_id)
+        response = self.send("POST", f"job/{job_id}/cancel/", timeout=self.timeouts["cancel"], job_id=job_id)
         return parse_cancel_reply(self._json(response, "cancel/"), job_id)
 
     def delete_job(self, job_id: str) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
-        self.send("DELETE", f"job/{job_id}", timeout=TIMEOUTS["delete"])
+        self.send("DELETE", f"job/{job_id}", timeout=self.timeouts["delete"])
+
+
+def _positive_seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise QoroConfigurationError(f"{name} must be a positive number of seconds, got {value!r}.")
+    return float(value)
+
+
+def _check_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:
+    """:data:`TIMEOUTS` with the given overrides, validated."""
+    merged = dict(TIMEOUTS)
+    for name, value in (timeouts or {}).items():
+        if name not in TIMEOUTS:
+            raise QoroConfigurationError(
+                f"Unknown timeout {name!r}; known: {', '.join(sorted(TIMEOUTS))}."
+            )
+        merged[name] = _positive_seconds(value, f"timeouts[{name!r}]")
+    return merged
 
 
 def _next_offset(next_url: str, fallback: int) -> int:
@@ -306,4 +459,4 @@ def _next_offset(next_url: str, fallback: int) -> int:
         return fallback
 
 
-__all__ = ["QoroClient", "QoroApiError", "TIMEOUTS"]
+__all__ = ["QoroClient", "QoroApiError", "TIMEOUTS", "IDEMPOTENCY_KEY_HEADER", "IDEMPOTENCY_SUPPORT_HEADER"]

@@ -53,6 +53,15 @@ class QoroAmbiguousRequestError(QoroError):
         self.job_id = job_id
 
 
+class QoroConnectionError(QoroError):
+    """The API could not be reached (connection refused, reset, timed out) after every retry.
+
+    Transient by nature: a later attempt may succeed.
+    """
+
+    retriable = True
+
+
 class QoroApiError(QoroError):
     """The server answered with an HTTP error status.
 

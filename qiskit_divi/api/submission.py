@@ -15,11 +15,28 @@ from typing import Any
 
 from .circuits import MAX_PAYLOAD_BYTES, chunk_packed_circuits, pack_circuit
 from .client import QoroClient
-from .errors import QoroAmbiguousRequestError, QoroError, QoroInputError, QoroJobError, QoroProtocolError
-from .histogram import decode_envelope, is_histogram_envelope
+from .errors import (
+    QoroAmbiguousRequestError,
+    QoroError,
+    QoroInputError,
+    QoroJobError,
+    QoroNotFoundError,
+    QoroProtocolError,
+)
+from .histogram import HistogramDecodeError, decode_envelope, is_histogram_envelope
 from .models import AddCircuitsRequest, InitJobRequest, JobStatus, JobStatusReply, JobType
 
 logger = logging.getLogger(__name__)
+
+
+MAX_SHOTS = 1_000_000
+"""Largest ``shots`` per circuit the client submits. It is the emulator's limit; the
+Qoro service does not document one (``qoro-api.md`` section 11), so larger values
+are refused locally rather than after a job was created."""
+
+MAX_POLL_FAILURES = 3
+"""Consecutive failed status polls (each after the client's own retries) that
+:func:`wait_for_final_status` rides out before giving up."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,8 @@ class JobSpec:
             isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0
         ):
             raise QoroInputError(f"Shots must be a positive integer. Got {self.shots!r}.")
+        if self.shots is not None and self.shots > MAX_SHOTS:
+            raise QoroInputError(f"Shots must be at most {MAX_SHOTS:,} per circuit. Got {self.shots:,}.")
 
 
 def submit_job(
@@ -105,6 +124,8 @@ def discard_job(client: QoroClient, job_id: str) -> bool:
         logger.debug("Cancel of job %s during clean-up failed: %s", job_id, exc)
     try:
         client.delete_job(job_id)
+    except QoroNotFoundError:
+        pass  # already gone
     except QoroError as exc:
         logger.warning("Could not delete half-uploaded job %s: %s", job_id, exc)
         return False
@@ -128,14 +149,34 @@ def wait_for_final_status(
 ) -> JobStatusReply:
     """Poll ``status/`` with exponential backoff until COMPLETED, FAILED or CANCELLED.
 
-    An unknown status string is logged once and treated as not final. Raises
-    ``timeout_error(message)`` (default ``QoroError``) after ``timeout`` seconds.
+    An unknown status string is logged once and treated as not final. A poll
+    that fails transiently even after the client's retries (connection lost,
+    5xx, 429) is logged and polling goes on, up to :data:`MAX_POLL_FAILURES`
+    in a row. Raises ``timeout_error(message)`` (default ``QoroError``) after
+    ``timeout`` seconds; the message says the job is still running.
     """
     started = time.monotonic()
     interval = initial_interval
     warned: set[str] = set()
+    failures = 0
     while True:
-        reply = client.job_status(job_id)
+        try:
+            reply = client.job_status(job_id)
+        except QoroError as exc:
+            elapsed = time.monotonic() - started
+            failures += 1
+            if not getattr(exc, "retriable", False) or failures > MAX_POLL_FAILURES:
+                raise
+            if timeout is not None and elapsed + interval > timeout:
+                raise (timeout_error or QoroError)(
+                    f"Job {job_id} did not finish within {timeout:g} s (its status could not be read: {exc}). "
+                    "It may still be running on the server: wait again or cancel it."
+                ) from exc
+            logger.warning("Polling job %s failed (%s); polling again.", job_id, exc)
+            time.sleep(interval)
+            interval = min(max_interval, interval * 1.5)
+            continue
+        failures = 0
         elapsed = time.monotonic() - started
         if reply.status is None and reply.raw_status not in warned:
             warned.add(reply.raw_status)
@@ -159,7 +200,12 @@ def decode_result_payload(label: str, payload: Any) -> dict[str, Any]:
     if payload is None:
         return {}
     if is_histogram_envelope(payload):
-        return decode_envelope(payload)
+        try:
+            return decode_envelope(payload)
+        except HistogramDecodeError as exc:
+            raise HistogramDecodeError(
+                f"Malformed server reply: the histogram of circuit '{label}' cannot be decoded ({exc})."
+            ) from None
     if isinstance(payload, Mapping) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in payload.values()
     ):
@@ -170,16 +216,32 @@ def decode_result_payload(label: str, payload: Any) -> dict[str, Any]:
     )
 
 
-def fetch_results(client: QoroClient, job_id: str, expected_labels: list[str] | None = None) -> dict[str, dict[str, Any]]:
+def fetch_results(
+    client: QoroClient,
+    job_id: str,
+    expected_labels: list[str] | None = None,
+    *,
+    shots: int | None = None,
+) -> dict[str, dict[str, Any]]:
     """All results of a finished job, decoded, keyed by label.
 
-    With ``expected_labels`` every label must be present exactly once.
+    With ``expected_labels`` every label must be present exactly once. With
+    ``shots`` (a sampling job) every histogram must hold exactly that many shots.
+    Anything else raises :class:`QoroProtocolError` naming the circuit.
     """
     results: dict[str, dict[str, Any]] = {}
     for row in client.iter_results(job_id):
         if row.label in results:
             raise QoroProtocolError(f"Malformed server reply: job {job_id} returned label '{row.label}' twice.")
-        results[row.label] = decode_result_payload(row.label, row.results)
+        decoded = decode_result_payload(row.label, row.results)
+        if shots is not None and is_histogram_envelope(row.results):
+            total = sum(decoded.values())
+            if total != shots:
+                raise QoroProtocolError(
+                    f"Malformed server reply: the counts of circuit '{row.label}' in job {job_id} add up to "
+                    f"{total} shots, but {shots} were requested."
+                )
+        results[row.label] = decoded
     if expected_labels is not None:
         missing = [label for label in expected_labels if label not in results]
         if missing:

@@ -28,7 +28,12 @@ Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
 * sampling keys: Qiskit order over the full classical width, registers joined without
   spaces; QASM is parsed with ``qiskit.qasm2.loads`` and Qiskit's legacy custom
   instructions (``p``, ``sx``, ``rzz``... as ``qasm2.dumps`` writes them);
-* ``job/create_failed/`` answers ``201 {"job_id"}``; ``job/init/`` answers ``201``.
+* ``job/create_failed/`` answers ``201 {"job_id"}``; ``job/init/`` answers ``201``;
+* ``Idempotency-Key`` (IETF draft, Stripe-style) is honoured on POST and DELETE: a
+  repeated key from the same token gets the stored first response back with
+  ``Idempotent-Replayed: true`` and nothing is done twice; the same key with another
+  request gets ``422``; every API response says ``Idempotency-Key-Support: 1``
+  (``EmulatorConfig(idempotency=False)`` / ``--no-idempotency`` turns this off).
 """
 
 from .config import DEFAULT_MAX_BODY_BYTES, EmulatorConfig

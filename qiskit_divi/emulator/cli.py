@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import DEFAULT_MAX_BODY_BYTES, EmulatorConfig
-from .faults import ENDPOINTS, GATEWAY_STATUSES, FaultConfig
+from .faults import ENDPOINTS, GATEWAY_STATUSES, MIX_SHARES, FaultConfig
 from .systems import DEFAULT_SYSTEMS
 
 DEFAULT_PORT = 8765
@@ -78,8 +78,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get 413 (default: %(default)s)",
     )
+    emu.add_argument(
+        "--no-idempotency",
+        dest="idempotency",
+        action="store_false",
+        help="ignore Idempotency-Key headers and do not advertise support (like a server without it)",
+    )
     flt = parser.add_argument_group("fault injection (default: none)")
-    flt.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG")
+    flt.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG (same seed, same faults)")
+    flt.add_argument(
+        "--fault-mix",
+        type=_rate,
+        default=None,
+        metavar="RATE",
+        help="fraction of requests faulted, spread over 502/503/504 (40%%), 429, reset before and reset "
+        "after (20%% each); replaces the four rate options below",
+    )
     flt.add_argument("--fault-error-rate", type=_rate, default=0.0, help="fraction of requests answered 502/503/504")
     flt.add_argument(
         "--fault-error-statuses",
@@ -133,15 +147,23 @@ def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
         seed=args.seed,
         max_shots=args.max_shots,
         max_body_bytes=args.max_body_bytes,
+        idempotency=args.idempotency,
     )
+    rates = {
+        "error_rate": args.fault_error_rate,
+        "rate_limit_rate": args.fault_rate_limit_rate,
+        "reset_before_rate": args.fault_reset_before_rate,
+        "reset_after_rate": args.fault_reset_after_rate,
+    }
+    if args.fault_mix is not None:
+        if any(rates.values()):
+            raise ValueError("--fault-mix replaces the individual fault rates; do not combine them.")
+        rates = {name: args.fault_mix * share for name, share in MIX_SHARES.items()}
     faults = FaultConfig(
         seed=args.fault_seed,
-        error_rate=args.fault_error_rate,
         error_statuses=tuple(int(s) for s in args.fault_error_statuses),
-        rate_limit_rate=args.fault_rate_limit_rate,
         retry_after=args.fault_retry_after,
-        reset_before_rate=args.fault_reset_before_rate,
-        reset_after_rate=args.fault_reset_after_rate,
+        **rates,
         latency_seconds=args.fault_latency,
         latency_rate=args.fault_latency_rate,
         queue_delay_seconds=args.fault_queue_delay,

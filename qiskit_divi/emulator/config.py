@@ -21,7 +21,10 @@ class EmulatorConfig:
     ``seed``: seeds the transpiler and ``seed_simulator`` of every Aer run
     (``None``: fresh randomness). ``max_shots``: larger ``shots`` get ``400``.
     ``max_body_bytes``: larger request bodies get ``413``. ``default_page_size``
-    and ``max_page_size`` bound ``resultsV2``'s ``limit``.
+    and ``max_page_size`` bound ``resultsV2``'s ``limit``. ``idempotency``: honour
+    ``Idempotency-Key`` and advertise it (:mod:`.idempotency`); False behaves like
+    a server without that support. Keys live ``idempotency_ttl_seconds``, at most
+    ``idempotency_max_keys`` of them.
     """
 
     min_job_seconds: float = 0.1
@@ -31,6 +34,9 @@ class EmulatorConfig:
     default_page_size: int = 100
     max_page_size: int = 1000
     systems: tuple[SystemSpec, ...] = DEFAULT_SYSTEMS
+    idempotency: bool = True
+    idempotency_ttl_seconds: float = 86_400.0
+    idempotency_max_keys: int = 10_000
 
     def __post_init__(self) -> None:
         if (
@@ -42,7 +48,12 @@ class EmulatorConfig:
             raise ValueError(f"min_job_seconds must be a non-negative number, got {self.min_job_seconds!r}.")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {self.seed!r}.")
-        for name in ("max_shots", "max_body_bytes", "default_page_size", "max_page_size"):
+        if not isinstance(self.idempotency, bool):
+            raise ValueError(f"idempotency must be a bool, got {self.idempotency!r}.")
+        ttl = self.idempotency_ttl_seconds
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
+            raise ValueError(f"idempotency_ttl_seconds must be a positive number, got {ttl!r}.")
+        for name in ("max_shots", "max_body_bytes", "default_page_size", "max_page_size", "idempotency_max_keys"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")

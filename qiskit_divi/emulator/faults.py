@@ -67,6 +67,10 @@ FAULT_KINDS = (
 """Keys of ``server.stats["faults"]``."""
 
 
+MIX_SHARES = {"error_rate": 0.4, "rate_limit_rate": 0.2, "reset_before_rate": 0.2, "reset_after_rate": 0.2}
+"""How :meth:`FaultConfig.mixed` splits its rate over the request-fault kinds."""
+
+
 def _check_rate(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ValueError(f"FaultConfig.{name} must be a number between 0 and 1, got {value!r}.")
@@ -142,6 +146,28 @@ class FaultConfig:
             if unknown:
                 raise ValueError(f"FaultConfig.methods has unknown methods {sorted(unknown)}.")
             object.__setattr__(self, "methods", methods)
+
+    @classmethod
+    def mixed(cls, rate: float, **kwargs: object) -> FaultConfig:
+        """A fraction ``rate`` of requests faulted, spread over every request-fault kind.
+
+        Of the faulted requests, 40 % get a 502/503/504, 20 % a 429, 20 % a
+        reset before the handler acts and 20 % a reset after it acted. Other
+        settings (``seed``, ``latency_seconds``, ``endpoints``...) pass through.
+        """
+        _check_rate("rate", rate)
+        return cls(
+            error_rate=rate * MIX_SHARES["error_rate"],
+            rate_limit_rate=rate * MIX_SHARES["rate_limit_rate"],
+            reset_before_rate=rate * MIX_SHARES["reset_before_rate"],
+            reset_after_rate=rate * MIX_SHARES["reset_after_rate"],
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    @property
+    def request_fault_rate(self) -> float:
+        """Fraction of matching requests that get a request fault (latency aside)."""
+        return self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
 
     @property
     def injects_request_faults(self) -> bool:

@@ -24,6 +24,7 @@ from qiskit_divi.api.models import JobStatus, JobType
 from qiskit_divi.api.observables import split_ham_ops
 
 from .config import EmulatorConfig
+from .idempotency import KEYED_METHODS, SUPPORT_HEADER, IdempotencyStore, fingerprint, normalise_key
 from .state import SAMPLING_TYPES, Job, JobStore, owner_hash
 from .systems import SystemCatalogue, expectation_job, sample_job
 
@@ -47,6 +48,8 @@ class ApiRequest:
     body: bytes
     host: str
     """``host[:port]`` for absolute URLs (the request's Host header)."""
+    idempotency_key: str | None = None
+    """The raw ``Idempotency-Key`` header, if any (see :mod:`.idempotency`)."""
 
 
 @dataclass
@@ -222,6 +225,11 @@ class QoroApi:
         self.store = store
         # Only digests are kept: the raw tokens stay with EmulatorServer.tokens.
         self._owners = {hashlib.sha256(t.encode("utf-8")).digest(): owner_hash(t) for t in tokens}
+        self.idempotency: IdempotencyStore | None = (
+            IdempotencyStore(ttl_seconds=config.idempotency_ttl_seconds, max_keys=config.idempotency_max_keys)
+            if config.idempotency
+            else None
+        )
         self._handlers: dict[str, Callable[[Route, ApiRequest, str], ApiResponse]] = {
             "ping": self.ping,
             "qpusystem": self.qpusystem,
@@ -235,7 +243,18 @@ class QoroApi:
         }
 
     def handle(self, route: Route, req: ApiRequest) -> ApiResponse:
-        """Authenticate, route and run one request; errors become JSON responses."""
+        """Authenticate, route and run one request; errors become JSON responses.
+
+        With idempotency on (the default), every response says so with
+        ``Idempotency-Key-Support: 1`` and a keyed state-changing request runs
+        at most once per key (:mod:`.idempotency`).
+        """
+        response = self._handle(route, req)
+        if self.idempotency is not None:
+            response.headers.setdefault(SUPPORT_HEADER, "1")
+        return response
+
+    def _handle(self, route: Route, req: ApiRequest) -> ApiResponse:
         try:
             owner = self._authenticate(req.authorization)
             if route.endpoint == "unknown":
@@ -246,7 +265,19 @@ class QoroApi:
                     {"detail": f'Method "{req.method}" not allowed.'},
                     {"Allow": ", ".join(sorted(route.methods))},
                 )
-            return self._handlers[route.endpoint](route, req, owner)
+            handler = self._handlers[route.endpoint]
+            if self.idempotency is None or req.idempotency_key is None or req.method not in KEYED_METHODS:
+                return handler(route, req, owner)
+            key = normalise_key(req.idempotency_key)
+            if key is None:
+                raise bad_request("Invalid Idempotency-Key header: expected 1 to 255 visible ASCII characters.")
+            query = json.dumps({k: list(v) for k, v in req.query.items()}, sort_keys=True)
+            return self.idempotency.run(
+                owner,
+                key,
+                fingerprint(req.method, req.path, query, req.body),
+                lambda: _error_as_response(handler, route, req, owner),
+            )
         except ApiError as exc:
             return exc.response
 
@@ -488,6 +519,16 @@ class QoroApi:
         if not self.store.delete(job.id):
             raise ApiError(404, {"detail": "Job not found."})
         return ApiResponse(204)
+
+
+def _error_as_response(
+    handler: Callable[[Route, ApiRequest, str], ApiResponse], route: Route, req: ApiRequest, owner: str
+) -> ApiResponse:
+    """Run a handler with its :class:`ApiError` as a response (error answers are stored for a key too)."""
+    try:
+        return handler(route, req, owner)
+    except ApiError as exc:
+        return exc.response
 
 
 def _load_qasm(label: str, qasm: str) -> Any:

@@ -1,8 +1,8 @@
 """HTTP layer of the emulator (stdlib ``ThreadingHTTPServer``) and :class:`EmulatorServer`.
 
 Per request: route -> fault decision (latency, reset before, injected status)
--> body read (``413`` above ``max_body_bytes``) -> authentication and handler
--> optional reset after the handler acted -> JSON response.
+-> body read (``413`` above ``max_body_bytes``) -> authentication, idempotency
+key and handler -> optional reset after the handler acted -> JSON response.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             content_type=self.headers.get("Content-Type"),
             body=body,
             host=self.headers.get("Host") or emulator._host_port,
+            idempotency_key=self.headers.get("Idempotency-Key"),
         )
         try:
             response = emulator._api.handle(route, request)
@@ -395,12 +396,15 @@ class EmulatorServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by kind."""
+        """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by
+        kind, ``idempotent_replays`` (stored responses replayed for a repeated key)."""
         with self._requests_lock:
             by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
+        idempotency = self._api.idempotency
         return {
             "requests": sum(by_endpoint.values()),
             "requests_by_endpoint": by_endpoint,
             "jobs_created": self._store.jobs_created,
             "faults": self._injector.counts(),
+            "idempotent_replays": idempotency.replays if idempotency is not None else 0,
         }
