@@ -70,7 +70,11 @@ class _Simulator:
 
     def __init__(self, backend: Any, transpile_options: dict[str, Any]):
         self.backend = backend
-        self.transpile_options = transpile_options
+        self.transpile_options = dict(transpile_options)
+        if "backend" in self.transpile_options:
+            # AerSimulator rebuilds its Target on every access (~150 ms per transpile call);
+            # transpiling against one snapshot gives the same circuits.
+            self.transpile_options["target"] = self.transpile_options.pop("backend").target
 
     def sample(self, circuits: Sequence[QuantumCircuit], shots: int, seed: int | None) -> list[dict[str, int]]:
         """Counts per circuit, Qiskit bit order, registers joined without spaces."""
