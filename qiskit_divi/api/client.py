@@ -26,6 +26,7 @@ jobs, so a lost ``job/init/`` reply cannot be looked up afterwards.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -147,8 +148,12 @@ class QoroClient:
         self.timeouts = _check_timeouts(timeouts)
         self.connect_timeout = _positive_seconds(connect_timeout, "connect_timeout")
         self._session = session or requests.Session()
-        # TLS certificates are always verified (requests' default); nothing here turns it off.
-        self._session.verify = True
+        if self._session.verify is False and not _is_loopback_url(self.base_url):
+            # A CA bundle path is fine; switching verification off is only allowed on loopback.
+            raise QoroConfigurationError(
+                f"TLS certificate verification cannot be turned off for {self.base_url}: "
+                "it would expose the API token. Use a session with verify=True or a CA bundle path."
+            )
         adapter = HTTPAdapter(max_retries=0, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -430,6 +435,16 @@ class QoroClient:
     def delete_job(self, job_id: str) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
         self.send("DELETE", f"job/{job_id}", timeout=self.timeouts["delete"])
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = (urlparse(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _positive_seconds(value: Any, name: str) -> float:
