@@ -10,8 +10,10 @@ Same API, defaults and results as divi v0.6.1, built for speed:
 * Noiseless circuits that the simulator can run as they are skip transpilation
   (see :func:`_skip_verdict` for the exact conditions), with results bit-identical
   to running ``transpile(circuits, AerSimulator())`` with the same seed.
-* The ``"auto"`` fake backends, the simulators built from backends, and transpiled
-  circuits (keyed by their QASM text) are cached for the life of the process.
+* The ``"auto"`` fake backends and their simulators are cached for the life of the
+  process, and so are the circuits prepared (parsed, and transpiled if needed) for
+  the noiseless and ``"auto"`` simulators, keyed by their QASM text (up to 4096 per
+  simulator). Simulators built from a user's backend or noise model are not cached.
 * Counts are formatted straight from Aer's hexadecimal histograms, exactly as
   ``Result.get_counts`` would format them.
 
@@ -408,8 +410,8 @@ def _all_counts(result: Any, count: int) -> list[dict[str, int]]:
     out = []
     for i, experiment in enumerate(result.results):
         raw = getattr(experiment.data, "counts", None)
-        if raw is None:
-            out.append(dict(result.get_counts(i)))  # raises Qiskit's own "No counts" error
+        if raw is None or (raw and not next(iter(raw)).startswith("0x")):
+            out.append(dict(result.get_counts(i)))  # also raises Qiskit's own "No counts" error
             continue
         format_key, formatter = _counts_formatter(getattr(experiment, "header", None))
         table = memo.setdefault(format_key, {})
@@ -641,7 +643,15 @@ class ParallelSimulator(CircuitRunner):
         Returns:
             ``ExecutionResult(results=[{"label": label, "results": counts}, ...])`` in
             the input order; counts keys are Qiskit's (classical bit 0 rightmost,
-            registers separated by spaces). An empty dict gives ``results=[]``.
+            registers separated by spaces). An empty dict gives ``results=[]`` (divi
+            v0.6.1 failed inside Aer or Python instead).
+
+        With ``simulation_seed`` set, noiseless counts are those of
+        ``AerSimulator().run(transpile(circuits, simulator), seed_simulator=seed, ...)``
+        with the same parallelism options, also when transpilation is skipped: the
+        skipped transpilation could only have changed the simulated state by
+        floating-point rounding, which moves a sampled outcome only if a random draw
+        lands within about 1e-15 of a cumulative-probability boundary.
 
         Raises:
             qiskit.qasm2.QASM2ParseError: a circuit is not valid OpenQASM 2.
