@@ -762,7 +762,9 @@ class ParallelSimulator(CircuitRunner):
 
 
 _PARALLEL_ESTIMATE_THRESHOLD = 64
-"""From this many circuits, ``estimate_run_time_batch`` estimates them in worker processes."""
+"""From this many circuits, ``estimate_run_time_batch`` hands them to ``qiskit.utils.parallel_map``
+(worker processes when Qiskit's parallel settings allow; smaller batches are estimated
+in this process, reusing the cached fake backends)."""
 
 
 def _estimate_auto(circuit: str, **transpilation_kwargs) -> float:
