@@ -43,6 +43,7 @@ from qiskit import transpile as _qiskit_transpile
 from qiskit.circuit import CircuitInstruction
 from qiskit.converters import circuit_to_dag
 from qiskit.dagcircuit import DAGOpNode
+from qiskit.exceptions import QiskitError
 from qiskit.providers import Backend
 from qiskit.result import Result
 from qiskit.transpiler import Target
@@ -375,6 +376,15 @@ def _is_stabilizer_like(probabilities: np.ndarray) -> bool:
     return bool(np.all(np.abs(nonzero - 1.0 / size) < 1e-8))
 
 
+def _probe_passed(result: Any, index: int) -> bool:
+    """Whether experiment ``index`` carries probe data proving a non-stabilizer state."""
+    try:
+        probabilities = result.data(index)[_PROBE_LABEL]
+    except (KeyError, IndexError, AttributeError, QiskitError):
+        return False
+    return not _is_stabilizer_like(probabilities)
+
+
 # --- counts --------------------------------------------------------------------------
 
 
@@ -587,42 +597,40 @@ class ParallelSimulator(CircuitRunner):
                 entry.put(qasm, item)
         return [prepared[qasm] for qasm in qasm_strings]
 
-    def _transpile_one(self, qasm: str, entry: _SimulatorEntry) -> QuantumCircuit:
-        """Transpile ``qasm`` after a failed probe, and remember the result."""
-        circuit = transpile(_parse_qasm(qasm), entry.simulator, num_processes=1)
-        entry.put(qasm, _Prepared(circuit))
-        return circuit
-
     # -- execution --
 
     def _counts_of(
         self,
-        labels: list[str],
         qasm_strings: list[str],
         prepared: list[_Prepared],
         entry: _SimulatorEntry,
         options: dict[str, Any],
     ) -> list[dict[str, int]]:
-        """Run the prepared circuits in one batch and return their counts, in order."""
+        """Run the prepared circuits in one batch and return their counts, in order.
+
+        A circuit whose probe looks like a stabilizer state is transpiled (all such
+        circuits in one ``transpile`` call) and run again alone with the seed Aer gave
+        it in the batch, which reproduces what the batch would have sampled.
+        """
         circuits = [item.circuit for item in prepared]
         result = entry.simulator.run(circuits, shots=self.shots, **options).result()
         if not self._deterministic_execution:
             self._warn_if_nondeterministic(result)
         counts = _all_counts(result, len(circuits))
-        for i, item in enumerate(prepared):
-            if item.probe_qubits is None:
-                continue
-            try:
-                probabilities = result.data(i)[_PROBE_LABEL]
-            except Exception:  # noqa: BLE001 - no probe data: do not trust the skip
-                probabilities = None
-            if probabilities is not None and not _is_stabilizer_like(probabilities):
-                continue
-            logger.debug("Circuit %r looks Clifford; running its transpiled copy instead.", labels[i])
-            transpiled = self._transpile_one(qasm_strings[i], entry)
-            rerun_options = dict(options, seed_simulator=result.results[i].seed_simulator)
-            rerun = entry.simulator.run([transpiled], shots=self.shots, **rerun_options).result()
-            counts[i] = _all_counts(rerun, 1)[0]
+        suspects = [
+            i for i, item in enumerate(prepared) if item.probe_qubits is not None and not _probe_passed(result, i)
+        ]
+        if suspects:
+            logger.debug("Running the transpiled copies of %d Clifford-looking circuits.", len(suspects))
+            texts = list(dict.fromkeys(qasm_strings[i] for i in suspects))
+            transpiled = transpile([_parse_qasm(text) for text in texts], entry.simulator, num_processes=1)
+            by_text = dict(zip(texts, transpiled))
+            for text, circuit in by_text.items():
+                entry.put(text, _Prepared(circuit))
+            for i in suspects:
+                rerun_options = dict(options, seed_simulator=result.results[i].seed_simulator)
+                rerun = entry.simulator.run([by_text[qasm_strings[i]]], shots=self.shots, **rerun_options)
+                counts[i] = _all_counts(rerun.result(), 1)[0]
         return counts
 
     def _warn_if_nondeterministic(self, result: Any) -> None:
@@ -673,11 +681,11 @@ class ParallelSimulator(CircuitRunner):
         if self._deterministic_execution:
             seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
             counts = [
-                self._counts_of([label], [qasm], [item], entry, seed_options)[0]
-                for label, qasm, item in zip(labels, qasm_strings, prepared)
+                self._counts_of([qasm], [item], entry, seed_options)[0]
+                for qasm, item in zip(qasm_strings, prepared)
             ]
         else:
-            counts = self._counts_of(labels, qasm_strings, prepared, entry, self._run_options(len(labels)))
+            counts = self._counts_of(qasm_strings, prepared, entry, self._run_options(len(labels)))
         return ExecutionResult(results=[{"label": label, "results": c} for label, c in zip(labels, counts)])
 
     # -- run-time estimates --

@@ -551,13 +551,22 @@ def test_is_stabilizer_like(probabilities, stabilizer_like):
 
 
 def test_clifford_looking_results_are_rerun_transpiled():
-    texts = {"disguised": corpus()["clifford_in_disguise"], "hea": corpus()["hea_1"]}
-    with mock.patch.object(ps.ParallelSimulator, "_transpile_one", autospec=True, side_effect=ps.ParallelSimulator._transpile_one) as rerun:
+    texts = {
+        "disguised": corpus()["clifford_in_disguise"],
+        "hea": corpus()["hea_1"],
+        "cancelling": corpus()["cancels_to_clifford"],
+        "disguised_again": corpus()["clifford_in_disguise"],
+    }
+    patcher, spy = spy_transpile()
+    with patcher:
         result = ParallelSimulator(shots=300, simulation_seed=11, n_processes=2).submit_circuits(texts)
-    assert [call.args[1] for call in rerun.call_args_list] == [texts["disguised"]]
+        assert ps._noiseless_entry().get(texts["disguised"]).probe_qubits is None  # remembered as transpiled
+        assert ps._noiseless_entry().get(texts["hea"]).probe_qubits is not None
+    # one transpile call for both suspects (each distinct text once), none for the HEA circuit
+    assert spy.call_count == 1
+    assert [c.num_qubits for c in spy.call_args.args[0]] == [3, 3]
     options = {"seed_simulator": 11, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
     assert [row["results"] for row in result.results] == baseline_counts(list(texts.values()), AerSimulator(), 300, options)
-    assert ps._noiseless_entry().get(texts["disguised"]).probe_qubits is None  # remembered as transpiled
 
 
 def spy_transpile():
