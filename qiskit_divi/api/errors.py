@@ -86,7 +86,8 @@ class QoroApiError(QoroError):
         self.method = method
         self.endpoint = endpoint
         where = f" on {method.upper()} {endpoint or '/'}" if method else ""
-        text = f"Qoro API returned {status_code}{where}: {server_message}. {hint or self.hint}"
+        said = server_message if server_message.endswith((".", "!", "?")) else f"{server_message}."
+        text = f"Qoro API returned {status_code}{where}: {said} {hint or self.hint}"
         super().__init__(text)
 
 
