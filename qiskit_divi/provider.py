@@ -11,6 +11,7 @@ cached (:meth:`QoroProvider.refresh` fetches it again).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
 import threading
@@ -25,7 +26,7 @@ from .api.errors import QoroAuthenticationError, QoroError, QoroNotFoundError
 from .api.models import QPUSystem
 from .backend import QoroBackend
 from .job import QoroJob
-from .journal import KIND_BACKEND_RUN, JobJournal, JournalEntry
+from .journal import KIND_BACKEND_RUN, KIND_ESTIMATOR, KIND_SAMPLER, JobJournal, JournalEntry
 
 if TYPE_CHECKING:
     from .emulator import EmulatorConfig, EmulatorServer
@@ -36,6 +37,9 @@ Retriever = Callable[["QoroProvider", JournalEntry], Any]
 """Rebuilds the job object of one journal ``kind`` (e.g. a primitive's job)."""
 
 _RETRIEVERS: dict[str, Retriever] = {}
+
+_RETRIEVER_MODULES = {KIND_SAMPLER: "qiskit_divi.primitives", KIND_ESTIMATOR: "qiskit_divi.primitives"}
+"""Modules that register the retriever of a kind when imported (loaded on demand)."""
 
 
 def register_job_kind(kind: str, retriever: Retriever) -> None:
@@ -231,6 +235,8 @@ class QoroProvider:
         if entry is None:
             logger.info("Job %s is not in the local journal; results will be keyed by circuit label.", job_id)
             return QoroJob(None, job_id, provider=self)
+        if entry.kind not in _RETRIEVERS and entry.kind in _RETRIEVER_MODULES:
+            importlib.import_module(_RETRIEVER_MODULES[entry.kind])
         retriever = _RETRIEVERS.get(entry.kind)
         if retriever is not None:
             return retriever(self, entry)

@@ -1,0 +1,270 @@
+"""``QoroPrimitiveJob``: the job of a :class:`SamplerV2` / :class:`EstimatorV2` call.
+
+One primitive call usually is ONE Qoro job. The wire protocol has a single
+``shots`` value and a single ``observables`` string per job, so a call whose
+PUBs need different shots (or, for EXPECTATION jobs, circuits of different
+widths) becomes one Qoro job per distinct value. The primitive job wraps them
+all; its ``job_id()`` is the id of the first one, and every constituent id is
+journaled so that :meth:`QoroProvider.retrieve_job` given *any* of them
+rebuilds the whole call.
+
+Status of a multi-job call: ERROR if any Qoro job failed, else CANCELLED if any
+was cancelled, else DONE when all are done, else RUNNING if any runs, else QUEUED.
+
+Journal payload (kind ``sampler`` / ``estimator``), written under the first id::
+
+    {"format": 1, "jobs": [{"job_id": ..., "shots": int | null}, ...], "pubs": [...], ...}
+
+the rest being owned by the primitive (see :mod:`.sampler` and :mod:`.estimator`).
+Any further Qoro job of the call gets ``{"format": 1, "primary": <first id>}``.
+The API token is never journaled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
+from qiskit.providers import JobStatus
+
+from ..api.errors import QoroError, QoroJobError
+from ..api.submission import JobSpec, discard_job, ensure_completed, fetch_results, submit_job
+from ..job import QoroJob, QoroJobTimeoutError
+from ..journal import JournalEntry, record_quietly
+
+if TYPE_CHECKING:
+    from ..backend import QoroBackend
+    from ..provider import QoroProvider
+
+logger = logging.getLogger(__name__)
+
+PAYLOAD_FORMAT = 1
+"""Version of the primitives' journal payloads."""
+
+_FINAL = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED})
+
+
+class ResultCodec(Protocol):
+    """Turns a journal payload plus the raw results of its Qoro jobs into a ``PrimitiveResult``."""
+
+    kind: str
+
+    def labels(self, payload: Mapping[str, Any]) -> list[list[str]]:
+        """The circuit labels of each Qoro job of the payload, in job order."""
+
+    def decode(
+        self,
+        payload: Mapping[str, Any],
+        raw: Sequence[Mapping[str, Mapping[str, Any]]],
+        circuit_metadata: Sequence[Any] | None,
+    ) -> PrimitiveResult:
+        """The result; ``raw[k]`` holds the decoded results of job ``k`` by label."""
+
+
+def combine_status(statuses: Sequence[JobStatus]) -> JobStatus:
+    """The status of a call from its Qoro jobs' statuses (see the module docstring)."""
+    for status in (JobStatus.ERROR, JobStatus.CANCELLED):
+        if status in statuses:
+            return status
+    if all(s is JobStatus.DONE for s in statuses):
+        return JobStatus.DONE
+    if any(s in (JobStatus.RUNNING, JobStatus.DONE) for s in statuses):
+        return JobStatus.RUNNING
+    return JobStatus.QUEUED
+
+
+class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
+    """A primitive call on Qoro: one or more Qoro jobs, one ``PrimitiveResult``.
+
+    Built by ``SamplerV2.run`` / ``EstimatorV2.run`` (already submitted) or by
+    :meth:`QoroProvider.retrieve_job`. ``status()`` reports, ``result()`` raises.
+    """
+
+    def __init__(
+        self,
+        provider: QoroProvider,
+        codec: ResultCodec,
+        payload: Mapping[str, Any],
+        *,
+        backend: QoroBackend | None,
+        backend_name: str,
+        progress: bool = True,
+        timeout: float | None = None,
+        circuit_metadata: Sequence[Any] | None = None,
+    ) -> None:
+        jobs = payload["jobs"]
+        super().__init__(str(jobs[0]["job_id"]))
+        self._provider = provider
+        self._codec = codec
+        self._payload = payload
+        self._backend = backend
+        self._backend_name = backend_name
+        self._timeout = timeout
+        self._circuit_metadata = list(circuit_metadata) if circuit_metadata is not None else None
+        self._qoro_jobs = [
+            QoroJob(backend, str(job["job_id"]), provider=provider, shots=job.get("shots"),
+                    backend_name=backend_name, progress=progress, timeout=timeout)
+            for job in jobs
+        ]
+        self._lock = threading.Lock()
+        self._result: PrimitiveResult | None = None
+
+    def __repr__(self) -> str:
+        extra = f", {len(self._qoro_jobs)} Qoro jobs" if len(self._qoro_jobs) > 1 else ""
+        return f"<QoroPrimitiveJob('{self.job_id()}', {self._codec.kind}, backend='{self._backend_name}'{extra})>"
+
+    @property
+    def kind(self) -> str:
+        """``"sampler"`` or ``"estimator"``."""
+        return self._codec.kind
+
+    @property
+    def job_ids(self) -> list[str]:
+        """The Qoro job ids of this call, the first being ``job_id()``."""
+        return [job.job_id() for job in self._qoro_jobs]
+
+    @property
+    def qoro_jobs(self) -> list[QoroJob]:
+        """The underlying Qoro jobs (for their raw status, or waiting with a callback)."""
+        return list(self._qoro_jobs)
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend_name
+
+    def backend(self) -> QoroBackend | None:
+        """The backend the call ran on (None when retrieved where it is not available)."""
+        return self._backend
+
+    # --- status -------------------------------------------------------------------
+
+    def status(self) -> JobStatus:
+        """The combined Qiskit status of the call's Qoro jobs (asked of the server unless final)."""
+        return combine_status([job.status() for job in self._qoro_jobs])
+
+    def done(self) -> bool:
+        """Whether every Qoro job of the call completed successfully."""
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        return self.status() is JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        """Whether the call is DONE, ERROR or CANCELLED (some jobs may still run after an error)."""
+        return self.status() in _FINAL
+
+    def cancel(self) -> bool:
+        """Cancel every unfinished Qoro job of the call; True when at least one was cancelled."""
+        cancelled = False
+        for job in self._qoro_jobs:
+            cancelled = job.cancel() or cancelled
+        return cancelled
+
+    # --- result -------------------------------------------------------------------
+
+    def wait_for_final_state(self, timeout: float | None = None) -> JobStatus:
+        """Wait until every Qoro job is final (``timeout`` seconds in all, else the option)."""
+        if timeout is None:
+            timeout = self._timeout
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        for job in self._qoro_jobs:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise QoroJobTimeoutError(
+                    f"Primitive job {self.job_id()} did not finish within {timeout:g} s "
+                    f"(Qoro job {job.job_id()} still open). It is still running on the server: "
+                    "wait again or cancel it."
+                )
+            job.wait_for_final_state(timeout=remaining)
+        return self.status()
+
+    def result(self, timeout: float | None = None) -> PrimitiveResult:
+        """Wait for the call and return its :class:`~qiskit.primitives.PrimitiveResult`.
+
+        Raises :class:`QoroJobTimeoutError` (a Qiskit ``JobTimeoutError``) after
+        ``timeout`` seconds (default: the ``timeout`` option, else no limit) and
+        :class:`QoroJobError` with the server's reason when a Qoro job FAILED or
+        was CANCELLED. The result is fetched once and cached.
+        """
+        if self._result is not None:
+            return self._result
+        with self._lock:
+            if self._result is not None:
+                return self._result
+            self.wait_for_final_state(timeout)
+            client = self._provider.client
+            for job in self._qoro_jobs:
+                if job.status() is not JobStatus.DONE:
+                    ensure_completed(client.job_status(job.job_id()), job.job_id())
+            labels = self._codec.labels(self._payload)
+            raw = [
+                fetch_results(client, job.job_id(), labels[k], shots=job.shots)
+                for k, job in enumerate(self._qoro_jobs)
+            ]
+            self._result = self._codec.decode(self._payload, raw, self._circuit_metadata)
+            return self._result
+
+
+# --- submission and journaling -------------------------------------------------------
+
+
+def submit_call(provider: QoroProvider, specs: Sequence[JobSpec]) -> list[str]:
+    """Submit the Qoro jobs of one call; if one fails, discard those already created."""
+    job_ids: list[str] = []
+    try:
+        for spec in specs:
+            job_ids.append(submit_job(provider.client, spec))
+    except BaseException:
+        for job_id in job_ids:
+            discard_job(provider.client, job_id)
+        if job_ids:
+            logger.warning("Discarded Qoro job(s) %s of a primitive call whose submission failed.",
+                           ", ".join(job_ids))
+        raise
+    return job_ids
+
+
+def journal_call(provider: QoroProvider, kind: str, backend_name: str, payload: dict[str, Any]) -> None:
+    """Journal a call: the payload under the first id, a pointer to it under the others."""
+    job_ids = [str(job["job_id"]) for job in payload["jobs"]]
+    record_quietly(provider.journal, job_ids[0], kind, backend_name, payload, base_url=provider.url)
+    for job_id in job_ids[1:]:
+        record_quietly(
+            provider.journal, job_id, kind, backend_name,
+            {"format": PAYLOAD_FORMAT, "primary": job_ids[0]}, base_url=provider.url,
+        )
+
+
+def rebuild_job(provider: QoroProvider, entry: JournalEntry, codec: ResultCodec) -> QoroPrimitiveJob:
+    """The primitive job of a journal entry (any Qoro job of the call), for ``retrieve_job``."""
+    payload = entry.payload
+    if "primary" in payload:
+        primary = provider.journal.lookup(str(payload["primary"]))
+        if primary is None or "jobs" not in primary.payload:
+            raise QoroJobError(
+                f"Job {entry.job_id} belongs to the {codec.kind} call {payload['primary']}, whose journal "
+                "entry is missing; that call cannot be rebuilt.",
+                job_id=entry.job_id,
+            )
+        entry, payload = primary, primary.payload
+    if payload.get("format") != PAYLOAD_FORMAT:
+        raise QoroJobError(
+            f"Job {entry.job_id} was journaled in format {payload.get('format')!r}; this version of "
+            f"qiskit_divi reads format {PAYLOAD_FORMAT}.",
+            job_id=entry.job_id,
+        )
+    backend: QoroBackend | None
+    try:
+        backend = provider.get_backend(entry.backend_name)
+    except QoroError:
+        logger.info("Backend %r of retrieved job %s is not available at %s.",
+                    entry.backend_name, entry.job_id, provider.url)
+        backend = None
+    return QoroPrimitiveJob(provider, codec, payload, backend=backend, backend_name=entry.backend_name)
