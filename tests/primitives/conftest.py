@@ -1,0 +1,108 @@
+"""Fixtures for the primitives tests.
+
+The session's ``provider`` (tests/conftest.py) serves ``qoro_maestro`` (EXPECTATION
+jobs), ``fake_nairobi`` and ``fake_ion`` (noisy, sampling only). For comparing the
+estimator's sampling fallback with ``StatevectorEstimator`` within shot noise,
+``sampling_provider`` adds a noiseless simulator that does NOT run EXPECTATION
+jobs: ``noiseless_sampler`` (maestro's Aer simulator under another name).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
+
+from qiskit_divi import QoroBackend, QoroProvider
+from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
+from qiskit_divi.emulator.systems import DEFAULT_SYSTEMS
+
+SAMPLING_TOKEN = "primitives-sampling-token-3c9e51"
+NOISELESS = "noiseless_sampler"
+
+
+@pytest.fixture(scope="session")
+def sampling_server() -> Iterator[EmulatorServer]:
+    maestro = next(s for s in DEFAULT_SYSTEMS if s.name == "qoro_maestro")
+    noiseless = dataclasses.replace(maestro, name=NOISELESS, nickname="noiseless", supports_expectation=False)
+    server = EmulatorServer(
+        tokens=[SAMPLING_TOKEN], host="127.0.0.1", port=0,
+        config=EmulatorConfig(min_job_seconds=0.0, seed=4321, systems=(noiseless,)),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sampling_provider(sampling_server: EmulatorServer) -> Iterator[QoroProvider]:
+    with QoroProvider(token=SAMPLING_TOKEN, url=sampling_server.base_url) as prov:
+        yield prov
+
+
+@pytest.fixture(scope="session")
+def noiseless(sampling_provider: QoroProvider) -> QoroBackend:
+    backend = sampling_provider.get_backend(NOISELESS)
+    assert not backend.supports_expval
+    return backend
+
+
+@pytest.fixture(scope="session")
+def maestro(provider: QoroProvider) -> QoroBackend:
+    return provider.get_backend("qoro_maestro")
+
+
+@pytest.fixture
+def new_jobs(emulator_server: EmulatorServer) -> Callable[[], list[str]]:
+    """Ids of the jobs the session emulator received since the test started, in order."""
+    before = set(emulator_server.jobs)
+
+    def jobs() -> list[str]:
+        return [job_id for job_id in emulator_server.jobs if job_id not in before]
+
+    return jobs
+
+
+def random_ansatz(num_qubits: int, layers: int, seed: int, name: str = "ansatz") -> QuantumCircuit:
+    """A random parameterised circuit in simulator gates (rx/ry/rz, cx/cz, h, s, sx), not symmetric."""
+    rng = np.random.default_rng(seed)
+    theta = ParameterVector("θ", num_qubits * layers * 2)
+    circuit = QuantumCircuit(num_qubits, name=name)
+    k = 0
+    for _ in range(layers):
+        for q in range(num_qubits):
+            getattr(circuit, str(rng.choice(["rx", "ry", "rz"])))(theta[k], q)
+            getattr(circuit, str(rng.choice(["h", "s", "sx"])))(q)
+            getattr(circuit, str(rng.choice(["rx", "ry"])))(theta[k + 1], q)
+            k += 2
+        order = rng.permutation(num_qubits)
+        for a, b in zip(order[:-1], order[1:]):
+            getattr(circuit, str(rng.choice(["cx", "cz"])))(int(a), int(b))
+    return circuit
+
+
+@pytest.fixture
+def run_fresh_process(provider: QoroProvider, emulator_token: str) -> Callable[[str], Any]:
+    """Run a Python snippet in a new interpreter against the session emulator; return its JSON output.
+
+    The snippet sees ``provider`` (a new ``QoroProvider()`` built from the
+    environment) and must print one JSON document.
+    """
+
+    def run(code: str) -> Any:
+        env = dict(os.environ, QORO_API_KEY=emulator_token, QORO_API_URL=provider.url)
+        script = "from qiskit_divi import QoroProvider\nprovider = QoroProvider()\n" + code
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run

@@ -1,0 +1,239 @@
+"""SamplerV2 through the emulator, compared with Qiskit's StatevectorSampler."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Parameter
+from qiskit.primitives import BaseSamplerV2, BitArray, PrimitiveResult, SamplerPubResult, StatevectorSampler
+from qiskit.providers import JobStatus, JobTimeoutError
+from qiskit.transpiler import generate_preset_pass_manager
+
+from qiskit_divi import QoroError, QoroInputError, QoroJobError, SamplerV2
+from qiskit_divi.primitives import QoroPrimitiveJob, SamplerOptions
+
+from .conftest import random_ansatz
+
+
+def registers_circuit() -> QuantumCircuit:
+    """Four qubits, registers alpha[3] and beta[2] filled out of order; qubit 2 stays 0.
+
+    With parameters a, b in {0, pi}, every outcome is deterministic.
+    """
+    a, b = Parameter("a"), Parameter("b")
+    q = QuantumRegister(4, "q")
+    alpha, beta = ClassicalRegister(3, "alpha"), ClassicalRegister(2, "beta")
+    circuit = QuantumCircuit(q, alpha, beta, name="registers")
+    circuit.x(0)
+    circuit.rx(a, 1)
+    circuit.rx(b, 3)
+    circuit.cx(3, 2)
+    circuit.cx(2, 3)  # qubit 3 ends 0 whatever b, qubit 2 ends b
+    circuit.measure(3, beta[1])
+    circuit.measure(0, alpha[2])
+    circuit.measure(2, alpha[0])
+    circuit.measure(1, beta[0])  # alpha[1] is never measured: reads 0
+    return circuit
+
+
+def assert_same_bits(ours: PrimitiveResult, reference: PrimitiveResult) -> None:
+    assert len(ours) == len(reference)
+    for mine, ref in zip(ours, reference):
+        assert isinstance(mine, SamplerPubResult)
+        assert list(mine.data.keys()) == list(ref.data.keys())
+        for name in ref.data.keys():
+            got, want = mine.data[name], ref.data[name]
+            assert isinstance(got, BitArray)
+            assert (got.shape, got.num_shots, got.num_bits) == (want.shape, want.num_shots, want.num_bits)
+            np.testing.assert_array_equal(got.array, want.array)
+
+
+def tvd(p: dict, q: dict) -> float:
+    n_p, n_q = sum(p.values()), sum(q.values())
+    return 0.5 * sum(abs(p.get(k, 0) / n_p - q.get(k, 0) / n_q) for k in set(p) | set(q))
+
+
+def test_is_a_sampler_v2(maestro):
+    sampler = SamplerV2(mode=maestro)
+    assert isinstance(sampler, BaseSamplerV2)
+    assert sampler.mode is maestro and sampler.backend is maestro
+    assert sampler.options == SamplerOptions(default_shots=1024, timeout=None, progress=True, tag="qiskit_divi")
+
+
+def test_registers_bit_identical_to_statevector_sampler_all_shapes(maestro, new_jobs, emulator_server):
+    circuit = registers_circuit()
+    pi = math.pi
+    pubs = [
+        (circuit, [pi, 0.0]),  # shape ()
+        (circuit, [[0, 0], [pi, 0], [0, pi]], 7),  # shape (3,), own shots
+        (circuit, np.array([[[0, 0], [pi, pi], [pi, 0]], [[0, pi], [0, 0], [pi, pi]]])),  # shape (2, 3)
+    ]
+    job = SamplerV2(mode=maestro, options={"default_shots": 7}).run(pubs, shots=7)
+    result = job.result()
+    assert_same_bits(result, StatevectorSampler(default_shots=7).run(pubs).result())
+    assert [r.data.alpha.shape for r in result] == [(), (3,), (2, 3)]
+    assert result[0].data.alpha.get_counts() == {"100": 7} and result[0].data.beta.get_counts() == {"01": 7}
+    # one call, all PUBs and all 10 bindings: ONE Qoro job whose id is the job's id
+    assert new_jobs() == [job.job_id()]
+    assert emulator_server.jobs[job.job_id()].n_circuits == 10
+    assert all(r.metadata["job_id"] == job.job_id() and r.metadata["shots"] == 7 for r in result)
+    assert result.metadata["job_ids"] == [job.job_id()]
+
+
+def test_random_parameterised_circuits_match_statevector_within_shot_noise(maestro, new_jobs):
+    circuits = []
+    for seed in range(3):
+        circuit = random_ansatz(3, 2, seed)
+        circuit.measure_all()
+        circuits.append(circuit)
+    rng = np.random.default_rng(7)
+    pubs = [(c, rng.uniform(-np.pi, np.pi, size=(2, c.num_parameters))) for c in circuits]
+    shots = 4000
+    ours = SamplerV2(mode=maestro).run(pubs, shots=shots).result()
+    ref = StatevectorSampler(default_shots=shots, seed=11).run(pubs).result()
+    assert len(new_jobs()) == 1
+    for mine, want in zip(ours, ref):
+        assert mine.data.meas.shape == (2,) and mine.data.meas.num_shots == shots
+        for i in range(2):
+            # TVD of two 4000-shot samples over 8 outcomes stays well below 0.06
+            assert tvd(mine.data.meas.get_counts(i), want.data.meas.get_counts(i)) < 0.06
+
+
+def test_pub_forms_and_default_shots(maestro):
+    bell = QuantumCircuit(2, name="bell")
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure_all()
+    sampler = SamplerV2(mode=maestro, options=SamplerOptions(default_shots=300))
+    result = sampler.run([bell, (bell,), (bell, None, 50)]).result()
+    assert [r.data.meas.num_shots for r in result] == [300, 300, 50]
+    assert [r.metadata["shots"] for r in result] == [300, 300, 50]
+    for r in result:
+        counts = r.data.meas.get_counts()
+        assert set(counts) <= {"00", "11"} and len(counts) == 2
+
+
+def test_different_shots_one_job_per_distinct_value(maestro, new_jobs, provider):
+    circuit = QuantumCircuit(1, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    job = SamplerV2(mode=maestro).run([(circuit, None, 5), (circuit, None, 9), (circuit, None, 5)])
+    result = job.result()
+    created = new_jobs()
+    assert len(created) == 2 and job.job_ids == created and job.job_id() == created[0]
+    assert [r.metadata["job_id"] for r in result] == [created[0], created[1], created[0]]
+    assert [r.data.c.get_counts() for r in result] == [{"1": 5}, {"1": 9}, {"1": 5}]
+    # any constituent id re-attaches to the whole call
+    again = provider.retrieve_job(created[1])
+    assert isinstance(again, QoroPrimitiveJob) and again.job_id() == created[0]
+    assert_same_bits(again.result(), result)
+
+
+def test_job_interface_and_retrieve_in_process(maestro, provider):
+    circuit = registers_circuit()
+    job = SamplerV2(mode=maestro).run([(circuit, [[0, 0], [math.pi, math.pi]])], shots=16)
+    assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DONE)
+    result = job.result(timeout=30)
+    assert job.done() and job.in_final_state() and not job.running() and not job.cancelled()
+    assert job.status() is JobStatus.DONE and job.result() is result
+    assert job.cancel() is False  # already finished
+    retrieved = SamplerV2.retrieve(job.job_id(), provider)
+    assert retrieved.kind == "sampler" and retrieved.backend() is maestro
+    assert_same_bits(retrieved.result(), result)
+    assert retrieved.result()[0].metadata == result[0].metadata
+
+
+def test_retrieve_in_a_fresh_process(maestro, run_fresh_process):
+    circuit = registers_circuit()
+    circuit.metadata = {"experiment": "registers"}
+    values = [[0, 0], [math.pi, 0], [0, math.pi]]
+    job = SamplerV2(mode=maestro).run([(circuit, values), (circuit, [math.pi, math.pi], 3)], shots=11)
+    result = job.result()
+    out = run_fresh_process(
+        f"""
+import json
+job = provider.retrieve_job({job.job_id()!r})
+result = job.result()
+print(json.dumps({{
+    "type": type(job).__name__, "kind": job.kind, "job_id": job.job_id(),
+    "pubs": [{{name: [r.data[name].array.tolist(), r.data[name].num_bits, list(r.data[name].shape)]
+              for name in r.data.keys()}} for r in result],
+    "metadata": [r.metadata for r in result],
+}}))
+"""
+    )
+    assert out["type"] == "QoroPrimitiveJob" and out["kind"] == "sampler" and out["job_id"] == job.job_id()
+    for got, want in zip(out["pubs"], result):
+        assert list(got) == ["alpha", "beta"]
+        for name, (array, num_bits, shape) in got.items():
+            np.testing.assert_array_equal(np.array(array, dtype=np.uint8), want.data[name].array)
+            assert num_bits == want.data[name].num_bits and tuple(shape) == want.data[name].shape
+    assert out["metadata"][0] == {"shots": 11, "circuit_metadata": {"experiment": "registers"}, "job_id": job.job_id()}
+    assert out["metadata"][1]["shots"] == 3
+
+
+# --- refusals before any job ---------------------------------------------------------
+
+
+def test_non_isa_and_too_wide_circuits_create_no_job(provider, emulator_server):
+    nairobi = provider.get_backend("fake_nairobi")
+    sampler = SamplerV2(mode=nairobi)
+    not_isa = QuantumCircuit(2)
+    not_isa.h(0)
+    not_isa.cx(0, 1)
+    not_isa.measure_all()
+    too_wide = QuantumCircuit(8)
+    too_wide.measure_all()
+    before = emulator_server.stats["jobs_created"]
+    with pytest.raises(QoroInputError, match=r"PUB 1 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend="):
+        sampler.run([generate_preset_pass_manager(backend=nairobi, optimization_level=1).run(not_isa), not_isa])
+    with pytest.raises(QoroInputError, match=r"PUB 0.*8 qubits.*only 7.*generate_preset_pass_manager"):
+        sampler.run([too_wide])
+    no_clbits = QuantumCircuit(1)
+    with pytest.raises(QoroInputError, match="no classical bits"):
+        SamplerV2(mode=provider.get_backend("qoro_maestro")).run([no_clbits])
+    with pytest.raises(ValueError):  # Qiskit's own PUB validation: missing parameter values
+        SamplerV2(mode=nairobi).run([generate_preset_pass_manager(backend=nairobi).run(registers_circuit())])
+    assert emulator_server.stats["jobs_created"] == before
+
+
+def test_options_and_mode_are_checked(maestro):
+    with pytest.raises(QoroInputError, match="seed_simulator is not supported: the Qoro API takes no simulator seed"):
+        SamplerV2(mode=maestro, options={"seed_simulator": 3})
+    with pytest.raises(QoroInputError, match="Unknown SamplerOptions field.*'shots'.*default_shots"):
+        SamplerV2(mode=maestro, options={"shots": 3})
+    with pytest.raises(QoroInputError, match="default_shots must be a positive integer"):
+        SamplerV2(mode=maestro, options={"default_shots": 0})
+    with pytest.raises(QoroInputError, match="takes a QoroBackend"):
+        SamplerV2(mode="qoro_maestro")
+    sampler = SamplerV2(mode=maestro)
+    sampler.options.update(default_shots=-1)
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    with pytest.raises(QoroInputError, match="default_shots"):
+        sampler.run([circuit])
+    with pytest.raises(QoroInputError, match="shots must be a positive integer"):
+        SamplerV2(mode=maestro).run([circuit], shots=2.5)
+    with pytest.raises(QoroInputError, match="no PUBs"):
+        SamplerV2(mode=maestro).run([])
+
+
+# --- waiting, cancelling ---------------------------------------------------------------
+
+
+def test_timeout_and_cancel(slow_provider):
+    backend = slow_provider.get_backend("qoro_maestro")
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    job = SamplerV2(mode=backend, options={"progress": False}).run([circuit], shots=10)
+    assert not job.in_final_state() and job.status() in (JobStatus.QUEUED, JobStatus.RUNNING)
+    with pytest.raises(JobTimeoutError, match="did not finish within"):
+        job.result(timeout=0.2)
+    assert job.cancel() is True
+    assert job.cancelled() and job.in_final_state() and not job.done()
+    with pytest.raises(QoroJobError, match="CANCELLED") as info:
+        job.result()
+    assert isinstance(info.value, QoroError)
