@@ -129,6 +129,38 @@ def test_empty_circuit_list(provider, emulator_server):
         provider.get_backend("qoro_maestro").run([], shots=10)
 
 
+# --- bad input through the primitives -------------------------------------------------
+
+
+def test_observables_wider_than_the_circuit(provider, emulator_server):
+    from qiskit.quantum_info import SparsePauliOp
+
+    from qiskit_divi import EstimatorV2
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    estimator = EstimatorV2(mode=provider.get_backend("qoro_maestro"))
+    with no_job_created(emulator_server), pytest.raises(ValueError, match="number of qubits"):
+        estimator.run([(circuit, SparsePauliOp("ZZZ"))])
+
+
+@pytest.mark.parametrize("shots", [0, -1, 2.5, MAX_SHOTS + 1])
+def test_bad_shots_through_the_sampler(provider, emulator_server, shots):
+    from qiskit_divi import SamplerV2
+
+    sampler = SamplerV2(mode=provider.get_backend("qoro_maestro"))
+    with no_job_created(emulator_server), pytest.raises(QoroInputError, match="[Ss]hots must be"):
+        sampler.run([bell()], shots=shots)
+
+
+def test_non_isa_circuit_through_the_sampler(provider, emulator_server):
+    from qiskit_divi import SamplerV2
+
+    sampler = SamplerV2(mode=provider.get_backend("fake_nairobi"))
+    with no_job_created(emulator_server), pytest.raises(QoroInputError, match="not an ISA circuit"):
+        sampler.run([bell()])
+
+
 # --- malformed replies at the job layer ----------------------------------------------
 
 

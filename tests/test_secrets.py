@@ -14,8 +14,10 @@ import pytest
 import requests
 import yaml
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_divi import (
+    EstimatorV2,
     QoroAmbiguousRequestError,
     QoroAuthenticationError,
     QoroConfigurationError,
@@ -23,6 +25,7 @@ from qiskit_divi import (
     QoroJobTimeoutError,
     QoroNotFoundError,
     QoroProvider,
+    SamplerV2,
 )
 from qiskit_divi.api.client import QoroClient
 from qiskit_divi.api.config import Secret
@@ -75,7 +78,15 @@ def exercise_everything(server: EmulatorServer, journal: JobJournal) -> list[Bas
         for job in jobs:
             job.result(timeout=30)
             provider.retrieve_job(job.job_id()).result(timeout=30)
-        for thing in (provider, backend, jobs[0], provider.client, server, journal, provider.client._token):
+        sampler, estimator = SamplerV2(mode=backend), EstimatorV2(mode=backend)
+        sampled = sampler.run([bell()], shots=20)
+        template = bell().remove_final_measurements(inplace=False)
+        estimated = estimator.run([(template, SparsePauliOp("ZZ"))])
+        assert sampled.result(timeout=30)[0].data.c.num_shots == 20
+        assert estimated.result(timeout=30)[0].data.evs == pytest.approx(1.0)
+        provider.retrieve_job(estimated.job_id()).result(timeout=30)
+        for thing in (provider, backend, jobs[0], provider.client, server, journal, provider.client._token,
+                      sampler, estimator, sampled, estimated):
             assert_hidden(repr(thing))
             assert_hidden(str(thing))
         try:
