@@ -196,6 +196,8 @@ class EstimatorV2(BaseEstimatorV2):
         options.validate()
         if precision is None:
             precision = options.default_precision
+        if isinstance(pubs, QuantumCircuit):
+            raise QoroInputError("run() takes a list of PUBs: wrap the circuit, e.g. run([(circuit, observables)]).")
         if isinstance(pubs, (str, bytes)) or not isinstance(pubs, Iterable):
             raise QoroInputError(f"run() takes an iterable of PUBs, got {type(pubs).__name__}.")
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
@@ -95,6 +96,8 @@ class SamplerV2(BaseSamplerV2):
         options = self._options
         options.validate()
         shots = options.default_shots if shots is None else positive_int(shots, "shots")
+        if isinstance(pubs, QuantumCircuit):
+            raise QoroInputError("run() takes a list of PUBs: wrap the circuit, e.g. run([circuit]) or run([(circuit, parameter_values)]).")
         if isinstance(pubs, (str, bytes)) or not isinstance(pubs, Iterable):
             raise QoroInputError(f"run() takes an iterable of PUBs, got {type(pubs).__name__}.")
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]

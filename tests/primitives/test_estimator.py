@@ -185,7 +185,7 @@ def test_sampling_fallback_matches_statevector_within_shot_noise(noiseless, samp
     assert sampling_server.jobs[job.job_id()].n_circuits == groups
 
 
-def test_grouping_precision_and_norm_scaling(noiseless, sampling_server):
+def test_grouping_precision_and_norm_scaling(noiseless, sampling_server, sampling_provider):
     circuit = random_ansatz(2, 1, 50)
     values = np.full(circuit.num_parameters, 0.4)
     zz_group = ["ZZ", "IZ", "ZI"]  # one qubit-wise commuting group
@@ -210,6 +210,13 @@ def test_grouping_precision_and_norm_scaling(noiseless, sampling_server):
     result = mixed.result()
     assert len([j for j in sampling_server.jobs if j not in before]) == 2
     assert [r.metadata["shots"] for r in result] == [400, 100]
+    # rebuilt from the journal (JSON payload), via either of its Qoro jobs
+    again = sampling_provider.retrieve_job(mixed.job_ids[1])
+    assert again.job_id() == mixed.job_id() and again.job_ids == mixed.job_ids
+    for mine, rebuilt in zip(result, again.result()):
+        np.testing.assert_array_equal(rebuilt.data.evs, mine.data.evs)
+        np.testing.assert_array_equal(rebuilt.data.stds, mine.data.stds)
+        assert rebuilt.metadata == mine.metadata
 
     # shots scaled by the coefficient norm (identity excluded): (3 / 0.1)**2
     big = SparsePauliOp.from_list([("XX", 2.0), ("ZI", -1.0), ("II", 10.0)])
@@ -262,6 +269,8 @@ def test_bad_input_creates_no_job(provider, emulator_server):
         EstimatorV2(mode=nairobi).run([(not_isa, "ZZ")])
     with pytest.raises(QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"):
         EstimatorV2(mode=maestro).run([(not_isa, "ZZ"), (QuantumCircuit(30), "Z" * 30)])
+    with pytest.raises(QoroInputError, match="wrap the circuit"):
+        EstimatorV2(mode=maestro).run(not_isa)
     with pytest.raises(QoroInputError, match="mid-circuit 'measure'"):
         EstimatorV2(mode=maestro).run([(mid, "ZZ")])
     with pytest.raises(ValueError, match="number of qubits"):  # Qiskit's own PUB validation

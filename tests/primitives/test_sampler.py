@@ -219,6 +219,8 @@ def test_options_and_mode_are_checked(maestro):
         SamplerV2(mode=maestro).run([circuit], shots=2.5)
     with pytest.raises(QoroInputError, match="no PUBs"):
         SamplerV2(mode=maestro).run([])
+    with pytest.raises(QoroInputError, match=r"list of PUBs: wrap the circuit, e.g. run\(\[circuit\]\)"):
+        SamplerV2(mode=maestro).run(circuit)
 
 
 # --- waiting, cancelling ---------------------------------------------------------------
