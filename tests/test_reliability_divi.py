@@ -15,7 +15,7 @@ from qiskit import QuantumCircuit, qasm2
 
 from qiskit_divi.api.submission import MAX_SHOTS
 from qiskit_divi.backends import ExecutionResult, JobConfig, JobStatus
-from qiskit_divi.backends._qoro_service import MaxRetriesReachedError, QoroService
+from qiskit_divi.backends import MaxRetriesReachedError, QoroService
 from qiskit_divi.emulator import EmulatorServer
 
 BAD_QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nfrobnicate q[0];\nmeasure q -> c;\n'

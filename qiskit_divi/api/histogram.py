@@ -73,8 +73,12 @@ def rle_bool_encode(flags: list[bool]) -> bytes:
     return bytes(out)
 
 
-def rle_bool_decode(data: bytes, pos: int = 0) -> tuple[list[bool], int]:
-    """Decode booleans written by :func:`rle_bool_encode`; returns ``(flags, next_pos)``."""
+def rle_bool_decode(data: bytes, pos: int = 0, limit: int | None = None) -> tuple[list[bool], int]:
+    """Decode booleans written by :func:`rle_bool_encode`; returns ``(flags, next_pos)``.
+
+    ``limit`` caps the number of flags, so a corrupt run length fails fast instead
+    of exhausting memory.
+    """
     num_runs, pos = uleb128_decode(data, pos)
     if num_runs == 0:
         return [], pos
@@ -85,6 +89,8 @@ def rle_bool_decode(data: bytes, pos: int = 0) -> tuple[list[bool], int]:
     flags: list[bool] = []
     for _ in range(num_runs):
         length, pos = uleb128_decode(data, pos)
+        if limit is not None and len(flags) + length > limit:
+            raise HistogramDecodeError("corrupt stream: flag count mismatch")
         flags.extend([value] * length)
         value = not value
     return flags, pos
@@ -200,6 +206,8 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
         runs, pos = _read_varints(buf, pos + 1, num_runs)
         if runs is None:
             raise HistogramDecodeError("corrupt stream: RLE run too long")
+        if int(runs.max()) > num_gaps or int(runs.sum()) != num_gaps:
+            raise HistogramDecodeError("corrupt stream: flag count mismatch")
         values = np.zeros(num_runs, dtype=bool)
         values[0 if first else 1 :: 2] = True
         is_one = np.repeat(values, runs.astype(np.int64))
@@ -239,7 +247,7 @@ def _decode_exact(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: i
         indices.append(index)
     rle_len, pos = uleb128_decode(buf, pos)
     if rle_len:
-        flags, rle_end = rle_bool_decode(buf, pos)
+        flags, rle_end = rle_bool_decode(buf, pos, limit=num_gaps)
         if rle_end != pos + rle_len:
             raise HistogramDecodeError("corrupt stream: RLE length mismatch")
     else:

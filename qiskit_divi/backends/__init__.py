@@ -10,6 +10,7 @@ from ._backend_properties_conversion import create_backend_from_properties
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._parallel_simulator import ParallelSimulator
+from ._qoro_service import MaxRetriesReachedError, QoroService
 from ._qpu_system import (
     QPU,
     QPUSystem,
@@ -27,8 +28,10 @@ __all__ = [
     "JobConfig",
     "JobStatus",
     "JobType",
+    "MaxRetriesReachedError",
     "ParallelSimulator",
     "QPUSystem",
+    "QoroService",
     "convert_counts_to_probs",
     "create_backend_from_properties",
     "get_available_qpu_systems",

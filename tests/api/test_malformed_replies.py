@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qiskit_divi.api.errors import QoroProtocolError
@@ -96,6 +96,7 @@ def test_a_duplicated_or_missing_label_is_reported(scripted, client):
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64), st.sampled_from([b"QH1", b"QH2", b""]))
+@example(tail=b"\xf1N*\x00X\xc08\xad\xcb!\ti\xcd\xad\xb2\xe1\xf4\x05", magic=b"QH1")  # huge RLE run
 def test_random_histogram_bytes_never_escape_as_other_errors(tail, magic):
     envelope = {"encoding": "qh1", "n_bits": 4, "payload": base64.b64encode(magic + tail).decode() or "AA=="}
     try:

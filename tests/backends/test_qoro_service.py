@@ -1,0 +1,330 @@
+"""QoroService: the divi v0.6.1 checklist (divi-runner-api.md section 13), through the
+emulator over real HTTP and, where the contract inspects call arguments, a mocked
+``_make_request``."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+import requests
+
+from qiskit_divi.backends import (
+    ExecutionResult,
+    JobConfig,
+    JobStatus,
+    JobType,
+    MaxRetriesReachedError,
+    QoroService,
+    QPUSystem,
+)
+from qiskit_divi.backends import _qoro_service
+
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+
+
+def x_circuit(n_qubits: int, flipped: list[int]) -> str:
+    body = "".join(f"x q[{i}];\n" for i in flipped)
+    measures = "".join(f"measure q[{i}] -> c[{i}];\n" for i in range(n_qubits))
+    return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n_qubits}];\ncreg c[{n_qubits}];\n{body}{measures}'
+
+
+@pytest.fixture
+def service(emulator_server, emulator_token):
+    return QoroService(emulator_token, polling_interval=0.02, max_retries=500, url=emulator_server.base_url)
+
+
+def run(service: QoroService, circuits: dict[str, str], **kwargs) -> ExecutionResult:
+    submitted = service.submit_circuits(circuits, **kwargs)
+    assert service.poll_job_status(submitted, loop_until_complete=True, verbose=False) is JobStatus.COMPLETED
+    return service.get_job_results(submitted)
+
+
+# --- construction ------------------------------------------------------------------
+
+
+def test_no_key_anywhere(monkeypatch, tmp_path):
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_qoro_service, "dotenv_values", lambda *a, **k: {})
+    with pytest.raises(ValueError, match="Qoro API key not provided nor found in a .env file"):
+        QoroService()
+
+
+def test_key_from_dotenv(monkeypatch, tmp_path, emulator_server):
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_qoro_service, "dotenv_values", lambda *a, **k: {"QORO_API_KEY": "env_api_key"})
+    with mock.patch.object(QoroService, "fetch_qpu_systems"):
+        service = QoroService(url=emulator_server.base_url)
+    assert service.auth_token == "Bearer env_api_key"
+
+
+def test_config_without_system(service, emulator_token, emulator_server):
+    with pytest.raises(ValueError, match="JobConfig must have a qpu_system. It cannot be None."):
+        QoroService(emulator_token, config=JobConfig(shots=10), url=emulator_server.base_url)
+
+
+def test_config_without_shots_falls_back_to_1000(emulator_token, emulator_server):
+    service = QoroService(emulator_token, config=JobConfig(qpu_system="qoro_maestro"), url=emulator_server.base_url)
+    assert service.shots == 1000
+    assert service.config.qpu_system.name == "qoro_maestro" and service.supports_expval
+
+
+def test_properties_and_repr(service, emulator_token):
+    assert service.is_async and service.supports_expval
+    assert service.auth_token == f"Bearer {emulator_token}"
+    assert emulator_token not in repr(service)
+    forced = QoroService(
+        emulator_token,
+        config=JobConfig(shots=5, qpu_system="qoro_maestro", force_sampling=True),
+        url=service.client.base_url,
+    )
+    assert not forced.supports_expval
+
+
+def test_rejected_token_names_the_fix(emulator_server):
+    with pytest.raises(requests.HTTPError, match="401") as info:
+        QoroService("not-a-valid-token", url=emulator_server.base_url)
+    assert "not-a-valid-token" not in str(info.value)
+
+
+# --- requests ----------------------------------------------------------------------
+
+
+def test_make_request_headers(service, emulator_server, emulator_token):
+    with mock.patch.object(service.client._session, "request", wraps=service.client._session.request) as spy:
+        service._make_request("get", "qpusystem/", timeout=10)
+        service._make_request("post", "job/init/", json={"tag": "t", "job_type": "SIMULATE",
+                                                         "qpu_system_name": "qoro_maestro", "use_packing": False},
+                              headers={"X-Custom": "1"}, timeout=100)
+    (get_args, get_kwargs), (post_args, post_kwargs) = spy.call_args_list
+    assert get_args == ("GET", f"{emulator_server.base_url}/qpusystem/")
+    assert get_kwargs["headers"] == {"Authorization": f"Bearer {emulator_token}"}
+    assert post_kwargs["headers"]["Content-Type"] == "application/json"
+    assert post_kwargs["headers"]["X-Custom"] == "1" and post_kwargs["headers"]["Authorization"]
+
+
+def test_raise_with_details_text():
+    response = requests.Response()
+    response.status_code, response.reason = 400, "Bad Request"
+    response._content = b'{"error": "Invalid input", "code": 123}'
+    with pytest.raises(requests.HTTPError) as info:
+        _qoro_service._raise_with_details(response)
+    assert str(info.value) == '400 Bad Request: {"error": "Invalid input", "code": 123}'
+    assert info.value.response is response
+    response._content = b"plain text"
+    with pytest.raises(requests.HTTPError, match="^400 Bad Request: plain text$"):
+        _qoro_service._raise_with_details(response)
+
+
+def test_connection_and_systems(service):
+    assert service.test_connection().status_code == 200
+    names = {system.name for system in service.fetch_qpu_systems()}
+    assert {"qoro_maestro", "fake_nairobi", "fake_ion"} <= names
+
+
+# --- submission --------------------------------------------------------------------
+
+
+def test_sampling_job_end_to_end(service, emulator_server):
+    before = emulator_server.stats["jobs_created"]
+    result = run(service, {"x0": x_circuit(3, [0]), "bell": BELL})
+    assert emulator_server.stats["jobs_created"] == before + 1
+    rows = {row["label"]: row["results"] for row in result.results}
+    assert rows["x0"] == {"001": 1000}  # Qiskit order: qubit 0 rightmost
+    assert set(rows["bell"]) <= {"00", "11"} and sum(rows["bell"].values()) == 1000
+    assert not result.is_async() and result.job_id
+
+
+def test_results_beyond_100_rows_are_not_lost(service):
+    circuits = {f"c{i}": x_circuit(2, [b for b in range(2) if i >> b & 1]) for i in range(150)}
+    result = run(service, circuits, override_config=JobConfig(shots=7, tag=None))
+    assert [row["label"] for row in result.results] == list(circuits)
+    assert all(row["results"] == {format(i % 4, "02b"): 7} for i, row in enumerate(result.results))
+
+
+def test_expectation_job(service):
+    result = run(service, {"x01": x_circuit(4, [0, 1])}, ham_ops="ZIII;IZII;IIZI;IIIZ")
+    values = result.results[0]["results"]
+    assert values == pytest.approx({"ZIII": -1.0, "IZII": -1.0, "IIZI": 1.0, "IIIZ": 1.0})
+
+
+def test_chunked_upload(service, emulator_server, monkeypatch):
+    monkeypatch.setattr(_qoro_service, "_MAX_PAYLOAD_SIZE_MB", 300 / 1024 / 1024)
+    requests_before = emulator_server.stats["requests_by_endpoint"].get("add_circuits", 0)
+    circuits = {f"c{i}": x_circuit(2, [i % 2]) for i in range(5)}
+    chunks = QoroService._split_circuits(circuits)
+    assert len(chunks) > 1 and all(len(json.dumps(chunk)) <= 300 for chunk in chunks)
+    result = run(service, circuits)
+    assert emulator_server.stats["requests_by_endpoint"]["add_circuits"] - requests_before == len(chunks)
+    assert [row["label"] for row in result.results] == list(circuits)
+    assert [row["results"] for row in result.results] == [{format(1 << (i % 2), "02b"): 1000} for i in range(5)]
+
+
+@pytest.fixture
+def mocked(service):
+    """The service with ``_make_request`` replaced: init answers job 'mock_job_id'."""
+    response = mock.Mock(status_code=201)
+    response.json.return_value = {"job_id": "mock_job_id"}
+    added = mock.Mock(status_code=200)
+    with mock.patch.object(service, "_make_request", side_effect=lambda method, endpoint, **kw: response if endpoint == "job/init/" else added) as fake:
+        yield service, fake
+
+
+def test_init_and_add_call_shapes(mocked):
+    service, fake = mocked
+    service.submit_circuits({"circuit_0": BELL}, job_type=JobType.EXECUTE,
+                            override_config=JobConfig(shots=77, tag="mine", use_circuit_packing=True))
+    init, add = fake.call_args_list
+    assert init == mock.call("post", "job/init/", json={"tag": "mine", "job_type": "EXECUTE",
+                                                        "qpu_system_name": "qoro_maestro", "use_packing": True}, timeout=100)
+    assert add.args == ("post", "job/mock_job_id/add_circuits/")
+    body = add.kwargs["json"]
+    assert body["finalized"] == "true" and body["mode"] == "append" and body["shots"] == 77
+    assert "observables" not in body and add.kwargs["timeout"] == 100
+
+
+def test_two_chunks_finalise_only_the_last(mocked, monkeypatch):
+    service, fake = mocked
+    monkeypatch.setattr(_qoro_service, "_MAX_PAYLOAD_SIZE_MB", 60 / 1024 / 1024)
+    monkeypatch.setattr(_qoro_service, "is_valid_qasm", lambda qasm: True)
+    monkeypatch.setattr(_qoro_service, "qasm_num_qubits", lambda qasm: 2)
+    service.submit_circuits({"circuit_1": "mock_qasm", "circuit_2": "mock_qasm"})
+    assert [c.kwargs["json"]["finalized"] for c in fake.call_args_list[1:]] == ["false", "true"]
+
+
+def test_observables_sent_plain(mocked):
+    service, fake = mocked
+    service.submit_circuits({"c": x_circuit(2, [])}, ham_ops="XZ;ZI")
+    init, add = fake.call_args_list
+    assert init.kwargs["json"]["job_type"] == "EXPECTATION"
+    assert add.kwargs["json"]["observables"] == "XZ;ZI" and "shots" not in add.kwargs["json"]
+
+
+def test_system_override_by_name_and_object(mocked):
+    service, fake = mocked
+    service.submit_circuits({"c": BELL}, override_config=JobConfig(qpu_system="fake_ion"))
+    service.submit_circuits({"c": BELL}, override_config=JobConfig(qpu_system=QPUSystem(name="custom")))
+    names = [c.kwargs["json"]["qpu_system_name"] for c in fake.call_args_list if c.args[1] == "job/init/"]
+    assert names == ["fake_ion", "custom"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ham_ops": "XY;Z"}, "All Hamiltonian operators must have the same length."),
+    ({"ham_ops": "XA"}, "Hamiltonian operators must contain only I, X, Y, Z characters."),
+    ({"ham_ops": "ZZ", "job_type": JobType.SIMULATE}, "only supported for EXPECTATION job type"),
+    ({"job_type": JobType.CIRCUIT_CUT, "extra": True}, "Only one circuit allowed for circuit-cutting jobs."),
+])
+def test_invalid_requests_create_no_job(mocked, kwargs, message):
+    service, fake = mocked
+    circuits = {"a": BELL, "b": BELL} if kwargs.pop("extra", False) else {"a": BELL}
+    with pytest.raises(ValueError, match=message):
+        service.submit_circuits(circuits, **kwargs)
+    assert fake.call_count == 0
+
+
+def test_invalid_qasm_and_empty_dict(mocked):
+    service, fake = mocked
+    with pytest.raises(ValueError, match="Circuit 'circuit_1' is not a valid QASM") as info:
+        service.submit_circuits({"circuit_0": BELL, "circuit_1": "OPENQASM 2.0; qreg q[1]; nope q[0];"})
+    assert isinstance(info.value.__cause__, SyntaxError)
+    with pytest.raises(ValueError, match="No circuits"):
+        service.submit_circuits({})
+    assert fake.call_count == 0
+
+
+def test_qiskit_exports_are_accepted(mocked):
+    from qiskit import QuantumCircuit, qasm2
+
+    circuit = QuantumCircuit(2)
+    circuit.p(1e-7, 0)
+    circuit.cp(0.5, 0, 1)
+    circuit.measure_all()
+    service, fake = mocked
+    service.submit_circuits({"exported": qasm2.dumps(circuit)})
+    assert fake.call_count == 2
+
+
+def test_too_wide_and_mismatched_observables(service, emulator_server):
+    before = emulator_server.stats["jobs_created"]
+    with pytest.raises(ValueError, match="has 7"):
+        service.submit_circuits({"wide": x_circuit(8, [])}, override_config=JobConfig(qpu_system="fake_nairobi"))
+    with pytest.raises(ValueError, match="act on 3 qubits"):
+        service.submit_circuits({"c": x_circuit(2, [])}, ham_ops="ZZZ")
+    assert emulator_server.stats["jobs_created"] == before
+
+
+def test_failed_upload_discards_the_job(service, emulator_server):
+    real = service._make_request
+
+    def failing(method, endpoint, **kwargs):
+        if endpoint.endswith("add_circuits/"):
+            raise requests.HTTPError("500 Internal Server Error: boom")
+        return real(method, endpoint, **kwargs)
+
+    held = emulator_server.job_count
+    with mock.patch.object(service, "_make_request", side_effect=failing):
+        with pytest.raises(requests.HTTPError, match="boom"):
+            service.submit_circuits({"c": BELL})
+    assert emulator_server.job_count == held
+
+
+# --- job management ----------------------------------------------------------------
+
+
+def test_missing_job_id():
+    sync = ExecutionResult(results=[])
+    for method in ("delete_job", "cancel_job", "get_job_results", "poll_job_status"):
+        with pytest.raises(ValueError, match="ExecutionResult must have a job_id"):
+            getattr(QoroService, method)(mock.Mock(), sync)
+
+
+def test_results_before_completion_and_cancel_delete(slow_service):
+    submitted = slow_service.submit_circuits({"c": BELL})
+    with pytest.raises(requests.HTTPError, match="400 Bad Request: Job results not available, likely job is still running"):
+        slow_service.get_job_results(submitted)
+    status = slow_service.poll_job_status(submitted, verbose=False)
+    assert status in (JobStatus.PENDING, JobStatus.RUNNING)
+    reply = slow_service.cancel_job(submitted).json()
+    assert reply["status"] == "cancelled" and reply["job_id"] == submitted.job_id and "circuits_cancelled" in reply
+    with pytest.raises(requests.HTTPError, match="409"):
+        slow_service.cancel_job(submitted)
+    assert slow_service.delete_job(submitted).status_code == 204
+    with pytest.raises(requests.HTTPError, match="404"):
+        slow_service.poll_job_status(submitted, verbose=False)
+
+
+def test_cancel_after_completion_conflicts(service):
+    finished = run(service, {"c": BELL})
+    with pytest.raises(requests.HTTPError, match="409"):
+        service.cancel_job(finished)
+
+
+@pytest.fixture
+def slow_service(slow_provider):
+    return QoroService(client=slow_provider.client, polling_interval=0.01, max_retries=3)
+
+
+def test_max_retries_and_progress(slow_service):
+    submitted = slow_service.submit_circuits({"c": BELL})
+    seen = []
+    with pytest.raises(MaxRetriesReachedError, match=f"Maximum retries reached: 3 retries attempted for job {submitted.job_id}"):
+        slow_service.poll_job_status(submitted, loop_until_complete=True, progress_callback=lambda n, s: seen.append((n, s)))
+    assert [n for n, _ in seen] == [1, 2, 3] and {s for _, s in seen} <= {"PENDING", "RUNNING"}
+    slow_service.cancel_job(submitted)
+
+
+def test_on_complete_receives_the_final_response(service):
+    submitted = service.submit_circuits({"c": BELL})
+    completed = []
+    status = service.poll_job_status(submitted, loop_until_complete=True, on_complete=completed.append, verbose=False)
+    assert status is JobStatus.COMPLETED
+    assert len(completed) == 1 and completed[0].json()["status"] == "COMPLETED"
+
+
+def test_service_and_backend_share_jobs(service, provider):
+    submitted = service.submit_circuits({"x1": x_circuit(2, [1])}, override_config=JobConfig(shots=50, tag=None))
+    job = provider.retrieve_job(submitted.job_id)
+    assert job.result(timeout=30).get_counts(0) == {"10": 50}
