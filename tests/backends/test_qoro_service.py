@@ -328,3 +328,21 @@ def test_service_and_backend_share_jobs(service, provider):
     submitted = service.submit_circuits({"x1": x_circuit(2, [1])}, override_config=JobConfig(shots=50, tag=None))
     job = provider.retrieve_job(submitted.job_id)
     assert job.result(timeout=30).get_counts(0) == {"10": 50}
+
+
+def test_backend_jobs_read_through_the_service(service, provider):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(2, 2)
+    circuit.x(0)
+    circuit.measure([0, 1], [0, 1])
+    job = provider.get_backend("qoro_maestro").run([circuit, circuit], shots=40)
+    job.result(timeout=30)
+    rows = service.get_job_results(ExecutionResult(results=None, job_id=job.job_id())).results
+    assert [row["results"] for row in rows] == [{"01": 40}, {"01": 40}]
+
+
+def test_service_shares_the_provider_client(provider):
+    shared = QoroService(client=provider.client)
+    assert shared.client is provider.client
+    assert shared.auth_token.startswith("Bearer ") and shared.config.qpu_system.name == "qoro_maestro"
