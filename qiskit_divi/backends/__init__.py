@@ -9,7 +9,7 @@ from ..api.models import JobStatus, JobType
 from ._backend_properties_conversion import create_backend_from_properties
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
-from ._parallel_simulator import ParallelSimulator
+from ._parallel_simulator import ParallelSimulator, ParallelSimulatorExecutorError
 from ._qoro_service import MaxRetriesReachedError, QoroService
 from ._qpu_system import (
     QPU,
@@ -30,6 +30,7 @@ __all__ = [
     "JobType",
     "MaxRetriesReachedError",
     "ParallelSimulator",
+    "ParallelSimulatorExecutorError",
     "QPUSystem",
     "QoroService",
     "convert_counts_to_probs",

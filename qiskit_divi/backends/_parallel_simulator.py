@@ -53,6 +53,7 @@ from qiskit_aer import AerSimulator as _RealAerSimulator
 from qiskit_aer.library import SaveProbabilities
 from qiskit_aer.noise import NoiseModel
 
+from ..api.errors import QoroError
 from ._circuit_runner import CircuitRunner, ExecutionResult
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ logger = logging.getLogger(__name__)
 transpile = _qiskit_transpile
 """The transpile function used by this module (a module global, so tests can patch it)."""
 
-__all__ = ["ParallelSimulator"]
+__all__ = ["ParallelSimulator", "ParallelSimulatorExecutorError"]
 
 # --- "auto" fake backends ------------------------------------------------------------
 
@@ -435,6 +436,55 @@ def _all_counts(result: Any, count: int) -> list[dict[str, int]]:
     return out
 
 
+# --- running a batch (locally or on an executor's workers) -----------------------------
+
+_AER_SEED_STRIDE = 2113
+"""Aer gives experiment ``i`` of a batch the seed ``seed_simulator + i * 2113`` (mod 2**64):
+a sub-batch starting at ``offset`` reproduces its circuits' draws with its seed moved by
+``offset * 2113``. Checked by the tests that compare executor runs with local runs."""
+
+
+@dataclass
+class _BatchOutcome:
+    """What a (sub-)batch run returns: small and picklable, whatever ran it.
+
+    ``suspect_seeds`` maps each probed circuit whose probe looked like a stabilizer
+    state to the seed Aer gave it, so that it can be rerun transpiled.
+    """
+
+    counts: list[dict[str, int]]
+    suspect_seeds: dict[int, int]
+    metadata: Any
+
+
+def _run_batch(
+    simulator: Any, circuits: list[QuantumCircuit], shots: int, options: dict[str, Any], probed: Sequence[int]
+) -> _BatchOutcome:
+    """Run ``circuits`` in one Aer call; ``probed`` lists the indices carrying a probe."""
+    result = simulator.run(circuits, shots=shots, **options).result()
+    suspects = {i: result.results[i].seed_simulator for i in probed if not _probe_passed(result, i)}
+    return _BatchOutcome(_all_counts(result, len(circuits)), suspects, result.metadata)
+
+
+def _sub_batch_seed(seed: int, offset: int, stride: int) -> int:
+    return (seed + offset * stride) % 2**64
+
+
+def _executor_workers(executor: Any) -> int:
+    """How many tasks ``executor`` runs at once (Dask client, or a concurrent.futures pool)."""
+    nthreads = getattr(executor, "nthreads", None)
+    if callable(nthreads):  # dask.distributed.Client
+        try:
+            return max(1, sum(nthreads().values()))
+        except Exception:  # noqa: BLE001 - a client without workers yet; one task then
+            return 1
+    return max(1, int(getattr(executor, "_max_workers", 1) or 1))
+
+
+class ParallelSimulatorExecutorError(QoroError, RuntimeError):
+    """A sub-batch failed on the executor; no partial results are returned."""
+
+
 # --- the runner ----------------------------------------------------------------------
 
 
@@ -470,9 +520,19 @@ class ParallelSimulator(CircuitRunner):
             the smallest bucket of ``FAKE_BACKENDS`` that fits). None: noiseless.
         noise_model: an Aer noise model, ignored (with a warning) when a backend is given.
         _deterministic_execution: run each circuit on its own, all with the same seed.
+        executor: keyword-only extension: a ``dask.distributed.Client`` or any
+            ``concurrent.futures.Executor``. The batch is split into sub-batches of
+            at most ``max_job_size`` circuits, each run on the executor (the
+            simulator and the prepared circuits are shipped; counts come back).
+            Results, in input order, equal the single-machine run's (same seed:
+            same counts). Workers need ``qiskit-divi`` installed.
+        max_job_size: keyword-only extension: circuits per sub-batch. Default with
+            an executor: the batch split evenly over its worker threads; without
+            one, no split (a value splits the local run too, bounding its memory).
 
     Raises:
-        ValueError: ``shots <= 0`` or ``n_processes < 1``.
+        ValueError: ``shots <= 0``, ``n_processes < 1`` or ``max_job_size < 1``.
+        TypeError: ``executor`` has no ``submit`` method.
     """
 
     def __init__(
@@ -483,8 +543,22 @@ class ParallelSimulator(CircuitRunner):
         qiskit_backend: Backend | Literal["auto"] | None = None,
         noise_model: NoiseModel | None = None,
         _deterministic_execution: bool = False,
+        *,
+        executor: Any | None = None,
+        max_job_size: int | None = None,
     ):
         super().__init__(shots=shots)
+        if max_job_size is not None and (
+            isinstance(max_job_size, bool) or not isinstance(max_job_size, int) or max_job_size < 1
+        ):
+            raise ValueError(f"max_job_size must be a positive number of circuits or None, got {max_job_size!r}")
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise TypeError(
+                "executor must have a submit(fn, *args) method returning a future: a "
+                f"concurrent.futures.Executor or a dask.distributed.Client, got {type(executor).__name__}"
+            )
+        self.executor = executor
+        self.max_job_size = max_job_size
         if qiskit_backend and noise_model:
             warnings.warn(
                 "Both `qiskit_backend` and `noise_model` have been provided."
@@ -605,21 +679,30 @@ class ParallelSimulator(CircuitRunner):
         prepared: list[_Prepared],
         entry: _SimulatorEntry,
         options: dict[str, Any],
+        seed_stride: int = _AER_SEED_STRIDE,
+        job_size: int | None = None,
     ) -> list[dict[str, int]]:
         """Run the prepared circuits in one batch and return their counts, in order.
+
+        With an executor or a job size (``job_size``, else ``max_job_size``), the
+        batch runs as sub-batches whose seeds are moved by ``offset * seed_stride``
+        (``0``: every circuit gets the seed itself, as in deterministic mode).
 
         A circuit whose probe looks like a stabilizer state is transpiled (all such
         circuits in one ``transpile`` call) and run again alone with the seed Aer gave
         it in the batch, which reproduces what the batch would have sampled.
         """
         circuits = [item.circuit for item in prepared]
-        result = entry.simulator.run(circuits, shots=self.shots, **options).result()
+        probed = [i for i, item in enumerate(prepared) if item.probe_qubits is not None]
+        job_size = job_size or self.max_job_size
+        if self.executor is None and job_size is None:
+            outcome = _run_batch(entry.simulator, circuits, self.shots, options, probed)
+        else:
+            outcome = self._run_sub_batches(entry.simulator, circuits, options, probed, seed_stride, job_size)
         if not self._deterministic_execution:
-            self._warn_if_nondeterministic(result)
-        counts = _all_counts(result, len(circuits))
-        suspects = [
-            i for i, item in enumerate(prepared) if item.probe_qubits is not None and not _probe_passed(result, i)
-        ]
+            self._warn_if_nondeterministic(outcome.metadata)
+        counts = outcome.counts
+        suspects = sorted(outcome.suspect_seeds)
         if suspects:
             logger.debug("Running the transpiled copies of %d Clifford-looking circuits.", len(suspects))
             texts = list(dict.fromkeys(qasm_strings[i] for i in suspects))
@@ -628,13 +711,67 @@ class ParallelSimulator(CircuitRunner):
             for text, circuit in by_text.items():
                 entry.put(text, _Prepared(circuit))
             for i in suspects:
-                rerun_options = dict(options, seed_simulator=result.results[i].seed_simulator)
+                rerun_options = dict(options, seed_simulator=outcome.suspect_seeds[i])
                 rerun = entry.simulator.run([by_text[qasm_strings[i]]], shots=self.shots, **rerun_options)
                 counts[i] = _all_counts(rerun.result(), 1)[0]
         return counts
 
-    def _warn_if_nondeterministic(self, result: Any) -> None:
-        metadata = result.metadata
+    def _run_sub_batches(
+        self,
+        simulator: Any,
+        circuits: list[QuantumCircuit],
+        options: dict[str, Any],
+        probed: list[int],
+        seed_stride: int,
+        size: int | None,
+    ) -> _BatchOutcome:
+        """Split the batch, run the parts (on the executor if any) and join them in order."""
+        if size is None:
+            workers = _executor_workers(self.executor)
+            size = -(-len(circuits) // workers)
+        starts = range(0, len(circuits), size)
+        calls = []
+        for start in starts:
+            part_options = dict(options)
+            if "seed_simulator" in options:
+                part_options["seed_simulator"] = _sub_batch_seed(options["seed_simulator"], start, seed_stride)
+            part_probed = [i - start for i in probed if start <= i < start + size]
+            calls.append((simulator, circuits[start : start + size], self.shots, part_options, part_probed))
+        logger.debug("Running %d circuits as %d sub-batches of at most %d", len(circuits), len(calls), size)
+        if self.executor is None:
+            parts = [_run_batch(*call) for call in calls]
+        else:
+            parts = self._gather([self.executor.submit(_run_batch, *call) for call in calls], list(starts), size)
+        counts: list[dict[str, int]] = []
+        suspect_seeds: dict[int, int] = {}
+        for start, part in zip(starts, parts):
+            counts.extend(part.counts)
+            suspect_seeds.update({start + i: seed for i, seed in part.suspect_seeds.items()})
+        metadata = {
+            "parallel_experiments": max(part.metadata.get("parallel_experiments", 1) for part in parts),
+            "omp_nested": any(part.metadata.get("omp_nested", False) for part in parts),
+        }
+        return _BatchOutcome(counts, suspect_seeds, metadata)
+
+    @staticmethod
+    def _gather(futures: list[Any], starts: list[int], size: int) -> list[_BatchOutcome]:
+        """Every sub-batch's outcome, in order; the first failure cancels the rest and raises."""
+        parts = []
+        for index, future in enumerate(futures):
+            try:
+                parts.append(future.result())
+            except BaseException as exc:
+                for pending in futures[index + 1 :]:
+                    pending.cancel()
+                first = starts[index]
+                raise ParallelSimulatorExecutorError(
+                    f"Sub-batch {index + 1} of {len(futures)} (circuits {first} to {first + size - 1}) "
+                    f"failed on the executor: {type(exc).__name__}: {exc}. No results were returned; "
+                    "check the workers (logs, memory) and submit the circuits again."
+                ) from exc
+        return parts
+
+    def _warn_if_nondeterministic(self, metadata: Any) -> None:
         parallel_experiments = metadata.get("parallel_experiments", 1)
         if parallel_experiments > 1 and self.simulation_seed is not None:
             omp_nested = metadata.get("omp_nested", False)
@@ -678,7 +815,10 @@ class ParallelSimulator(CircuitRunner):
         entry = self._simulator_entry(list(parsed.values()))
         prepared = self._prepare(qasm_strings, entry, parsed)
 
-        if self._deterministic_execution:
+        if self._deterministic_execution and self.executor is not None:
+            seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
+            counts = self._counts_of(qasm_strings, prepared, entry, seed_options, seed_stride=0, job_size=1)
+        elif self._deterministic_execution:
             seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
             counts = [
                 self._counts_of([qasm], [item], entry, seed_options)[0]

@@ -44,7 +44,7 @@ def test_exports():
         "CircuitRunner", "ExecutionResult", "ParallelSimulator", "JobConfig", "JobStatus", "JobType",
         "QPU", "QPUSystem", "convert_counts_to_probs", "reverse_dict_endianness",
         "create_backend_from_properties", "parse_qpu_systems", "update_qpu_systems_cache",
-        "get_qpu_system", "get_available_qpu_systems",
+        "get_qpu_system", "get_available_qpu_systems", "QoroService", "MaxRetriesReachedError",
     ]:  # fmt: skip
         assert hasattr(backends, name), name
 
