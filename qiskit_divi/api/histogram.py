@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,17 +46,20 @@ def uleb128_encode(value: int) -> bytes:
 
 def uleb128_decode(data: bytes, pos: int = 0) -> tuple[int, int]:
     """Decode one ULEB128 varint at ``pos``; returns ``(value, next_pos)``."""
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(data):
-            raise HistogramDecodeError("truncated varint")
+    try:
         byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+        if byte < 0x80:  # the common one-byte case
+            return byte, pos + 1
+        result = 0
+        shift = 0
+        while byte & 0x80:
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            pos += 1
+            byte = data[pos]
+        return result | byte << shift, pos + 1
+    except IndexError:
+        raise HistogramDecodeError("truncated varint") from None
 
 
 def rle_bool_encode(flags: list[bool]) -> bytes:
@@ -104,14 +109,21 @@ def int_to_bitstr(value: int, n_bits: int) -> str:
 # --- histogram bytes -------------------------------------------------------------
 
 
-def encode_histogram(counts: Mapping[str, int], n_bits: int) -> bytes:
-    """Encode ``{bitstring: count}`` as qh1 (``n_bits`` <= 255) or qh2 bytes."""
-    items = sorted((int(key.replace(" ", ""), 2), count) for key, count in counts.items() if count)
+def encode_histogram(counts: Mapping[str, int] | Mapping[int, int], n_bits: int) -> bytes:
+    """Encode ``{bitstring: count}`` (or ``{outcome as int: count}``) as qh1
+    (``n_bits`` <= 255) or qh2 bytes."""
+    items = sorted(
+        (key if isinstance(key, int) else int(key.replace(" ", ""), 2), count) for key, count in counts.items() if count
+    )
+    previous = -1
     for index, count in items:
         if count < 0:
             raise ValueError(f"Histogram counts must be non-negative, got {count}.")
-        if index >> n_bits:
+        if index >> n_bits or index < 0:
             raise ValueError(f"Outcome {index} does not fit in {n_bits} bits.")
+        if index == previous:
+            raise ValueError(f"Outcome {index} appears twice.")
+        previous = index
     out = bytearray()
     if n_bits <= QH1_MAX_BITS:
         out += MAGIC_QH1
@@ -136,47 +148,96 @@ def encode_histogram(counts: Mapping[str, int], n_bits: int) -> bytes:
     return bytes(out)
 
 
-def _read_varints(buf: bytes, pos: int, count: int) -> tuple[np.ndarray | None, int]:
-    """Decode ``count`` consecutive ULEB128 varints at ``pos`` with numpy.
+def _read_varints(data: np.ndarray, pos: int, count: int) -> tuple[np.ndarray | None, int]:
+    """Decode ``count`` consecutive ULEB128 varints of ``data`` (uint8) at ``pos`` with numpy.
 
     Returns ``(None, pos)`` when a value may not fit in 63 bits (the caller then
     falls back to exact Python integers).
     """
     if count == 0:
         return np.zeros(0, dtype=np.uint64), pos
-    data = np.frombuffer(buf, dtype=np.uint8, offset=pos)
-    ends = np.flatnonzero(data < 0x80)
+    rest = data[pos:]
+    head = rest[:count]
+    if len(head) == count and int(head.max()) < 0x80:  # every value fits in one byte
+        return head.astype(np.uint64), pos + count
+    # Only the first 9 * count bytes can hold the values (longer ones are refused below).
+    window = rest[: 9 * count]
+    ends = np.flatnonzero(window < 0x80)
+    if len(ends) < count and len(window) < len(rest):
+        ends = np.flatnonzero(rest < 0x80)
     if len(ends) < count:
         raise HistogramDecodeError("truncated varint")
     ends = ends[:count]
     starts = np.empty(count, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    if int((ends - starts).max()) >= 9:
+    lengths = ends - starts + 1
+    longest = int(lengths.max())
+    if longest > 9:
         return None, pos
-    used = data[: ends[-1] + 1].astype(np.uint64) & np.uint64(0x7F)
-    group = np.repeat(np.arange(count), ends - starts + 1)
-    shift = (np.arange(len(used)) - starts[group]).astype(np.uint64) * np.uint64(7)
-    values = np.add.reduceat(used << shift, starts)
+    values = (rest[starts] & 0x7F).astype(np.uint64)
+    for k in range(1, longest):  # the k-th byte of the values that have one
+        which = np.flatnonzero(lengths > k)
+        values[which] |= (rest[starts[which] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
     return values, pos + int(ends[-1]) + 1
 
 
+_BYTE_CHARS = (np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) + np.uint8(ord("0"))).view(np.uint64)[:, 0]
+"""Entry ``b``: the 8 ASCII characters ``'0'``/``'1'`` of byte ``b`` (most significant
+first), as one 8-byte word, so that a key is assembled from whole words."""
+
+
 def _bitstrings(indices: np.ndarray, n_bits: int) -> list[str]:
-    """Outcome integers (< 2**63) to MSB-first bitstrings, vectorised."""
+    """Outcome integers (< 2**n_bits, n_bits <= 63) to MSB-first bitstrings, vectorised.
+
+    The characters of every key are written into one ASCII buffer (keys separated by
+    spaces) from a table of the 256 byte values, then split into strings in one call.
+    """
+    count = len(indices)
     if n_bits == 0:
-        return [""] * len(indices)
-    bits = np.unpackbits(indices.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)[:, 64 - n_bits :]
-    text = np.empty((len(indices), n_bits + 1), dtype=np.uint8)
-    text[:, :n_bits] = bits + ord("0")
+        return [""] * count
+    if count == 0:
+        return []
+    n_bytes = (n_bits + 7) // 8
+    little_endian = indices.astype("<u8", copy=False).view(np.uint8).reshape(count, 8)
+    chars = _BYTE_CHARS[little_endian[:, n_bytes - 1 :: -1]].view(np.uint8)  # (count, 8 * n_bytes)
+    text = np.empty((count, n_bits + 1), dtype=np.uint8)
+    text[:, :n_bits] = chars[:, 8 * n_bytes - n_bits :]
     text[:, n_bits] = ord(" ")
-    return text.tobytes().decode("ascii").split()
+    return str(text.reshape(-1)[:-1].data, "ascii").split(" ")
+
+
+_LARGE_DICT = 4096
+
+
+def _counts_dict(keys: list[str], counts: list[int]) -> dict[str, int]:
+    """``dict(zip(keys, counts))``, built faster when large.
+
+    CPython stores no hashes in a dict whose keys have only ever been strings, so
+    every resize re-reads each key object; above a few thousand entries that is most
+    of the cost. A dict that once held a non-string key keeps the hashes in its own
+    table: seed it with ``None``, fill it, drop ``None`` (same contents, same order).
+    """
+    if len(keys) < _LARGE_DICT:
+        return dict(zip(keys, counts))
+    result: dict = {None: 0}
+    result.update(zip(keys, counts))
+    del result[None]
+    return result
+
+
+VECTORISE_FROM = 128
+"""Histograms with at least this many outcomes (four times as many for registers of
+at most 12 bits, whose keys come from a table) are decoded with numpy; smaller ones
+in plain Python, which is faster there (numpy costs ~0.1 ms per call of the decoder)."""
 
 
 def decode_histogram(buf: bytes) -> dict[str, int]:
     """Decode qh1/qh2 bytes into ``{bitstring: count}``; ``b""`` gives ``{}``."""
     if not buf:
         return {}
-    buf = bytes(buf)
+    if type(buf) is not bytes:
+        buf = bytes(buf)
     magic = buf[:3]
     if magic == MAGIC_QH1:
         if len(buf) < 4:
@@ -189,10 +250,21 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     unique, pos = uleb128_decode(buf, pos)
     total_shots, pos = uleb128_decode(buf, pos)
     num_gaps, pos = uleb128_decode(buf, pos)
-    gaps, after_gaps = (None, pos) if n_bits > 63 else _read_varints(buf, pos, num_gaps)
+    if n_bits <= 63 and num_gaps >= (VECTORISE_FROM if n_bits > _KEY_TABLE_MAX_BITS else 4 * VECTORISE_FROM):
+        counts = _decode_vectorised(buf, pos, n_bits, unique, total_shots, num_gaps)
+        if counts is not None:
+            return counts
+    return _decode_python(buf, pos, n_bits, unique, total_shots, num_gaps)
+
+
+def _decode_vectorised(
+    buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int
+) -> dict[str, int] | None:
+    """Fields 6 to 10 decoded with numpy (``n_bits`` <= 63); None if a gap needs more than 63 bits."""
+    data = np.frombuffer(buf, dtype=np.uint8)
+    gaps, pos = _read_varints(data, pos, num_gaps)
     if gaps is None:
-        return _decode_exact(buf, pos, n_bits, unique, total_shots, num_gaps)
-    pos = after_gaps
+        return None
     rle_len, pos = uleb128_decode(buf, pos)
     rle_end = pos + rle_len
     if rle_len:
@@ -203,7 +275,7 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
         if pos >= len(buf):
             raise HistogramDecodeError("truncated varint")
         first = buf[pos] != 0
-        runs, pos = _read_varints(buf, pos + 1, num_runs)
+        runs, pos = _read_varints(data, pos + 1, num_runs)
         if runs is None:
             raise HistogramDecodeError("corrupt stream: RLE run too long")
         if int(runs.max()) > num_gaps or int(runs.sum()) != num_gaps:
@@ -222,7 +294,7 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     n_false = int(num_gaps - np.count_nonzero(is_one))
     if num_extras != n_false:
         raise HistogramDecodeError("corrupt stream: extras count mismatch")
-    extras, pos = _read_varints(buf, pos, num_extras)
+    extras, pos = _read_varints(data, pos, num_extras)
     if extras is None:
         raise HistogramDecodeError("corrupt stream: count too large")
     counts = np.ones(num_gaps, dtype=np.uint64)
@@ -232,53 +304,126 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     if num_gaps != unique:
         raise HistogramDecodeError("corrupt stream: unique mismatch")
     indices = np.cumsum(gaps, dtype=np.uint64)
-    if num_gaps and (int(indices[-1]) >> n_bits or int(gaps.sum()) != int(indices[-1])):
-        raise HistogramDecodeError(f"corrupt stream: an outcome does not fit in {n_bits} bits")
-    return dict(zip(_bitstrings(indices, n_bits), counts.tolist()))
+    # Gaps after the first are >= 1 in a valid stream, so indices strictly increase;
+    # a decrease also reveals a uint64 wrap-around of the running sum.
+    if num_gaps and (int(indices[-1]) >> n_bits or not bool(np.all(indices[1:] > indices[:-1]))):
+        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
+    return _counts_dict(_bitstrings(indices, n_bits), counts.tolist())
 
 
-def _decode_exact(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int) -> dict[str, int]:
-    """Pure-Python decoding with exact integers, for registers wider than 63 bits."""
-    indices = []
-    index = 0
-    for _ in range(num_gaps):
-        gap, pos = uleb128_decode(buf, pos)
-        index += gap
-        indices.append(index)
-    rle_len, pos = uleb128_decode(buf, pos)
-    if rle_len:
-        flags, rle_end = rle_bool_decode(buf, pos, limit=num_gaps)
-        if rle_end != pos + rle_len:
-            raise HistogramDecodeError("corrupt stream: RLE length mismatch")
-    else:
-        flags = []
-    pos += rle_len
-    if len(flags) != num_gaps:
-        raise HistogramDecodeError("corrupt stream: flag count mismatch")
-    num_extras, pos = uleb128_decode(buf, pos)
-    if num_extras != flags.count(False):
-        raise HistogramDecodeError("corrupt stream: extras count mismatch")
-    counts = []
-    for is_one in flags:
-        if is_one:
-            counts.append(1)
-        else:
-            extra, pos = uleb128_decode(buf, pos)
-            counts.append(extra + 2)
-    if sum(counts) != total_shots:
-        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
-    if len(counts) != unique:
-        raise HistogramDecodeError("corrupt stream: unique mismatch")
-    if indices and indices[-1] >> n_bits:
-        raise HistogramDecodeError(f"corrupt stream: outcome {indices[-1]} does not fit in {n_bits} bits")
+_OUT_OF_ORDER = "corrupt stream: outcomes are not distinct, increasing and within {n_bits} bits"
+
+
+def _read_uints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
+    """``count`` consecutive ULEB128 varints at ``pos`` as exact ints (one C-level slice
+    when they are all one byte long)."""
+    head = buf[pos : pos + count]
+    if len(head) == count and (not count or max(head) < 0x80):
+        return list(head), pos + count
+    values: list[int] = []
+    append = values.append
+    try:
+        for _ in range(count):
+            byte = buf[pos]
+            if byte < 0x80:
+                append(byte)
+                pos += 1
+                continue
+            high = buf[pos + 1]
+            if high < 0x80:  # two bytes: the usual size of a count
+                append((byte & 0x7F) | high << 7)
+                pos += 2
+                continue
+            value, pos = uleb128_decode(buf, pos)
+            append(value)
+    except IndexError:
+        raise HistogramDecodeError("truncated varint") from None
+    return values, pos
+
+
+_KEY_TABLE_MAX_BITS = 12
+
+
+@functools.lru_cache(maxsize=None)
+def _key_table(n_bits: int) -> tuple[str, ...]:
+    """Every ``n_bits``-wide bitstring, indexed by its value (``n_bits`` <= 12)."""
     fmt = f"0{n_bits}b"
-    return {format(i, fmt): c for i, c in zip(indices, counts)}
+    return tuple(format(i, fmt) for i in range(1 << n_bits))
+
+
+def _decode_python(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int) -> dict[str, int]:
+    """Fields 6 to 10 decoded in plain Python with exact integers (any width), with the
+    same checks as :func:`_decode_vectorised`. Built for histograms of a few outcomes:
+    one-byte varints are read inline."""
+    gaps, pos = _read_uints(buf, pos, num_gaps)  # bounded: every gap takes a byte
+    runs: list[int] = []
+    first = False
+    try:
+        rle_len = buf[pos]
+        if rle_len < 0x80:
+            pos += 1
+        else:
+            rle_len, pos = uleb128_decode(buf, pos)
+        rle_end = pos + rle_len
+        if rle_len:
+            num_runs = buf[pos]
+            if num_runs < 0x80:
+                pos += 1
+            else:
+                num_runs, pos = uleb128_decode(buf, pos)
+            if num_runs:
+                first = buf[pos] != 0
+                runs, pos = _read_uints(buf, pos + 1, num_runs)
+            if pos != rle_end and sum(runs) == num_gaps:
+                raise HistogramDecodeError("corrupt stream: RLE length mismatch")
+        ones = sum(runs[0 if first else 1 :: 2])
+        if ones + sum(runs[1 if first else 0 :: 2]) != num_gaps:
+            raise HistogramDecodeError("corrupt stream: flag count mismatch")
+        num_extras = buf[rle_end]
+        if num_extras < 0x80:
+            pos = rle_end + 1
+        else:
+            num_extras, pos = uleb128_decode(buf, rle_end)
+    except IndexError:
+        raise HistogramDecodeError("truncated varint") from None
+    if num_extras != num_gaps - ones:
+        raise HistogramDecodeError("corrupt stream: extras count mismatch")
+    extras, pos = _read_uints(buf, pos, num_extras)
+    above_one = list(map(_PLUS_TWO, extras))
+    if not ones:
+        counts = above_one
+    else:
+        counts = []
+        used = 0
+        is_one = first
+        for length in runs:  # runs alternate between counts of 1 and counts from extras
+            if is_one:
+                counts += [1] * length
+            else:
+                counts += above_one[used : used + length]
+                used += length
+            is_one = not is_one
+    if ones + sum(above_one) != total_shots:
+        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
+    if num_gaps != unique:
+        raise HistogramDecodeError("corrupt stream: unique mismatch")
+    indices = list(itertools.accumulate(gaps))
+    if indices and (indices[-1] >> n_bits or 0 in gaps[1:]):
+        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
+    if n_bits <= _KEY_TABLE_MAX_BITS:
+        table = _key_table(n_bits)
+        return {table[index]: count for index, count in zip(indices, counts)}
+    fmt = f"0{n_bits}b"
+    return {format(index, fmt): count for index, count in zip(indices, counts)}
+
+
+_PLUS_TWO = (2).__add__
 
 
 # --- JSON envelope ---------------------------------------------------------------
 
 
-def encode_envelope(counts: Mapping[str, int], n_bits: int) -> dict[str, Any]:
+def encode_envelope(counts: Mapping[str, int] | Mapping[int, int], n_bits: int) -> dict[str, Any]:
     """The ``{"encoding", "n_bits", "payload"}`` object the service returns per circuit."""
     payload = encode_histogram(counts, n_bits)
     encoding = "qh1" if n_bits <= QH1_MAX_BITS else "qh2"
@@ -291,7 +436,7 @@ def encode_envelope(counts: Mapping[str, int], n_bits: int) -> dict[str, Any]:
 
 def is_histogram_envelope(obj: Any) -> bool:
     """Whether a result payload is a histogram envelope (vs. an expectation-value dict)."""
-    return isinstance(obj, Mapping) and "encoding" in obj and "payload" in obj
+    return (type(obj) is dict or isinstance(obj, Mapping)) and "encoding" in obj and "payload" in obj
 
 
 def decode_envelope(obj: Mapping[str, Any]) -> dict[str, int]:

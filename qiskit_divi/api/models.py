@@ -250,6 +250,9 @@ def parse_results_page(obj: Any) -> ResultsPage:
     raw_rows = _require(obj, "results", list, "the resultsV2 reply")
     rows = []
     for i, row in enumerate(raw_rows):
+        if type(row) is dict and type(row.get("label")) is str and "results" in row:  # the usual case, fast
+            rows.append(ResultRow(row["label"], row["results"]))
+            continue
         where = f"results row {i}"
         label = _require(row, "label", str, where)
         if "results" not in row:

@@ -1,9 +1,11 @@
 import base64
 
+import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qiskit_divi.api import histogram as histogram_module
 from qiskit_divi.api.histogram import (
     HistogramDecodeError,
     decode_envelope,
@@ -104,3 +106,75 @@ def test_envelope_width_must_match_payload():
 def test_invalid_base64():
     with pytest.raises(HistogramDecodeError, match="base64"):
         decode_envelope({"encoding": "qh1", "n_bits": 3, "payload": "not base64!!"})
+
+
+# --- the two decoders: numpy for large histograms, plain Python for small ones ---------
+
+
+VECTORISE_FROM = histogram_module.VECTORISE_FROM
+
+
+@st.composite
+def large_histograms(draw):
+    n_bits = draw(st.integers(13, 63))  # wider than the key table: decoded with numpy
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    size = int(rng.integers(VECTORISE_FROM, 600))
+    outcomes: set[int] = set()
+    while len(outcomes) < size:
+        outcomes.update(int(v) for v in rng.integers(0, 2**n_bits, size=size, dtype=np.uint64))
+    counts = rng.geometric(0.3, size=len(outcomes)) + rng.integers(0, 2, size=len(outcomes)) * 300
+    return n_bits, {int_to_bitstr(o, n_bits): int(c) for o, c in zip(sorted(outcomes), counts)}
+
+
+def _decode_both(payload: bytes, monkeypatch) -> list:
+    """What each decoder makes of ``payload``: the counts, or the error type."""
+    outcomes = []
+    for threshold in (0, 10**9):  # everything vectorised, then nothing
+        monkeypatch.setattr(histogram_module, "VECTORISE_FROM", threshold)
+        try:
+            outcomes.append(decode_histogram(payload))
+        except HistogramDecodeError:
+            outcomes.append(HistogramDecodeError)
+    return outcomes
+
+
+@settings(max_examples=60, deadline=None)
+@given(large_histograms())
+def test_large_histograms_round_trip(case):
+    n_bits, counts = case
+    assert len(counts) >= VECTORISE_FROM
+    assert decode_envelope(encode_envelope(counts, n_bits)) == counts
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(histograms() | large_histograms(), st.data())
+def test_both_decoders_agree_on_corrupted_streams(monkeypatch, case, data):
+    n_bits, counts = case
+    payload = bytearray(encode_histogram(counts, n_bits))
+    for _ in range(data.draw(st.integers(0, 3))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(payload) - 3, len(payload)))
+    first, second = _decode_both(bytes(payload[:cut]), monkeypatch)
+    assert first == second
+
+
+def _qh1(n_bits: int, gaps: list[int], counts: list[int]) -> bytes:
+    """A qh1 stream written field by field (``qoro-api.md`` 5.3.2), valid or not."""
+    rle = rle_bool_encode([c == 1 for c in counts])
+    extras = [c - 2 for c in counts if c != 1]
+    fields = [len(gaps), sum(counts), len(gaps), *gaps]
+    return (
+        b"QH1" + bytes([n_bits]) + b"".join(map(uleb128_encode, fields)) + uleb128_encode(len(rle)) + rle
+        + uleb128_encode(len(extras)) + b"".join(map(uleb128_encode, extras))
+    )
+
+
+def test_repeated_or_wrapped_outcomes_are_corrupt(monkeypatch):
+    assert decode_histogram(_qh1(8, [5, 1], [1, 3])) == {"00000101": 1, "00000110": 3}
+    repeated = _qh1(8, [5, 0], [1, 3])  # outcome 5 twice
+    wrapped = _qh1(8, [2**62] * 4, [1, 1, 1, 1])  # the running sum wraps around 64 bits to 0
+    for payload in (repeated, wrapped):
+        assert _decode_both(payload, monkeypatch) == [HistogramDecodeError] * 2
+        monkeypatch.setattr(histogram_module, "VECTORISE_FROM", 0)
+        with pytest.raises(HistogramDecodeError, match="not distinct, increasing"):
+            decode_histogram(payload)

@@ -1,0 +1,71 @@
+"""The benchmark scripts run (``--quick``) and print well-formed figures.
+
+Timings are not asserted (machines are noisy); what the figures claim about
+correctness is: identical results, shot totals, lazy imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_quick(script: str, *args: str) -> list[dict]:
+    env = dict(os.environ, QISKIT_DIVI_BENCH_QUICK="1")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", *args],
+        capture_output=True, text=True, timeout=120, env=env, cwd=BENCHMARKS.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines, f"{script} printed nothing"
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    for record in records:
+        assert record["benchmark"] and record["workload"]
+        if "target" in record:
+            assert isinstance(record["met"], bool)
+            assert record["ratio"] > 0 and record["seconds"] > 0
+    return records
+
+
+def test_parallel_simulator_counts_equal_plain_aer():
+    records = run_quick("bench_parallel_simulator.py")
+    assert {r["workload"][:3] for r in records} == {"(a)", "(b)", "(c)", "(d)"}
+    for record in records:
+        if "auto" in record["workload"]:
+            # the "auto" transpilation is not seeded: counts may differ, but only
+            # for circuits the transpiler laid out differently
+            assert record.get("counts_differ_only_where_circuits_differ", True), record
+        else:
+            assert record["bit_identical"] is True, record
+
+
+def test_histogram_decoders_agree():
+    records = run_quick("bench_histogram.py")
+    assert all(r["identical"] for r in records if "identical" in r)
+
+
+def test_client_round_trip():
+    records = run_quick("bench_client.py")
+    total = [r for r in records if "target_us" in r]
+    assert len(total) == 1 and total[0]["us_per_circuit"] > 0
+
+
+def test_primitives_match_aer():
+    records = run_quick("bench_primitives.py")
+    sampler, estimator = records
+    assert sampler["total_shots_ok"] is True
+    assert estimator["evs_match"] is True
+
+
+def test_backends_import_is_lazy():
+    records = run_quick("bench_import.py")
+    by_workload = {r["workload"]: r for r in records}
+    assert by_workload["import qiskit_divi.backends"]["ibm_runtime_loaded"] is False
+    lazy = next(r for r in records if "auto" in r["workload"])
+    assert lazy["lazy_ok"] is True
