@@ -93,7 +93,7 @@ def run_workload(workload: Workload, quick: bool) -> None:
     labels = list(qasm)
     parsed = [QuantumCircuit.from_qasm_str(text) for text in qasm.values()]
     simulator = limit_simulator(workload, parsed)
-    prepare_seconds, prepared = timed(lambda: transpile(parsed, simulator, num_processes=1))
+    prepare_seconds, prepared = timed(lambda: transpile(parsed, simulator, num_processes=1, seed_transpiler=SIMULATION_SEED))
     runner = ParallelSimulator(
         shots=SHOTS, simulation_seed=SIMULATION_SEED, qiskit_backend="auto" if workload.auto else None
     )

@@ -560,8 +560,8 @@ def test_clifford_looking_results_are_rerun_transpiled():
     patcher, spy = spy_transpile()
     with patcher:
         result = ParallelSimulator(shots=300, simulation_seed=11, n_processes=2).submit_circuits(texts)
-        assert ps._noiseless_entry().get(texts["disguised"]).probe_qubits is None  # remembered as transpiled
-        assert ps._noiseless_entry().get(texts["hea"]).probe_qubits is not None
+        assert ps._noiseless_entry().get(texts["disguised"], 11).probe_qubits is None  # remembered as transpiled
+        assert ps._noiseless_entry().get(texts["hea"], 11).probe_qubits is not None
     # one transpile call for both suspects (each distinct text once), none for the HEA circuit
     assert spy.call_count == 1
     assert [c.num_qubits for c in spy.call_args.args[0]] == [3, 3]
@@ -597,7 +597,7 @@ def test_auto_backend_transpiles_each_distinct_circuit_once_across_calls():
         second = simulator.submit_circuits(texts)
     assert spy.call_count == 1
     assert len(spy.call_args.args[0]) == 2
-    assert spy.call_args.kwargs == {"num_processes": 1}
+    assert spy.call_args.kwargs == {"num_processes": 1, "seed_transpiler": 2}
     assert fb.call_count == 1
     assert type(fb.call_args.args[0]).__name__ == "FakeQuitoV2"
     assert first == second
@@ -700,3 +700,24 @@ def test_estimate_batch_errors():
         ParallelSimulator.estimate_run_time_batch()
     with pytest.raises(IndexError):
         ParallelSimulator.estimate_run_time_batch(precomputed_durations=[1.0], n_qpus=0)
+
+
+def test_seeded_auto_runs_are_reproducible_from_a_cold_cache():
+    """The transpiler's stochastic layout is seeded with ``simulation_seed`` (divi v0.6.1
+    did not seed it, so cold noisy runs could differ)."""
+    rng = np.random.default_rng(4)
+    texts = {}
+    for i in range(12):
+        circuit = QuantumCircuit(7)
+        for _ in range(3):
+            for q in range(7):
+                circuit.ry(rng.uniform(0, np.pi), q)
+            for a, b in rng.permutation(7)[:6].reshape(3, 2):
+                circuit.cx(int(a), int(b))
+        circuit.measure_all()
+        texts[f"c{i}"] = qasm2.dumps(circuit)
+    runs = []
+    for _ in range(2):
+        ps._clear_caches()
+        runs.append(ParallelSimulator(qiskit_backend="auto", shots=200, simulation_seed=5).submit_circuits(texts).results)
+    assert runs[0] == runs[1]
