@@ -353,24 +353,15 @@ def _key_table(n_bits: int) -> tuple[str, ...]:
 
 def _decode_python(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int) -> dict[str, int]:
     """Fields 6 to 10 decoded in plain Python with exact integers (any width), with the
-    same checks as :func:`_decode_vectorised`. Built for histograms of a few outcomes:
-    one-byte varints are read inline."""
+    same checks as :func:`_decode_vectorised`. Built for histograms of a few outcomes."""
     gaps, pos = _read_uints(buf, pos, num_gaps)  # bounded: every gap takes a byte
     runs: list[int] = []
     first = False
     try:
-        rle_len = buf[pos]
-        if rle_len < 0x80:
-            pos += 1
-        else:
-            rle_len, pos = uleb128_decode(buf, pos)
+        rle_len, pos = uleb128_decode(buf, pos)
         rle_end = pos + rle_len
         if rle_len:
-            num_runs = buf[pos]
-            if num_runs < 0x80:
-                pos += 1
-            else:
-                num_runs, pos = uleb128_decode(buf, pos)
+            num_runs, pos = uleb128_decode(buf, pos)
             if num_runs:
                 first = buf[pos] != 0
                 runs, pos = _read_uints(buf, pos + 1, num_runs)
@@ -379,11 +370,7 @@ def _decode_python(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: 
         ones = sum(runs[0 if first else 1 :: 2])
         if ones + sum(runs[1 if first else 0 :: 2]) != num_gaps:
             raise HistogramDecodeError("corrupt stream: flag count mismatch")
-        num_extras = buf[rle_end]
-        if num_extras < 0x80:
-            pos = rle_end + 1
-        else:
-            num_extras, pos = uleb128_decode(buf, rle_end)
+        num_extras, pos = uleb128_decode(buf, rle_end)
     except IndexError:
         raise HistogramDecodeError("truncated varint") from None
     if num_extras != num_gaps - ones:

@@ -832,15 +832,9 @@ class ParallelSimulator(CircuitRunner):
         entry = self._simulator_entry(list(parsed.values()))
         prepared = self._prepare(qasm_strings, entry, parsed)
 
-        if self._deterministic_execution and self.executor is not None:
+        if self._deterministic_execution:  # each circuit alone, every one with the seed itself
             seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
             counts = self._counts_of(qasm_strings, prepared, entry, seed_options, seed_stride=0, job_size=1)
-        elif self._deterministic_execution:
-            seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
-            counts = [
-                self._counts_of([qasm], [item], entry, seed_options)[0]
-                for qasm, item in zip(qasm_strings, prepared)
-            ]
         else:
             counts = self._counts_of(qasm_strings, prepared, entry, self._run_options(len(labels)))
         return ExecutionResult(results=[{"label": label, "results": c} for label, c in zip(labels, counts)])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,14 @@ from ..api.circuits import chunk_packed_circuits, pack_circuit
 from ..api.client import QoroClient
 from ..api.config import MISSING_TOKEN_MESSAGE, TOKEN_ENV, normalise_token
 from ..api.errors import QoroError, QoroInputError, QoroProtocolError
-from ..api.models import JobStatus, JobType, parse_job_id, parse_qpu_systems, parse_results_page
+from ..api.models import (
+    JobStatus,
+    JobType,
+    parse_job_id,
+    parse_job_status,
+    parse_qpu_systems,
+    parse_results_page,
+)
 from ..api.submission import MAX_SHOTS
 from ..api.observables import PAULI_LETTERS
 from ._circuit_runner import CircuitRunner, ExecutionResult
@@ -109,6 +117,13 @@ def _resolve_system(config: JobConfig) -> JobConfig:
     return config
 
 
+def _json_of(response: requests.Response, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise QoroProtocolError(f"Malformed server reply: {endpoint} returned non-JSON content.") from None
+
+
 def _job_id_of(execution_result: ExecutionResult) -> str:
     if execution_result.job_id is None:
         raise ValueError(_MISSING_JOB_ID)
@@ -151,8 +166,9 @@ class QoroService(CircuitRunner):
 
     @staticmethod
     def _token_from_environment() -> str:
-        import os
-
+        """``QORO_API_KEY`` from the environment, then ``.env`` (the order of
+        :func:`~qiskit_divi.api.config.resolve_token`), read through this module's
+        ``dotenv_values`` because divi's tests patch that name here."""
         for candidate in (os.environ.get(TOKEN_ENV), dotenv_values(find_dotenv(usecwd=True)).get(TOKEN_ENV)):
             if candidate and normalise_token(candidate):
                 return candidate
@@ -201,7 +217,7 @@ class QoroService(CircuitRunner):
     def fetch_qpu_systems(self) -> list[QPUSystem]:
         """Fetch the system list and refresh the process-wide systems cache."""
         response = self._make_request("get", "qpusystem/", timeout=10)
-        systems = parse_qpu_systems(response.json())
+        systems = parse_qpu_systems(_json_of(response, "qpusystem/"))
         update_qpu_systems_cache(systems)
         return systems
 
@@ -250,13 +266,12 @@ class QoroService(CircuitRunner):
         if not circuits:
             raise QoroInputError("No circuits to submit: pass a dict of {label: OpenQASM 2.0 string}.")
         for label, qasm in circuits.items():
-            checked = is_valid_qasm(qasm)
-            if checked is not True:
+            if not is_valid_qasm(qasm):  # a module global: divi's tests patch it
                 try:
                     validate_qasm(qasm)
                 except SyntaxError as exc:
                     raise ValueError(f"Circuit '{label}' is not a valid QASM: {exc}") from exc
-                raise ValueError(f"Circuit '{label}' is not a valid QASM: {checked}")
+                raise ValueError(f"Circuit '{label}' is not a valid QASM.")
         self._check_widths(circuits, ham_ops, config.qpu_system)
         shots = config.shots if config.shots is not None else _DEFAULT_SHOTS
         if ham_ops is None and (isinstance(shots, bool) or not isinstance(shots, int) or not 0 < shots <= MAX_SHOTS):
@@ -271,10 +286,7 @@ class QoroService(CircuitRunner):
         response = self._make_request("post", "job/init/", json=payload, timeout=100)
         if response.status_code not in (200, 201):
             _raise_with_details(response)
-        try:
-            job_id = parse_job_id(response.json())
-        except ValueError:
-            raise QoroProtocolError("Malformed server reply: job/init/ returned non-JSON content.") from None
+        job_id = parse_job_id(_json_of(response, "job/init/"))
 
         chunks = self._split_circuits(circuits, overhead_bytes=len(ham_ops) if ham_ops else 0)
         try:
@@ -352,10 +364,7 @@ class QoroService(CircuitRunner):
                         "400 Bad Request: Job results not available, likely job is still running"
                     ) from exc
                 raise
-            try:
-                page = parse_results_page(response.json())
-            except ValueError:
-                raise QoroProtocolError("Malformed server reply: resultsV2 returned non-JSON content.") from None
+            page = parse_results_page(_json_of(response, "resultsV2"))
             page_rows = [{"label": row.label, "results": _decode_qh1_b64(row.results)} for row in page.rows]
             rows.extend(page_rows)
             if page.next is None or not page_rows:
@@ -416,9 +425,8 @@ class QoroService(CircuitRunner):
 
     @staticmethod
     def _status_of(response: requests.Response, job_id: str) -> JobStatus:
-        raw = response.json().get("status")
-        try:
-            return JobStatus(str(raw).upper())
-        except ValueError:
-            logger.warning("Job %s reported an unknown status %r; treating it as PENDING.", job_id, raw)
+        reply = parse_job_status(_json_of(response, "status"))
+        if reply.status is None:
+            logger.warning("Job %s reported an unknown status %r; treating it as PENDING.", job_id, reply.raw_status)
             return JobStatus.PENDING
+        return reply.status
