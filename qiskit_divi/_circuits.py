@@ -9,7 +9,9 @@ The path of a circuit to the service and of its counts back:
    classical register ``c`` (``c[i]`` is the circuit's ``clbits[i]``), so the
    bit order of the service's counts does not depend on how it would format
    several registers (``qoro-api.md`` section 6).
-3. :func:`to_qasm` serialises that with :func:`qiskit.qasm2.dumps`.
+3. :func:`to_qasm` serialises that as OpenQASM 2 (:mod:`._qasm_writer`, falling back
+   to :func:`qiskit.qasm2.dumps`); :func:`bound_qasm` does so for every parameter
+   binding of a PUB, writing the circuit's text only once.
 4. :func:`experiment_header` keeps what is needed to split the counts back:
    the register layout exactly as qiskit-aer reports it (``creg_sizes``,
    ``memory_slots``, ...), so :meth:`qiskit.result.Result.get_counts` formats
@@ -26,13 +28,17 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import ClassicalRegister, ControlFlowOp, QuantumRegister
 from qiskit.transpiler import Target
 
+from ._qasm_writer import QasmTemplate
 from .api.errors import QoroInputError, QoroProtocolError
+
+if TYPE_CHECKING:
+    from qiskit.primitives.containers.bindings_array import BindingsArray
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +157,30 @@ def flatten_registers(circuit: QuantumCircuit) -> QuantumCircuit:
 
 
 def to_qasm(circuit: QuantumCircuit, index: int = 0) -> str:
-    """OpenQASM 2 text of a (validated, flattened) circuit; export failures become input errors."""
+    """OpenQASM 2 text of a (validated, flattened, bound) circuit; export failures become input errors."""
+    template = QasmTemplate.of(circuit)
+    if template is not None and not template.num_parameters:
+        return template.render()
     try:
         return qasm2.dumps(circuit)
     except qasm2.QASM2ExportError as exc:
         raise QoroInputError(
             f"{_describe(circuit, index)} cannot be written as OpenQASM 2: {exc}"
         ) from exc
+
+
+def bound_qasm(circuit: QuantumCircuit, bindings: BindingsArray, index: int = 0) -> list[str]:
+    """OpenQASM 2 text of a flattened circuit under each binding of ``bindings``, in flat (C) order."""
+    template = QasmTemplate.of(circuit)
+    if template is None:
+        return [to_qasm(bound, index) for bound in bindings.bind_all(circuit).flat]
+    if not template.num_parameters:
+        return [template.render()] * bindings.size
+    rows = bindings.as_array(circuit.parameters).reshape(-1, template.num_parameters).tolist()
+    try:
+        return [template.render(row) for row in rows]
+    except ValueError as exc:
+        raise QoroInputError(f"{_describe(circuit, index)} cannot be bound: {exc} Pass finite parameter values.") from exc
 
 
 def _json_safe(value: Any) -> Any:

@@ -131,21 +131,25 @@ def encode_histogram(counts: Mapping[str, int] | Mapping[int, int], n_bits: int)
     else:
         out += MAGIC_QH2
         out += uleb128_encode(n_bits)
+    indices = [index for index, _ in items]
     out += uleb128_encode(len(items))
     out += uleb128_encode(sum(count for _, count in items))
     out += uleb128_encode(len(items))
-    previous = 0
-    for index, _ in items:
-        out += uleb128_encode(index - previous)
-        previous = index
+    out += _encode_varints([b - a for a, b in zip([0, *indices], indices)])
     rle = rle_bool_encode([count == 1 for _, count in items])
     out += uleb128_encode(len(rle))
     out += rle
     extras = [count - 2 for _, count in items if count != 1]
     out += uleb128_encode(len(extras))
-    for extra in extras:
-        out += uleb128_encode(extra)
+    out += _encode_varints(extras)
     return bytes(out)
+
+
+def _encode_varints(values: list[int]) -> bytes:
+    """Consecutive ULEB128 varints of non-negative integers (one byte each when all are < 128)."""
+    if not values or max(values) < 0x80:
+        return bytes(values)
+    return b"".join(uleb128_encode(value) for value in values)
 
 
 def _read_varints(data: np.ndarray, pos: int, count: int) -> tuple[np.ndarray | None, int]:

@@ -23,6 +23,7 @@ from qiskit_divi.api.circuits import unpack_circuit
 from qiskit_divi.api.models import JobStatus, JobType
 from qiskit_divi.api.observables import split_ham_ops
 
+from .circuits import CircuitParser, QasmSyntaxError
 from .config import EmulatorConfig
 from .idempotency import KEYED_METHODS, SUPPORT_HEADER, IdempotencyStore, fingerprint, normalise_key
 from .state import SAMPLING_TYPES, Job, JobStore, owner_hash
@@ -223,6 +224,7 @@ class QoroApi:
         self.config = config
         self.catalogue = catalogue
         self.store = store
+        self.parser = CircuitParser()
         # Only digests are kept: the raw tokens stay with EmulatorServer.tokens.
         self._owners = {hashlib.sha256(t.encode("utf-8")).digest(): owner_hash(t) for t in tokens}
         self.idempotency: IdempotencyStore | None = (
@@ -412,7 +414,10 @@ class QoroApi:
                 qasm = unpack_circuit(packed)
             except ValueError as exc:
                 raise bad_request(f"Circuit '{label}' is not base64-gzip UTF-8 text: {exc}") from None
-            circuit = _load_qasm(label, qasm)
+            try:
+                circuit = self.parser.parse(qasm)
+            except QasmSyntaxError as exc:
+                raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {exc}") from None
             if circuit.num_qubits > system.q_bits:
                 raise bad_request(
                     f"Circuit '{label}' uses {circuit.num_qubits} qubits; system {system.name!r} has {system.q_bits}."
@@ -529,19 +534,6 @@ def _error_as_response(
         return handler(route, req, owner)
     except ApiError as exc:
         return exc.response
-
-
-def _load_qasm(label: str, qasm: str) -> Any:
-    """Parse OpenQASM 2.0 the way Qiskit's exporter writes it (qelib1 + legacy gates)."""
-    from qiskit import qasm2
-
-    try:
-        return qasm2.loads(qasm, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-    except qasm2.QASM2Error as exc:
-        message = str(exc).strip().strip('"')
-        raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {message}") from None
-    except Exception as exc:  # the parser may raise other errors on odd input
-        raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {exc}") from None
 
 
 def make_runner(catalogue: SystemCatalogue, seed: int | None) -> Callable[[Job], list[Any]]:

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qiskit import QuantumCircuit
-
 from qiskit_divi.api.models import JobStatus, JobType
+
+from .circuits import JobCircuit
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Job:
     finalized: bool = False
     finalized_at: float | None = None
     labels: list[str] = field(default_factory=list)
-    circuits: list[QuantumCircuit] = field(default_factory=list, repr=False)
+    circuits: list[JobCircuit] = field(default_factory=list, repr=False)
     shots: int | None = None
     observables: list[str] | None = None
     results: list[dict[str, Any]] | None = field(default=None, repr=False)

@@ -25,9 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from qiskit import QuantumCircuit
 
 from qiskit_divi.api.histogram import encode_envelope
+
+from .circuits import JobCircuit, group_by_skeleton, parameter_binds
 
 # Trapped-ion noise: typical published figures for current ion traps.
 ION_1Q_DEPOLARIZING = 1e-3
@@ -66,51 +69,102 @@ class SystemSpec:
         }
 
 
-class _Simulator:
-    """An Aer simulator plus the transpile options that make circuits run on it."""
+NATIVE_RUN_MAX_QUBITS = 16
+"""Wider circuits are always transpiled: the optimiser saves more simulation than it costs."""
 
-    def __init__(self, backend: Any, transpile_options: dict[str, Any]):
+
+class _Simulator:
+    """An Aer simulator plus the transpile options that make circuits run on it.
+
+    With ``run_native`` (noiseless simulators only), circuits whose every
+    operation the simulator supports, and no wider than
+    :data:`NATIVE_RUN_MAX_QUBITS`, run as uploaded: one experiment per skeleton,
+    bound by Aer's ``parameter_binds``. Everything else is bound, transpiled and
+    run circuit by circuit.
+    """
+
+    def __init__(self, backend: Any, transpile_options: dict[str, Any], *, run_native: bool = False):
         self.backend = backend
+        self.run_native = run_native
         self.transpile_options = dict(transpile_options)
         if "backend" in self.transpile_options:
             # AerSimulator rebuilds its Target on every access (~150 ms per transpile call);
             # transpiling against one snapshot gives the same circuits.
             self.transpile_options["target"] = self.transpile_options.pop("backend").target
 
-    def sample(self, circuits: Sequence[QuantumCircuit], shots: int, seed: int | None) -> list[dict[int, int]]:
-        """Counts per circuit, keyed by outcome: the integer whose bit ``i`` is clbit ``i``."""
-        from qiskit import transpile
+    @functools.cached_property
+    def _native_operations(self) -> frozenset[str]:
+        target = self.transpile_options.get("target")
+        # Aer runs barriers, though its Target does not list them.
+        return frozenset(target.operation_names) | {"barrier"} if target is not None else frozenset()
 
-        compiled = transpile(
-            list(circuits),
-            seed_transpiler=seed,
-            num_processes=1,
-            **self.transpile_options,
+    def _runs_natively(self, circuits: Sequence[JobCircuit]) -> bool:
+        if not self.run_native:
+            return False
+        native = self._native_operations
+        return all(
+            skeleton.num_qubits <= NATIVE_RUN_MAX_QUBITS and skeleton.count_ops().keys() <= native
+            for skeleton, _ in group_by_skeleton(list(circuits))
         )
+
+    def sample(self, circuits: Sequence[JobCircuit], shots: int, seed: int | None) -> list[dict[int, int]]:
+        """Counts per circuit, keyed by outcome: the integer whose bit ``i`` is clbit ``i``."""
         run_options: dict[str, Any] = {"shots": shots}
         if seed is not None:
             run_options["seed_simulator"] = seed
-        result = self.backend.run(compiled, **run_options).result()
+        if self._runs_natively(circuits):
+            result, order = run_batched(self.backend, circuits, **run_options)
+        else:
+            from qiskit import transpile
+
+            compiled = transpile(
+                [circuit.bound() for circuit in circuits],
+                seed_transpiler=seed,
+                num_processes=1,
+                **self.transpile_options,
+            )
+            result, order = self.backend.run(compiled, **run_options).result(), list(range(len(circuits)))
         if not result.success:
             raise RuntimeError(f"Aer run failed: {result.status}")
-        out = []
-        for i, experiment in enumerate(result.results):
+        out: list[dict[int, int]] = [{} for _ in circuits]
+        for i, (position, experiment) in enumerate(zip(order, result.results)):
             raw = getattr(experiment.data, "counts", None)  # Aer's {"0x5": count}: memory slots as an integer
             if not raw or not next(iter(raw)).startswith("0x"):
                 raw = result.get_counts(i)  # raises Qiskit's own "No counts" error
-            counts: dict[int, int] = {}
+            counts = out[position]
             for key, value in raw.items():
                 index = int(key, 16) if key.startswith("0x") else int(key.replace(" ", ""), 2)
                 counts[index] = counts.get(index, 0) + int(value)
-            out.append(counts)
         return out
+
+
+def run_batched(backend: Any, circuits: Sequence[JobCircuit], **run_options: Any) -> tuple[Any, list[int]]:
+    """Run circuits as one Aer job, one experiment per skeleton bound by ``parameter_binds``.
+
+    Returns the Aer result and, per result experiment, the position of its circuit
+    in ``circuits``. A skeleton without parameters runs once per circuit using it.
+    """
+    experiments: list[QuantumCircuit] = []
+    binds: list[dict[Any, list[float]]] = []
+    order: list[int] = []
+    for skeleton, positions in group_by_skeleton(list(circuits)):
+        if skeleton.num_parameters:
+            experiments.append(skeleton)
+            binds.append(parameter_binds([circuits[i] for i in positions]))
+            order.extend(positions)
+        else:
+            for position in positions:
+                experiments.append(skeleton)
+                binds.append({})
+                order.append(position)
+    return backend.run(experiments, parameter_binds=binds, **run_options).result(), order
 
 
 def _maestro_simulator() -> _Simulator:
     from qiskit_aer import AerSimulator
 
     backend = AerSimulator()
-    return _Simulator(backend, {"backend": backend, "optimization_level": 1})
+    return _Simulator(backend, {"backend": backend, "optimization_level": 1}, run_native=True)
 
 
 def _nairobi_simulator() -> _Simulator:
@@ -228,28 +282,74 @@ def sample_job(
     return [encode_envelope(c, n_bits=circuit.num_clbits) for c, circuit in zip(counts, circuits)]
 
 
-def expectation_job(circuits: Sequence[QuantumCircuit], terms: Sequence[str]) -> list[dict[str, float]]:
+def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> list[dict[str, float]]:
     """Exact ``{wire_term: <P>}`` per circuit from its statevector.
 
-    Final measurements (and the barriers among them) are dropped and the statevectors
-    of all circuits are computed by Aer in one batch (~4x faster than
-    ``quantum_info.Statevector`` per circuit); a measurement followed by anything
-    else has no statevector and fails the job. Wire terms have qubit 0 leftmost, so
-    each is reversed into a Qiskit Pauli label.
+    Final measurements (and the barriers among them) are dropped and the
+    statevectors of all circuits are computed by Aer in one batch, one
+    experiment per skeleton; a measurement followed by anything else has no
+    statevector and fails the job. Wire terms have qubit 0 leftmost.
     """
-    from qiskit.quantum_info import Pauli
-
     distinct = list(dict.fromkeys(terms))
-    paulis = [(term, Pauli(term[::-1])) for term in distinct]
-    backend = _statevector_backend()
-    prepared = [_saving_statevector(circuit) for circuit in circuits]
-    result = backend.run(prepared, shots=1).result()
+    prepared: dict[int, QuantumCircuit] = {}
+    for circuit in circuits:
+        if id(circuit.skeleton) not in prepared:
+            prepared[id(circuit.skeleton)] = _saving_statevector(circuit.skeleton)
+    saving = [JobCircuit(prepared[id(c.skeleton)], c.values) for c in circuits]
+    result, order = run_batched(_statevector_backend(), saving, shots=1)
     if not result.success:
         raise RuntimeError(f"Aer run failed: {result.status}")
-    out = []
-    for i in range(len(prepared)):
-        state = result.data(i)["statevector"]
-        out.append({term: float(state.expectation_value(pauli).real) for term, pauli in paulis})
+    out: list[dict[str, float]] = [{} for _ in circuits]
+    # Experiments of one width, in chunks of at most _EXPECTATION_CHUNK amplitudes.
+    by_width: dict[int, list[int]] = {}
+    for i, position in enumerate(order):
+        by_width.setdefault(circuits[position].num_qubits, []).append(i)
+    for width, experiments in by_width.items():
+        step = max(1, _EXPECTATION_CHUNK >> width)
+        for start in range(0, len(experiments), step):
+            chunk = experiments[start : start + step]
+            states = np.stack([np.asarray(result.data(i)["statevector"]) for i in chunk])
+            for i, values in zip(chunk, pauli_expectations(states, distinct).tolist()):
+                out[order[i]] = dict(zip(distinct, values))
+    return out
+
+
+_EXPECTATION_CHUNK = 1 << 22
+"""Amplitudes (64 MiB of complex128) per batch of statevectors reduced at once."""
+
+
+def pauli_expectations(states: np.ndarray, terms: Sequence[str]) -> np.ndarray:
+    """``<state|P|state>`` for each row of ``states`` and each wire term ``P`` (qubit 0 leftmost).
+
+    With ``P = i^{#Y} X^x Z^z`` (``x``/``z``: masks of the qubits carrying X or
+    Y / Z or Y), ``P|k> = i^{#Y} (-1)^{popcount(k & z)} |k ^ x>``, so
+    ``<P> = i^{#Y} sum_k conj(state[k ^ x]) (-1)^{popcount(k & z)} state[k]``.
+    Returns a real array of shape ``(len(states), len(terms))``.
+    """
+    indices = np.arange(states.shape[1])
+    conjugate = states.conj()
+    probabilities = (conjugate * states).real
+    parity_cache: dict[int, np.ndarray] = {}
+    out = np.empty((states.shape[0], len(terms)))
+    for column, term in enumerate(terms):
+        x = z = 0
+        for qubit, letter in enumerate(term):
+            if letter in "XY":
+                x |= 1 << qubit
+            if letter in "ZY":
+                z |= 1 << qubit
+        if z and z not in parity_cache:
+            parity = np.zeros(states.shape[1], dtype=np.int64)
+            for qubit in range(len(term)):
+                if z >> qubit & 1:
+                    parity ^= indices >> qubit & 1
+            parity_cache[z] = 1.0 - 2.0 * parity
+        if not x:  # diagonal: a signed sum of probabilities
+            out[:, column] = probabilities @ parity_cache[z] if z else probabilities.sum(axis=1)
+            continue
+        signed = states * parity_cache[z] if z else states
+        values = np.einsum("ij,ij->i", conjugate[:, indices ^ x], signed)
+        out[:, column] = (values * 1j ** term.count("Y")).real
     return out
 
 

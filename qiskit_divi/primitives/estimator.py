@@ -66,7 +66,7 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Optimize1qGatesDecomposition
 
-from .._circuits import to_qasm
+from .._circuits import bound_qasm
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.models import JobType
 from ..api.observables import join_ham_ops, qiskit_label_to_wire
@@ -259,9 +259,9 @@ class EstimatorV2(BaseEstimatorV2):
                 for label in observable:
                     if not _is_identity(label):
                         terms.setdefault(qiskit_label_to_wire(label))
-            bound = item.pub.parameter_values.bind_all(_measured_all(item.template))
-            for flat, circuit in enumerate(bound.flat):
-                circuits[pub_label(item.index, flat)] = to_qasm(circuit, item.index)
+            texts = bound_qasm(_measured_all(item.template), item.pub.parameter_values, item.index)
+            for flat, text in enumerate(texts):
+                circuits[pub_label(item.index, flat)] = text
         return [
             JobSpec(
                 system_name=backend.name,
@@ -359,16 +359,14 @@ class EstimatorV2(BaseEstimatorV2):
             first.entry["groups"] = [{"basis": identity, "qubits": [0], "paulis": [identity]}]
             first.entry["param_groups"][0] = [0]
         for item in prepared:
-            templates = {}
+            texts: dict[int, list[str]] = {}  # group -> the QASM of every binding
             circuits = by_shots[item.entry["shots"]]
-            shape = item.pub.parameter_values.shape
             for flat, group_list in enumerate(item.entry["param_groups"]):
-                loc = np.unravel_index(flat, shape) if shape else ()
                 for g in group_list:
-                    if g not in templates:
-                        templates[g] = self._measurement_template(item, item.entry["groups"][g])
-                    circuit = item.pub.parameter_values.bind(templates[g], tuple(int(i) for i in loc))
-                    circuits[pub_label(item.index, flat, g)] = to_qasm(circuit, item.index)
+                    if g not in texts:
+                        template = self._measurement_template(item, item.entry["groups"][g])
+                        texts[g] = bound_qasm(template, item.pub.parameter_values, item.index)
+                    circuits[pub_label(item.index, flat, g)] = texts[g][flat]
         for item in prepared:
             for group in item.entry["groups"]:
                 group.pop("basis", None)
