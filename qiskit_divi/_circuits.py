@@ -5,8 +5,8 @@ The path of a circuit to the service and of its counts back:
 1. :func:`validate_circuit` checks it against the backend's ``Target`` (width,
    instructions, bound parameters, classical bits) so a bad circuit fails
    before any job exists.
-2. :func:`flatten_registers` rewrites it onto ONE quantum register ``q`` and ONE
-   classical register ``c`` (``c[i]`` is the circuit's ``clbits[i]``), so the
+2. It is written as if :func:`flatten_registers` had rewritten it onto ONE quantum
+   register ``q`` and ONE classical register ``c`` (``c[i]`` is the circuit's ``clbits[i]``), so the
    bit order of the service's counts does not depend on how it would format
    several registers (``qoro-api.md`` section 6).
 3. :func:`to_qasm` serialises that as OpenQASM 2 (:mod:`._qasm_writer`, falling back
@@ -157,12 +157,15 @@ def flatten_registers(circuit: QuantumCircuit) -> QuantumCircuit:
 
 
 def to_qasm(circuit: QuantumCircuit, index: int = 0) -> str:
-    """OpenQASM 2 text of a (validated, flattened, bound) circuit; export failures become input errors."""
+    """OpenQASM 2 text of a (validated, bound) circuit laid out by :func:`flatten_registers`.
+
+    Export failures become input errors.
+    """
     template = QasmTemplate.of(circuit)
     if template is not None and not template.num_parameters:
         return template.render()
     try:
-        return qasm2.dumps(circuit)
+        return qasm2.dumps(flatten_registers(circuit))
     except qasm2.QASM2ExportError as exc:
         raise QoroInputError(
             f"{_describe(circuit, index)} cannot be written as OpenQASM 2: {exc}"
@@ -170,10 +173,11 @@ def to_qasm(circuit: QuantumCircuit, index: int = 0) -> str:
 
 
 def bound_qasm(circuit: QuantumCircuit, bindings: BindingsArray, index: int = 0) -> list[str]:
-    """OpenQASM 2 text of a flattened circuit under each binding of ``bindings``, in flat (C) order."""
+    """OpenQASM 2 text of ``circuit`` (laid out by :func:`flatten_registers`) under each binding
+    of ``bindings``, in flat (C) order."""
     template = QasmTemplate.of(circuit)
     if template is None:
-        return [to_qasm(bound, index) for bound in bindings.bind_all(circuit).flat]
+        return [to_qasm(bound, index) for bound in bindings.bind_all(flatten_registers(circuit)).flat]
     if not template.num_parameters:
         return [template.render()] * bindings.size
     rows = bindings.as_array(circuit.parameters).reshape(-1, template.num_parameters).tolist()
@@ -279,7 +283,7 @@ def prepare_circuits(
         prepared.append(
             PreparedCircuit(
                 label=label,
-                qasm=to_qasm(flatten_registers(circuit), index),
+                qasm=to_qasm(circuit, index),
                 header=experiment_header(circuit, label),
             )
         )

@@ -6,10 +6,12 @@
 slot where a gate argument depends on a parameter, and renders a binding by
 formatting only those arguments (tens of microseconds).
 
-Only circuits whose every statement ``qasm2.dumps`` would write as a plain
-``qelib1.inc`` line are templated (one register ``q``, at most one register ``c``,
-standard gates, ``measure``, ``reset``, ``barrier``); :meth:`QasmTemplate.of`
-returns ``None`` for anything else and callers fall back to ``qasm2.dumps``.
+Circuits are written as if flattened onto one register ``q`` and one register
+``c`` (qubit ``i`` is ``q[i]``, clbit ``i`` is ``c[i]``). Only circuits whose every
+statement ``qasm2.dumps`` would write as a plain ``qelib1.inc`` line are
+templated (standard gates, ``measure``, ``reset``, ``barrier``);
+:meth:`QasmTemplate.of` returns ``None`` for anything else and callers fall back
+to ``qasm2.dumps``.
 Numbers are written as ``repr(float)``, which reads back as exactly the same
 double: the parsed circuit carries the very angles of the original, where
 ``qasm2.dumps`` rounds them through ``pi_check``.
@@ -79,50 +81,62 @@ class QasmTemplate:
 
     @classmethod
     def of(cls, circuit: QuantumCircuit) -> QasmTemplate | None:
-        """The template of a circuit on registers ``q`` (and ``c``), or ``None`` if it needs ``qasm2.dumps``."""
-        qregs, cregs = circuit.qregs, circuit.cregs
-        if len(qregs) != 1 or qregs[0].name != "q" or len(cregs) > 1 or (cregs and cregs[0].name != "c"):
-            return None
-        if len(qregs[0]) != circuit.num_qubits or (cregs and len(cregs[0]) != circuit.num_clbits):
-            return None
+        """The template of ``circuit`` as :func:`~qiskit_divi._circuits.flatten_registers` would lay it out.
+
+        Qubit ``i`` is written ``q[i]`` and clbit ``i`` ``c[i]`` whatever the
+        circuit's registers. ``None`` if a statement needs ``qasm2.dumps``.
+        """
         known = _statement_names()
-        position = {parameter: i for i, parameter in enumerate(circuit.parameters)}
+        position = {parameter: i for i, parameter in enumerate(circuit.parameters)} if circuit.num_parameters else {}
         qubit = {bit: f"q[{i}]" for i, bit in enumerate(circuit.qubits)}
         clbit = {bit: f"c[{i}]" for i, bit in enumerate(circuit.clbits)}
         slots: list[_Slot] = []
         lines = [HEADER, f"qreg q[{circuit.num_qubits}];\n"]
-        if cregs:
+        if circuit.num_clbits:
             lines.append(f"creg c[{circuit.num_clbits}];\n")
         for instruction in circuit.data:
-            op = instruction.operation
-            name = op.name
+            # name/params/is_standard_gate() avoid materialising the Python gate object.
+            name = instruction.name
             if name == "measure":
                 lines.append(f"measure {qubit[instruction.qubits[0]]} -> {clbit[instruction.clbits[0]]};\n")
                 continue
             if name in ("reset", "barrier"):
-                lines.append(f"{name} {','.join(qubit[q] for q in instruction.qubits)};\n")
+                lines.append(f"{name} {','.join([qubit[q] for q in instruction.qubits])};\n")
                 continue
             entry = known.get(name)
-            if entry is None or not isinstance(op, entry[0]) or instruction.clbits:
+            if entry is None:
                 return None
-            if getattr(op, "condition", None) is not None:
+            if not instruction.is_standard_gate() and (
+                not isinstance(instruction.operation, entry[0]) or instruction.clbits
+            ):
                 return None
-            arguments = []
-            for param in op.params:
-                if isinstance(param, ParameterExpression):
-                    if param.parameters:
-                        if isinstance(param, Parameter):
-                            slots.append(position[param])
+            params = instruction.params
+            if params:
+                arguments = []
+                for param in params:
+                    if type(param) is not float:
+                        if not isinstance(param, ParameterExpression):
+                            param = float(param)
+                        elif param.parameters:
+                            if isinstance(param, Parameter):
+                                slots.append(position[param])
+                            else:
+                                slots.append((param, [(p, position[p]) for p in param.parameters]))
+                            arguments.append("{}")
+                            continue
                         else:
-                            slots.append((param, [(p, position[p]) for p in param.parameters]))
-                        arguments.append("{}")
-                        continue
-                    param = param.numeric()
-                if isinstance(param, complex) or not math.isfinite(param):
-                    return None
-                arguments.append(format_real(param))
-            call = f"{entry[1]}({','.join(arguments)})" if arguments else entry[1]
-            lines.append(f"{call} {','.join(qubit[q] for q in instruction.qubits)};\n")
+                            param = param.numeric()
+                            if isinstance(param, complex):
+                                return None
+                    text = repr(param)
+                    if "." not in text:  # exponent without a point, inf or nan
+                        if not math.isfinite(param):
+                            return None
+                        text = format_real(param)
+                    arguments.append(text)
+                lines.append(f"{entry[1]}({','.join(arguments)}) {','.join([qubit[q] for q in instruction.qubits])};\n")
+            else:
+                lines.append(f"{entry[1]} {','.join([qubit[q] for q in instruction.qubits])};\n")
         # Nothing written above contains a brace except the "{}" slots.
         return cls("".join(lines).rstrip("\n"), slots, len(position))
 

@@ -11,7 +11,7 @@ from qiskit.circuit import Gate, Parameter, ParameterVector
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.primitives.containers.bindings_array import BindingsArray
 
-from qiskit_divi._circuits import bound_qasm, to_qasm
+from qiskit_divi._circuits import bound_qasm, flatten_registers, to_qasm
 from qiskit_divi._qasm_writer import QasmTemplate, format_real
 from qiskit_divi.api.errors import QoroInputError
 from qiskit_divi.target import qasm2_standard_gates
@@ -110,11 +110,14 @@ def test_circuits_qasm2_dumps_must_write_are_not_templated(build):
     assert QasmTemplate.of(circuit) is None
 
 
-def test_registers_other_than_q_and_c_are_not_templated():
-    assert QasmTemplate.of(QuantumCircuit(QuantumRegister(1, "a"))) is None
-    assert QasmTemplate.of(QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(1, "x"))) is None
-    two = QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(1, "c"), ClassicalRegister(1, "d"))
-    assert QasmTemplate.of(two) is None
+def test_any_registers_are_written_as_flatten_registers_lays_them_out():
+    circuit = QuantumCircuit(QuantumRegister(2, "a"), QuantumRegister(1, "b"), ClassicalRegister(1, "x"),
+                             ClassicalRegister(2, "y"))
+    circuit.h(2)
+    circuit.cx(2, 0)
+    circuit.measure([0, 1, 2], [2, 0, 1])
+    assert _load(to_qasm(circuit)) == flatten_registers(circuit)
+    assert _load(to_qasm(QuantumCircuit(3))) == QuantumCircuit(QuantumRegister(3, "q"))
 
 
 @pytest.mark.parametrize(

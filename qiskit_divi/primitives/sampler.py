@@ -41,7 +41,7 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from .._circuits import bound_qasm, flatten_registers, positive_int
+from .._circuits import bound_qasm, positive_int
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.submission import JobSpec
 from ..journal import KIND_SAMPLER
@@ -112,7 +112,7 @@ class SamplerV2(BaseSamplerV2):
         for index, pub in enumerate(coerced):
             circuit = pub.circuit
             circuits = by_shots.setdefault(pub.shots, {})
-            for flat, text in enumerate(bound_qasm(flatten_registers(circuit), pub.parameter_values, index)):
+            for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
                 circuits[pub_label(index, flat)] = text
             pub_entries.append(
                 {
