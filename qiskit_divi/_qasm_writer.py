@@ -32,7 +32,7 @@ _DIRECTIVES = frozenset({"measure", "reset", "barrier"})
 
 
 @functools.cache
-def _statement_names() -> dict[str, tuple[type, str]]:
+def qasm2_statement_names() -> dict[str, tuple[type, str]]:
     """Qiskit gate name -> (gate class, the statement name ``qasm2.dumps`` writes for it).
 
     Found by exporting each standard gate alone; gates that need a ``gate`` or
@@ -86,7 +86,7 @@ class QasmTemplate:
         Qubit ``i`` is written ``q[i]`` and clbit ``i`` ``c[i]`` whatever the
         circuit's registers. ``None`` if a statement needs ``qasm2.dumps``.
         """
-        known = _statement_names()
+        known = qasm2_statement_names()
         position = {parameter: i for i, parameter in enumerate(circuit.parameters)} if circuit.num_parameters else {}
         qubit = {bit: f"q[{i}]" for i, bit in enumerate(circuit.qubits)}
         clbit = {bit: f"c[{i}]" for i, bit in enumerate(circuit.clbits)}

@@ -38,16 +38,15 @@ simulator target carries no properties at all.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import Barrier, Measure, Reset
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.transpiler import InstructionProperties, Target
 
+from ._qasm_writer import qasm2_statement_names
 from .api.models import QPUSystem
 
 logger = logging.getLogger(__name__)
@@ -109,28 +108,15 @@ VIRTUAL_GATES = frozenset({"rz"})
 """Gates implemented in software on superconducting hardware (no error, no time)."""
 
 
-@functools.cache
 def qasm2_standard_gates() -> tuple[str, ...]:
     """Standard gates that ``qasm2.dumps`` writes as a plain ``qelib1.inc`` statement.
 
-    Computed once by exporting each gate of :func:`get_standard_gate_name_mapping`
-    alone: a gate whose export needs a ``gate``/``opaque`` definition (``ecr``,
-    ``iswap``, ``rzx``, ...) or fails (``global_phase``, ``delay``) is left out.
+    Found once by exporting each gate of :func:`get_standard_gate_name_mapping`
+    alone (:func:`._qasm_writer.qasm2_statement_names`): a gate whose export needs a
+    ``gate``/``opaque`` definition (``ecr``, ``iswap``, ``rzx``, ...) or fails
+    (``global_phase``, ``delay``) is left out.
     """
-    names = []
-    for name, op in get_standard_gate_name_mapping().items():
-        if name in ("measure", "reset", "delay", "global_phase") or op.num_clbits:
-            continue
-        gate = op.base_class(*[0.5] * len(op.params)) if op.params else op
-        probe = QuantumCircuit(op.num_qubits)
-        try:
-            probe.append(gate, range(op.num_qubits))
-            text = qasm2.dumps(probe)
-        except Exception:  # noqa: BLE001 - any export failure means "not expressible"
-            continue
-        if not any(line.startswith(("gate ", "opaque ")) for line in text.splitlines()):
-            names.append(name)
-    return tuple(sorted(names))
+    return tuple(sorted(qasm2_statement_names()))
 
 
 # --- reading a QPUSystem --------------------------------------------------------

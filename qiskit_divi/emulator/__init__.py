@@ -27,7 +27,10 @@ Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
   from the request's Host header; rows come in submission order;
 * sampling keys: Qiskit order over the full classical width, registers joined without
   spaces; QASM is parsed with ``qiskit.qasm2.loads`` and Qiskit's legacy custom
-  instructions (``p``, ``sx``, ``rzz``... as ``qasm2.dumps`` writes them);
+  instructions (``p``, ``sx``, ``rzz``... as ``qasm2.dumps`` writes them), once per
+  circuit *shape*: texts differing only in their angles share one parse and run as
+  Aer ``parameter_binds`` (:mod:`.circuits`); native circuits on ``qoro_maestro`` are
+  not transpiled (the noisy systems always transpile);
 * ``job/create_failed/`` answers ``201 {"job_id"}``; ``job/init/`` answers ``201``;
 * ``Idempotency-Key`` (IETF draft, Stripe-style) is honoured on POST and DELETE: a
   repeated key from the same token gets the stored first response back with
