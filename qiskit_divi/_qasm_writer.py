@@ -116,7 +116,10 @@ class QasmTemplate:
                 for param in params:
                     if type(param) is not float:
                         if not isinstance(param, ParameterExpression):
-                            param = float(param)
+                            try:
+                                param = float(param)
+                            except (TypeError, ValueError):  # complex, or not a number: qasm2.dumps decides
+                                return None
                         elif param.parameters:
                             if isinstance(param, Parameter):
                                 slots.append(position[param])
