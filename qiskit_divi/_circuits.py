@@ -164,8 +164,12 @@ def to_qasm(circuit: QuantumCircuit, index: int = 0) -> str:
     template = QasmTemplate.of(circuit)
     if template is not None and not template.num_parameters:
         return template.render()
+    return _dumps(flatten_registers(circuit), index)
+
+
+def _dumps(circuit: QuantumCircuit, index: int) -> str:
     try:
-        return qasm2.dumps(flatten_registers(circuit))
+        return qasm2.dumps(circuit)
     except qasm2.QASM2ExportError as exc:
         raise QoroInputError(
             f"{_describe(circuit, index)} cannot be written as OpenQASM 2: {exc}"
@@ -177,7 +181,7 @@ def bound_qasm(circuit: QuantumCircuit, bindings: BindingsArray, index: int = 0)
     of ``bindings``, in flat (C) order."""
     template = QasmTemplate.of(circuit)
     if template is None:
-        return [to_qasm(bound, index) for bound in bindings.bind_all(flatten_registers(circuit)).flat]
+        return [_dumps(bound, index) for bound in bindings.bind_all(flatten_registers(circuit)).flat]
     if not template.num_parameters:
         return [template.render()] * bindings.size
     rows = bindings.as_array(circuit.parameters).reshape(-1, template.num_parameters).tolist()

@@ -56,13 +56,13 @@ def qasm2_statement_names() -> dict[str, tuple[type, str]]:
 
 def format_real(value: float) -> str:
     """A finite float as an OpenQASM 2 real literal that reads back as the same double."""
+    text = repr(float(value))
+    if "." in text:
+        return text
     if not math.isfinite(value):
         raise ValueError(f"{value!r} is not a finite angle.")
-    text = repr(float(value))
-    if "." not in text:  # "1e-05": OpenQASM 2 reals need a decimal point
-        mantissa, _, exponent = text.partition("e")
-        text = f"{mantissa}.0e{exponent}" if exponent else f"{mantissa}.0"
-    return text
+    mantissa, _, exponent = text.partition("e")  # "1e-05": OpenQASM 2 reals need a point
+    return f"{mantissa}.0e{exponent}" if exponent else f"{mantissa}.0"
 
 
 class QasmTemplate:
@@ -87,7 +87,7 @@ class QasmTemplate:
         circuit's registers. ``None`` if a statement needs ``qasm2.dumps``.
         """
         known = qasm2_statement_names()
-        position = {parameter: i for i, parameter in enumerate(circuit.parameters)} if circuit.num_parameters else {}
+        position = {parameter: i for i, parameter in enumerate(circuit.parameters)}
         qubit = {bit: f"q[{i}]" for i, bit in enumerate(circuit.qubits)}
         clbit = {bit: f"c[{i}]" for i, bit in enumerate(circuit.clbits)}
         slots: list[_Slot] = []
@@ -110,36 +110,11 @@ class QasmTemplate:
                 not isinstance(instruction.operation, entry[0]) or instruction.clbits
             ):
                 return None
-            params = instruction.params
-            if params:
-                arguments = []
-                for param in params:
-                    if type(param) is not float:
-                        if not isinstance(param, ParameterExpression):
-                            try:
-                                param = float(param)
-                            except (TypeError, ValueError):  # complex, or not a number: qasm2.dumps decides
-                                return None
-                        elif param.parameters:
-                            if isinstance(param, Parameter):
-                                slots.append(position[param])
-                            else:
-                                slots.append((param, [(p, position[p]) for p in param.parameters]))
-                            arguments.append("{}")
-                            continue
-                        else:
-                            param = param.numeric()
-                            if isinstance(param, complex):
-                                return None
-                    text = repr(param)
-                    if "." not in text:  # exponent without a point, inf or nan
-                        if not math.isfinite(param):
-                            return None
-                        text = format_real(param)
-                    arguments.append(text)
-                lines.append(f"{entry[1]}({','.join(arguments)}) {','.join([qubit[q] for q in instruction.qubits])};\n")
-            else:
-                lines.append(f"{entry[1]} {','.join([qubit[q] for q in instruction.qubits])};\n")
+            arguments = [_argument(param, position, slots) for param in instruction.params]
+            if None in arguments:
+                return None
+            call = f"{entry[1]}({','.join(arguments)})" if arguments else entry[1]  # type: ignore[arg-type]
+            lines.append(f"{call} {','.join([qubit[q] for q in instruction.qubits])};\n")
         # Nothing written above contains a brace except the "{}" slots.
         return cls("".join(lines).rstrip("\n"), slots, len(position))
 
@@ -156,6 +131,22 @@ class QasmTemplate:
 
 
 _Slot = int | tuple[ParameterExpression, list[tuple[Parameter, int]]]
+
+
+def _argument(param: object, position: dict[Parameter, int], slots: list[_Slot]) -> str | None:
+    """A gate argument's text: a literal, or ``{}`` with its slot appended; None if not expressible."""
+    if isinstance(param, ParameterExpression):
+        if param.parameters:
+            if isinstance(param, Parameter):
+                slots.append(position[param])
+            else:
+                slots.append((param, [(p, position[p]) for p in param.parameters]))
+            return "{}"
+        param = param.numeric()
+    try:
+        return format_real(param)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # complex, non-finite, not a number: qasm2.dumps decides
+        return None
 
 
 def _evaluate(slot: _Slot, values: Sequence[float]) -> float:

@@ -150,7 +150,7 @@ def wait_for_final_status(
     """Poll ``status/`` with exponential backoff until COMPLETED, FAILED or CANCELLED.
 
     Polls start 10 ms apart (a short job is noticed within ~50 % of its run
-    time) and grow by 1.5x up to ``max_interval``: ~9 polls in the first second,
+    time) and grow by 1.5x up to ``max_interval``: about 10 polls in the first second,
     then one per ``max_interval``.
 
     An unknown status string is logged once and treated as not final. A poll

@@ -43,8 +43,8 @@ from ..api.models import (
     parse_qpu_systems,
     parse_results_page,
 )
-from ..api.submission import MAX_SHOTS
 from ..api.observables import PAULI_LETTERS
+from ..api.submission import MAX_SHOTS
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._qasm import is_valid_qasm, qasm_num_qubits, validate_qasm

@@ -56,10 +56,11 @@ class JobCircuit:
         return self.skeleton.assign_parameters(self.values)
 
 
-def parameter_binds(circuits: list[JobCircuit]) -> dict[Any, list[float]]:
-    """Aer ``parameter_binds`` for circuits sharing one skeleton: parameter -> one value per circuit."""
-    parameters = circuits[0].skeleton.parameters
-    return {parameter: [c.values[i] for c in circuits] for i, parameter in enumerate(parameters)}
+def parameter_binds(skeleton: QuantumCircuit, circuits: list[JobCircuit]) -> dict[Any, list[float]]:
+    """Aer ``parameter_binds`` of ``skeleton`` (or a copy with the same parameters) for the
+    circuits using it: parameter -> one value per circuit, in ``skeleton.parameters`` order
+    (which :meth:`JobCircuit.bound` uses too)."""
+    return {parameter: [c.values[i] for c in circuits] for i, parameter in enumerate(skeleton.parameters)}
 
 
 def group_by_skeleton(circuits: list[JobCircuit]) -> list[tuple[QuantumCircuit, list[int]]]:

@@ -98,13 +98,14 @@ class _Simulator:
         # Aer runs barriers, though its Target does not list them.
         return frozenset(target.operation_names) | {"barrier"} if target is not None else frozenset()
 
-    def _runs_natively(self, circuits: Sequence[JobCircuit]) -> bool:
+    def runs_natively(self, groups: Sequence[tuple[QuantumCircuit, list[int]]]) -> bool:
+        """Whether circuits grouped by :func:`group_by_skeleton` run as uploaded."""
         if not self.run_native:
             return False
         native = self._native_operations
         return all(
             skeleton.num_qubits <= NATIVE_RUN_MAX_QUBITS and skeleton.count_ops().keys() <= native
-            for skeleton, _ in group_by_skeleton(list(circuits))
+            for skeleton, _ in groups
         )
 
     def sample(self, circuits: Sequence[JobCircuit], shots: int, seed: int | None) -> list[dict[int, int]]:
@@ -112,8 +113,9 @@ class _Simulator:
         run_options: dict[str, Any] = {"shots": shots}
         if seed is not None:
             run_options["seed_simulator"] = seed
-        if self._runs_natively(circuits):
-            result, order = run_batched(self.backend, circuits, **run_options)
+        groups = group_by_skeleton(list(circuits))
+        if self.runs_natively(groups):
+            result, order = run_batched(self.backend, circuits, groups, **run_options)
         else:
             from qiskit import transpile
 
@@ -138,19 +140,25 @@ class _Simulator:
         return out
 
 
-def run_batched(backend: Any, circuits: Sequence[JobCircuit], **run_options: Any) -> tuple[Any, list[int]]:
+def run_batched(
+    backend: Any,
+    circuits: Sequence[JobCircuit],
+    groups: Sequence[tuple[QuantumCircuit, list[int]]],
+    **run_options: Any,
+) -> tuple[Any, list[int]]:
     """Run circuits as one Aer job, one experiment per skeleton bound by ``parameter_binds``.
 
-    Returns the Aer result and, per result experiment, the position of its circuit
+    ``groups`` is ``group_by_skeleton(circuits)``, possibly with each skeleton replaced
+    by a copy that has the same parameters. Returns the Aer result and, per result experiment, the position of its circuit
     in ``circuits``. A skeleton without parameters runs once per circuit using it.
     """
     experiments: list[QuantumCircuit] = []
     binds: list[dict[Any, list[float]]] = []
     order: list[int] = []
-    for skeleton, positions in group_by_skeleton(list(circuits)):
+    for skeleton, positions in groups:
         if skeleton.num_parameters:
             experiments.append(skeleton)
-            binds.append(parameter_binds([circuits[i] for i in positions]))
+            binds.append(parameter_binds(skeleton, [circuits[i] for i in positions]))
             order.extend(positions)
         else:
             for position in positions:
@@ -291,12 +299,8 @@ def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> lis
     statevector and fails the job. Wire terms have qubit 0 leftmost.
     """
     distinct = list(dict.fromkeys(terms))
-    prepared: dict[int, QuantumCircuit] = {}
-    for circuit in circuits:
-        if id(circuit.skeleton) not in prepared:
-            prepared[id(circuit.skeleton)] = _saving_statevector(circuit.skeleton)
-    saving = [JobCircuit(prepared[id(c.skeleton)], c.values) for c in circuits]
-    result, order = run_batched(_statevector_backend(), saving, shots=1)
+    groups = [(_saving_statevector(skeleton), positions) for skeleton, positions in group_by_skeleton(list(circuits))]
+    result, order = run_batched(_statevector_backend(), circuits, groups, shots=1)
     if not result.success:
         raise RuntimeError(f"Aer run failed: {result.status}")
     out: list[dict[str, float]] = [{} for _ in circuits]

@@ -29,6 +29,19 @@ def test_texts_differing_only_in_angles_share_one_skeleton_and_bind_to_the_parse
         assert (circuit.num_qubits, circuit.num_clbits) == (2, 2)
 
 
+def test_angles_bind_in_text_order_beyond_ten_parameters():
+    """Parameter order is by vector index (a[2] before a[10]), as the literals are."""
+    angles = [0.1 * (k + 1) for k in range(12)]
+    text = HEADER + "".join(f"rz({a}) q[{k % 2}];\n" for k, a in enumerate(angles))
+    parser = CircuitParser()
+    parser.parse(text)  # the first text of a shape is the parse itself
+    circuit = parser.parse(text.replace("rz(0.30000000000000004)", "rz(-7.5)"))
+    assert circuit.bound() == _load(text.replace("rz(0.30000000000000004)", "rz(-7.5)"))
+    binds = parameter_binds(circuit.skeleton, [circuit])
+    assert [values[0] for values in binds.values()] == list(circuit.values)
+    assert circuit.values[2] == -7.5
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -76,5 +89,5 @@ def test_grouping_keeps_first_appearance_order_and_binds_values_per_parameter():
     circuits = [parser.parse(t) for t in (_text(0.1, 0.2), other, _text(0.3, 0.4), other)]
     groups = group_by_skeleton(circuits)
     assert [positions for _, positions in groups] == [[0, 2], [1, 3]]
-    binds = parameter_binds([circuits[0], circuits[2]])
+    binds = parameter_binds(groups[0][0], [circuits[0], circuits[2]])
     assert list(binds.values()) == [[0.1, 0.3], [0.2, 0.4], [0.25, 0.25], [-1.5e-3, -1.5e-3]]
