@@ -37,7 +37,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import current_process
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from qiskit import QuantumCircuit, qasm2
@@ -55,6 +55,7 @@ from qiskit_aer import AerSimulator as _RealAerSimulator
 from qiskit_aer.library import SaveProbabilities
 from qiskit_aer.noise import NoiseModel
 
+from .._qasm_shapes import ShapedCircuit, ShapeParser
 from ..api.errors import QoroError
 from ._circuit_runner import CircuitRunner, ExecutionResult
 
@@ -234,6 +235,7 @@ def _clear_caches() -> None:
         _auto_backends.clear()
         _auto_simulators.clear()
         _noiseless_simulators.clear()
+    _shapes.clear()
 
 
 # --- parsing and the transpile-skip decision -------------------------------------------
@@ -257,6 +259,13 @@ def _parse_qasm(qasm: str) -> QuantumCircuit:
         custom_classical=qasm2.LEGACY_CUSTOM_CLASSICAL,
         strict=False,
     )
+
+
+_shapes = ShapeParser(lambda qasm: _parse_qasm(qasm), max_shapes=256)
+"""Texts are parsed once per shape (see :mod:`qiskit_divi._qasm_shapes`): a circuit that
+differs from an earlier one only in its angles is the earlier parse with its angles
+bound, which equals its own parse (the shape parser proves it per shape) at a
+fraction of the cost."""
 
 
 _STABILIZER_GATES = frozenset(
@@ -285,10 +294,35 @@ class _Prepared:
     probe_qubits: tuple[int, ...] | None = None
 
 
+class _SkipPlan(NamedTuple):
+    """What :func:`_structural_verdict` allows: skip with these probe qubits, after the
+    ``init``-stage check on the bound circuit if ``check_init_stage``."""
+
+    probe_qubits: tuple[int, ...]
+    check_init_stage: bool
+
+
 def _skip_verdict(circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int, ...] | None:
     """Whether running ``circuit`` untranspiled gives the counts its transpiled copy would.
 
-    Returns the qubits to probe when transpilation can be skipped, None when it cannot.
+    Returns the qubits to probe when transpilation can be skipped, None when it cannot
+    (see :func:`_structural_verdict` for the conditions).
+    """
+    return _confirmed_skip(_structural_verdict(circuit, entry), circuit, entry)
+
+
+def _confirmed_skip(plan: _SkipPlan | None, circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int, ...] | None:
+    """The probe qubits of ``plan`` for ``circuit`` (bound), or None if it must be transpiled."""
+    if plan is None or (plan.check_init_stage and entry.init_stage_permutes(circuit)):
+        return None
+    return plan.probe_qubits
+
+
+def _structural_verdict(circuit: QuantumCircuit, entry: _SimulatorEntry) -> _SkipPlan | None:
+    """The skip decision as far as the circuit's structure decides it (gate names,
+    qubits, measurements; not angles), so one verdict serves every binding of a skeleton.
+
+    Returns a plan when transpilation can be skipped, None when it cannot.
     Skipping is allowed only if all of the following hold, which together pin down
     everything Aer's sampling depends on besides floating-point rounding:
 
@@ -302,7 +336,8 @@ def _skip_verdict(circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int,
     3. Measurements are terminal and measure every qubit a gate acts on, so Aer's
        qubit truncation keeps the same operations in both circuits.
     4. No qubit pair carries three or more two-qubit gates, or else the transpiler's
-       ``init`` stage, run on this circuit, reports no virtual permutation (a
+       ``init`` stage, run on the bound circuit (the plan's ``check_init_stage``,
+       since it depends on angles), reports no virtual permutation (a
        two-qubit block equivalent to a swap is also elided by relabelling; three
        gates of the controlled/XX families are the minimum for a swap).
     5. The circuit is not made only of stabilizer gates (Aer would pick a different
@@ -350,9 +385,8 @@ def _skip_verdict(circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int,
                 pair_counts[pair] = pair_counts.get(pair, 0) + 1
     if stabilizer_only or not measured or not gate_qubits <= measured:
         return None
-    if any(count >= 3 for count in pair_counts.values()) and entry.init_stage_permutes(circuit):
-        return None
-    return tuple(sorted(measured))[:_PROBE_MAX_QUBITS]
+    check_init_stage = any(count >= 3 for count in pair_counts.values())
+    return _SkipPlan(tuple(sorted(measured))[:_PROBE_MAX_QUBITS], check_init_stage)
 
 
 _probes: dict[int, SaveProbabilities] = {}
@@ -650,14 +684,17 @@ class ParallelSimulator(CircuitRunner):
         return options
 
     def _prepare(
-        self, qasm_strings: Sequence[str], entry: _SimulatorEntry, parsed: dict[str, QuantumCircuit]
+        self, qasm_strings: Sequence[str], entry: _SimulatorEntry, parsed: dict[str, ShapedCircuit]
     ) -> list[_Prepared]:
         """One prepared circuit per distinct QASM text: cached, or parsed and transpiled if needed.
 
-        ``parsed`` holds circuits already parsed from their QASM text (they are not modified).
+        ``parsed`` holds circuits already parsed from their QASM text. Texts of one
+        shape share their skeleton's skip verdict and, when transpilation is skipped,
+        its probed copy, which each text then binds to its own angles.
         """
         prepared: dict[str, _Prepared] = {}
         to_transpile: dict[str, QuantumCircuit] = {}
+        plans: dict[int, tuple[QuantumCircuit, _SkipPlan | None, QuantumCircuit | None]] = {}
         for qasm in qasm_strings:
             if qasm in prepared or qasm in to_transpile:
                 continue
@@ -665,17 +702,20 @@ class ParallelSimulator(CircuitRunner):
             if cached is not None:
                 prepared[qasm] = cached
                 continue
-            circuit = parsed.get(qasm)
-            owned = circuit is None
-            if owned:
-                circuit = _parse_qasm(qasm)
-            probe_qubits = _skip_verdict(circuit, entry)
+            shaped = parsed.get(qasm) or _shapes.parse(qasm)
+            skeleton = shaped.skeleton
+            known = plans.get(id(skeleton))  # holds the skeleton, so its id stays unique in this call
+            if known is None:
+                plan = _structural_verdict(skeleton, entry)
+                probed = None if plan is None else _with_probe(skeleton.copy(), plan.probe_qubits)
+                known = plans[id(skeleton)] = (skeleton, plan, probed)
+            _, plan, probed = known
+            circuit = shaped.bound()
+            probe_qubits = _confirmed_skip(plan, circuit, entry)
             if probe_qubits is None:
                 to_transpile[qasm] = circuit
             else:
-                item = prepared[qasm] = _Prepared(
-                    _with_probe(circuit if owned else circuit.copy(), probe_qubits), probe_qubits
-                )
+                item = prepared[qasm] = _Prepared(ShapedCircuit(probed, shaped.values).bound(), probe_qubits)
                 entry.put(qasm, self.simulation_seed, item)
         if to_transpile:
             transpiled = transpile(list(to_transpile.values()), entry.simulator, **self._transpile_options())
@@ -825,11 +865,11 @@ class ParallelSimulator(CircuitRunner):
         qasm_strings = list(circuits.values())
         logger.debug("Simulating %d circuits with %d processes", len(labels), self._n_processes)
 
-        parsed: dict[str, QuantumCircuit] = {}
+        parsed: dict[str, ShapedCircuit] = {}
         if isinstance(self.qiskit_backend, str) and self.qiskit_backend == "auto":
             # The fake backend depends on the widest circuit, so every circuit is parsed first.
-            parsed = {qasm: _parse_qasm(qasm) for qasm in qasm_strings}
-        entry = self._simulator_entry(list(parsed.values()))
+            parsed = {qasm: _shapes.parse(qasm) for qasm in qasm_strings}
+        entry = self._simulator_entry([shaped.skeleton for shaped in parsed.values()])
         prepared = self._prepare(qasm_strings, entry, parsed)
 
         if self._deterministic_execution:  # each circuit alone, every one with the seed itself

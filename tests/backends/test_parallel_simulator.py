@@ -721,3 +721,57 @@ def test_seeded_auto_runs_are_reproducible_from_a_cold_cache():
         ps._clear_caches()
         runs.append(ParallelSimulator(qiskit_backend="auto", shots=200, simulation_seed=5).submit_circuits(texts).results)
     assert runs[0] == runs[1]
+
+
+# --- texts of one shape: parsed once, bound per text ------------------------------------------
+
+
+def qaoa_bindings(n: int, count: int, seed: int) -> list[str]:
+    """``count`` QAOA texts of one shape (fixed edges, >= 3 gates per pair, fresh angles)."""
+    rng = np.random.default_rng(seed)
+    edges = [(i, (i + 1) % n) for i in range(n)]
+    texts = []
+    for _ in range(count):
+        circuit = QuantumCircuit(n, n)
+        circuit.h(range(n))
+        for _ in range(2):
+            gamma, beta = rng.uniform(0, math.pi, 2)
+            for i, j in edges:
+                circuit.cx(i, j), circuit.rz(2 * gamma, j), circuit.cx(i, j)
+            circuit.rx(2 * beta, range(n))
+        circuit.measure(range(n), range(n))
+        texts.append(qasm2.dumps(circuit))
+    return texts
+
+
+def test_texts_of_one_shape_are_parsed_once_and_bit_identical_to_plain_aer():
+    texts = {f"qaoa{i}": text for i, text in enumerate(qaoa_bindings(5, 6, seed=3))}
+    texts |= {f"hea{s}": qasm2.dumps(hardware_efficient(4, 2, s)) for s in range(6)}
+    entry = ps._noiseless_entry()
+    with (
+        mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse,
+        mock.patch.object(ps, "_structural_verdict", side_effect=ps._structural_verdict) as structural,
+        mock.patch.object(entry, "init_stage_permutes", side_effect=entry.init_stage_permutes) as init_check,
+    ):
+        result = ParallelSimulator(shots=300, simulation_seed=SEED, n_processes=2).submit_circuits(texts)
+    assert parse.call_count == 2 and structural.call_count == 2  # one per shape
+    qaoa_texts = [text for label, text in texts.items() if label.startswith("qaoa")]
+    # the angle-dependent init-stage check runs on each bound circuit, not on the skeleton
+    assert [call.args[0] == QuantumCircuit.from_qasm_str(text) for call, text in zip(init_check.call_args_list, qaoa_texts)] == [True] * 6
+    assert all(entry.get(text, SEED).probe_qubits is not None for text in texts.values())  # none transpiled
+    options = {"seed_simulator": SEED, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
+    assert [row["results"] for row in result.results] == baseline_counts(list(texts.values()), AerSimulator(), 300, options)
+
+
+def test_auto_backend_texts_of_one_shape_match_plain_aer_on_the_parsed_circuits():
+    texts = {f"hea{s}": qasm2.dumps(hardware_efficient(3, 2, s)) for s in range(5)}
+    with mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse:
+        result = ParallelSimulator(qiskit_backend="auto", shots=400, simulation_seed=8).submit_circuits(texts)
+    assert parse.call_count == 1
+    simulator = AerSimulator.from_backend(FakeQuitoV2())
+    circuits = qiskit_transpile(
+        [QuantumCircuit.from_qasm_str(text) for text in texts.values()], simulator, seed_transpiler=8
+    )
+    options = ParallelSimulator(shots=400, simulation_seed=8)._run_options(len(texts))
+    plain = simulator.run(circuits, shots=400, **options).result()
+    assert [row["results"] for row in result.results] == [plain.get_counts(i) for i in range(len(texts))]
