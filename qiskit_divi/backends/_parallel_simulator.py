@@ -199,6 +199,10 @@ class _SimulatorEntry:
                 self._prepared.move_to_end(key)
             return prepared
 
+    def forget_prepared(self) -> None:
+        with self._lock:
+            self._prepared.clear()
+
     def put(self, qasm: str, seed_transpiler: int | None, prepared: _Prepared) -> None:
         key = (transpile, seed_transpiler, qasm)
         with self._lock:
@@ -236,6 +240,15 @@ def _clear_caches() -> None:
         _auto_simulators.clear()
         _noiseless_simulators.clear()
     _shapes.clear()
+
+
+def _forget_prepared_circuits() -> None:
+    """Forget the prepared circuits but keep simulators and parsed shapes: the state a
+    sweep's next iteration (same circuits, new angles) finds (for benchmarks)."""
+    with _cache_lock:
+        entries = [*_auto_simulators.values(), *_noiseless_simulators.values()]
+    for entry in entries:
+        entry.forget_prepared()
 
 
 # --- parsing and the transpile-skip decision -------------------------------------------

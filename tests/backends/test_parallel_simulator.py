@@ -775,3 +775,19 @@ def test_auto_backend_texts_of_one_shape_match_plain_aer_on_the_parsed_circuits(
     options = ParallelSimulator(shots=400, simulation_seed=8)._run_options(len(texts))
     plain = simulator.run(circuits, shots=400, **options).result()
     assert [row["results"] for row in result.results] == [plain.get_counts(i) for i in range(len(texts))]
+
+
+def test_forgetting_prepared_circuits_keeps_the_simulator_and_the_shapes():
+    texts = {"a": BELL, "b": H_MEASURE}
+    simulator = ParallelSimulator(qiskit_backend="auto", shots=100, simulation_seed=2)
+    patcher, spy = spy_transpile()
+    with (
+        patcher,
+        mock.patch.object(ps.AerSimulator, "from_backend", side_effect=AerSimulator.from_backend) as fb,
+        mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse,
+    ):
+        first = simulator.submit_circuits(texts)
+        ps._forget_prepared_circuits()
+        second = simulator.submit_circuits(texts)
+    assert (spy.call_count, fb.call_count, parse.call_count) == (2, 1, 2)  # transpiled again, nothing else
+    assert first == second
