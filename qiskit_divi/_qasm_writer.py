@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Sequence
 
 from qiskit import QuantumCircuit, qasm2
@@ -72,12 +73,15 @@ class QasmTemplate:
     ``(expression, [(parameter, index), ...])`` pair for a parameter expression.
     """
 
-    __slots__ = ("_format", "_slots", "num_parameters")
+    __slots__ = ("_format", "_slots", "_pick", "num_parameters")
 
     def __init__(self, format_string: str, slots: list[_Slot], num_parameters: int):
         self._format = format_string
         self._slots = slots
         self.num_parameters = num_parameters
+        # When every slot is a bare parameter, a binding's texts are picked by index in one call.
+        direct = len(slots) > 1 and all(isinstance(slot, int) for slot in slots)
+        self._pick = operator.itemgetter(*slots) if direct else None
 
     @classmethod
     def of(cls, circuit: QuantumCircuit) -> QasmTemplate | None:
@@ -127,6 +131,11 @@ class QasmTemplate:
             raise ValueError(f"Expected {self.num_parameters} parameter values, got {len(values)}.")
         if not self._slots:
             return self._format
+        if self._pick is not None:
+            texts = list(map(repr, map(float, values)))
+            # Every repr with a point is format_real's own answer; others ("1e-05", "inf") take the long way.
+            if "".join(texts).count(".") == len(texts):
+                return self._format.format(*self._pick(texts))
         return self._format.format(*[format_real(_evaluate(slot, values)) for slot in self._slots])
 
 

@@ -13,7 +13,7 @@ CANCELLED       CANCELLED
 (unknown)       RUNNING                          logged once; never treated as final
 ==============  ===============================  ===========================================
 
-Waiting polls ``status/`` with exponential backoff (from 0.01 s, x1.5 per poll, up
+Waiting polls ``status/`` with exponential backoff (from 0.01 s, x1.25 per poll, up
 to ``wait`` seconds, 2 s by default). Progress is reported to an optional
 ``callback(job_id, status, job)`` after every poll, as ``JobV1.wait_for_final_state``
 does, and as one INFO log line per status change on the ``qiskit_divi.job``

@@ -82,6 +82,35 @@ def test_wrong_number_of_values_and_non_finite_values_are_refused():
         template.render([math.nan])
 
 
+@pytest.mark.parametrize(
+    "values",
+    [[0.1, -2.0, 3.5], [1e-05, 0.25, 1e300], [2.0, 1e22, -0.0], [7, np.float64(0.5), np.float32(0.25)]],
+    ids=["plain", "exponent without a point", "large integral", "other number types"],
+)
+def test_templates_of_bare_parameters_render_like_bound_circuits(values):
+    a, b, c = Parameter("a"), Parameter("b"), Parameter("c")
+    circuit = QuantumCircuit(QuantumRegister(2, "q"))
+    circuit.rz(b, 0)
+    circuit.rx(a, 1)
+    circuit.cp(c, 0, 1)
+    circuit.ry(b, 1)  # a parameter used twice, out of order
+    template = QasmTemplate.of(circuit)
+    text = template.render(values)
+    assert _load(text) == circuit.assign_parameters([float(v) for v in values])
+    assert text.count("(") == 4 and all(format_real(float(v)) in text for v in values)
+
+
+def test_templates_of_bare_parameters_refuse_non_finite_values():
+    a, b = Parameter("a"), Parameter("b")
+    circuit = QuantumCircuit(QuantumRegister(1, "q"))
+    circuit.rz(a, 0)
+    circuit.rx(b, 0)
+    template = QasmTemplate.of(circuit)
+    for bad in (math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="not a finite angle"):
+            template.render([0.5, bad])
+
+
 def test_bound_qasm_renders_every_binding_in_flat_order_and_names_bad_values():
     x, y = Parameter("x"), Parameter("y")
     circuit = QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(1, "c"))

@@ -407,6 +407,22 @@ def _check_real(value: Any, label: str, term: str) -> float:
     return float(value)
 
 
+@dataclass
+class _TermValues:
+    """Per-binding values of a PUB's non-identity Pauli terms: ``value[p, column[label]]``
+    and its single-shot variance (zero when exact)."""
+
+    column: dict[str, int]
+    value: np.ndarray
+    variance: np.ndarray
+
+    @classmethod
+    def empty(cls, labels: Iterable[str], num_bindings: int) -> _TermValues:
+        column = {label: j for j, label in enumerate(dict.fromkeys(labels))}
+        shape = (num_bindings, len(column))
+        return cls(column, np.zeros(shape), np.zeros(shape))
+
+
 class _EstimatorCodec:
     kind = KIND_ESTIMATOR
 
@@ -438,21 +454,11 @@ class _EstimatorCodec:
             param_index, obs_index = np.broadcast_arrays(params, obs)
             raw_job = raw[pub["job"]]
             if method == METHOD_EXPECTATION:
-                values = self._exact_values(index, pub, raw_job)
+                terms = self._exact_values(index, pub, raw_job)
             else:
-                values = self._sampled_values(index, pub, raw_job)
-            evs = np.zeros(shape, dtype=np.float64)
-            stds = np.zeros(shape, dtype=np.float64)
-            for position in np.ndindex(*shape):
-                p, o = int(param_index[position]), int(obs_index[position])
-                ev = spread = 0.0
-                for label, coeff in pub["observables"][o].items():
-                    value, variance = (1.0, 0.0) if _is_identity(label) else values[p, label]
-                    ev += coeff * value
-                    spread += abs(coeff) * math.sqrt(max(variance, 0.0))
-                evs[position] = ev
-                if pub["shots"]:
-                    stds[position] = spread / math.sqrt(pub["shots"])
+                terms = self._sampled_values(index, pub, raw_job)
+            evs, spread = _combine(pub["observables"], terms, param_index, obs_index)
+            stds = spread / math.sqrt(pub["shots"]) if pub["shots"] else np.zeros(shape, dtype=np.float64)
             metadata: dict[str, Any] = {"target_precision": pub["target_precision"]}
             if pub["shots"]:
                 metadata["shots"] = pub["shots"]
@@ -464,24 +470,30 @@ class _EstimatorCodec:
         return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})
 
     @staticmethod
-    def _exact_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> dict:
-        values: dict[tuple[int, str], tuple[float, float]] = {}
-        labels = {label for obs in pub["observables"] for label in obs if not _is_identity(label)}
-        for p in range(shape_size(pub["param_shape"])):
+    def _exact_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> _TermValues:
+        labels = [label for obs in pub["observables"] for label in obs if not _is_identity(label)]
+        num_bindings = shape_size(pub["param_shape"])
+        terms = _TermValues.empty(labels, num_bindings)
+        wire = [qiskit_label_to_wire(label) for label in terms.column]
+        for p in range(num_bindings):
             circuit_label = pub_label(index, p)
             row = raw_job[circuit_label]
-            for label in labels:
-                term = qiskit_label_to_wire(label)
-                if term not in row:
-                    raise QoroProtocolError(
-                        f"Malformed server reply: circuit '{circuit_label}' has no value for the term '{term}'."
-                    )
-                values[p, label] = (_check_real(row[term], circuit_label, term), 0.0)
-        return values
+            try:
+                values = [row[term] for term in wire]
+            except KeyError as missing:
+                raise QoroProtocolError(
+                    f"Malformed server reply: circuit '{circuit_label}' has no value for the term '{missing.args[0]}'."
+                ) from None
+            if not all(type(value) is float or type(value) is int for value in values):
+                values = [_check_real(value, circuit_label, term) for value, term in zip(values, wire)]
+            terms.value[p] = values
+        return terms
 
     @staticmethod
-    def _sampled_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> dict:
-        values: dict[tuple[int, str], tuple[float, float]] = {}
+    def _sampled_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> _TermValues:
+        terms = _TermValues.empty(
+            (label for group in pub["groups"] for label in group["paulis"]), len(pub["param_groups"])
+        )
         shots = int(pub["shots"])
         n = int(pub["num_qubits"])
         for p, group_ids in enumerate(pub["param_groups"]):
@@ -501,8 +513,36 @@ class _EstimatorCodec:
                 parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x paulis
                 expvals = (counts[:, None] * (1 - 2 * parity)).sum(axis=0) / shots
                 for label, ev in zip(group["paulis"], expvals):
-                    values[p, label] = (float(ev), 1.0 - float(ev) ** 2)
-        return values
+                    column = terms.column[label]
+                    terms.value[p, column] = float(ev)
+                    terms.variance[p, column] = 1.0 - float(ev) ** 2
+        return terms
+
+
+def _combine(
+    observables: Sequence[Mapping[str, float]], terms: _TermValues, param_index: np.ndarray, obs_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expectation values and their spread (sum of ``|coeff| * sqrt(variance)``) at every
+    position of the broadcast shape, term by term in each observable's order."""
+    evs = np.zeros(param_index.shape, dtype=np.float64)
+    spread = np.zeros(param_index.shape, dtype=np.float64)
+    for o, observable in enumerate(observables):
+        where = obs_index == o
+        if not where.any():
+            continue
+        p = param_index[where]
+        ev = np.zeros(p.shape, dtype=np.float64)
+        deviation = np.zeros(p.shape, dtype=np.float64)
+        for label, coeff in observable.items():
+            if _is_identity(label):
+                ev += coeff
+                continue
+            column = terms.column[label]
+            ev += coeff * terms.value[p, column]
+            deviation += abs(coeff) * np.sqrt(np.maximum(terms.variance[p, column], 0.0))
+        evs[where] = ev
+        spread[where] = deviation
+    return evs, spread
 
 
 ESTIMATOR_CODEC = _EstimatorCodec()

@@ -15,9 +15,11 @@ from qiskit.primitives import BaseEstimatorV2, PubResult, StatevectorEstimator
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qiskit_divi import EstimatorV2, QoroInputError
+from qiskit_divi import EstimatorV2, QoroInputError, QoroProtocolError
 from qiskit_divi.api.client import QoroClient
 from qiskit_divi.primitives import EstimatorOptions
+from qiskit_divi.primitives._common import pub_label
+from qiskit_divi.primitives.estimator import _combine, _EstimatorCodec, _TermValues
 
 from .conftest import random_ansatz
 
@@ -280,3 +282,43 @@ def test_bad_input_creates_no_job(provider, emulator_server):
     with pytest.raises(QoroInputError, match="default_precision must be a positive number"):
         EstimatorV2(mode=maestro, options={"default_precision": -1})
     assert emulator_server.stats["jobs_created"] == before
+
+
+# --- decoding server replies ------------------------------------------------------------
+
+
+def _exact_pub(observables, num_bindings):
+    return {"observables": observables, "param_shape": [num_bindings]}
+
+
+def test_exact_values_name_a_missing_term_and_a_value_that_is_not_a_number():
+    pub = _exact_pub([{"ZI": 0.5, "IX": 1.0}], 2)
+    good = {"IZ": 0.25, "XI": -1}  # wire terms are the reversed Qiskit labels
+    terms = _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): dict(good, IZ=0.5)})
+    assert terms.value.tolist() == [[0.25, -1.0], [0.5, -1.0]] and terms.value.dtype == np.float64
+    with pytest.raises(QoroProtocolError, match=f"circuit '{pub_label(0, 1)}' has no value for the term 'XI'"):
+        _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5}})
+    with pytest.raises(QoroProtocolError, match="the value of term 'XI' .* is True, not a number"):
+        _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5, "XI": True}})
+
+
+def test_combining_terms_matches_the_term_by_term_sum_bit_for_bit():
+    rng = np.random.default_rng(5)
+    labels = ["XZ", "ZZ", "YI", "IX"]
+    observables = [
+        {label: float(c) for label, c in zip(["II", *labels], rng.normal(size=5))},
+        {"ZZ": -0.3, "YI": 0.1 + 1e-17},
+    ]
+    terms = _TermValues.empty(labels, 6)
+    terms.value[:] = rng.uniform(-1, 1, terms.value.shape)
+    terms.variance[:] = 1 - terms.value**2
+    param_index, obs_index = np.broadcast_arrays(np.arange(6).reshape(3, 2, 1), np.arange(2).reshape(1, 1, 2))
+    evs, spread = _combine(observables, terms, param_index, obs_index)
+    for position in np.ndindex(*param_index.shape):
+        p, o = int(param_index[position]), int(obs_index[position])
+        ev = deviation = 0.0
+        for label, coeff in observables[o].items():
+            value, variance = (1.0, 0.0) if label == "II" else (terms.value[p, terms.column[label]], terms.variance[p, terms.column[label]])
+            ev += coeff * value
+            deviation += abs(coeff) * math.sqrt(max(variance, 0.0))
+        assert evs[position] == ev and spread[position] == deviation
