@@ -155,7 +155,7 @@ def wait_for_final_status(
 
     Polls start 10 ms apart and grow by :data:`POLL_BACKOFF` (1.25x) up to
     ``max_interval``: a job is noticed within ~25 % of its run time (plus one
-    round trip), with about 14 polls in the first second and 24 in the first ten,
+    round trip), with 15 polls in the first second and 25 in the first ten (10 and 17 at 1.5x),
     then one per ``max_interval``.
 
     An unknown status string is logged once and treated as not final. A poll

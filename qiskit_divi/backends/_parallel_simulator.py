@@ -4,7 +4,9 @@ Same API, defaults and results as divi v0.6.1, built for speed:
 
 * OpenQASM 2 is parsed with :func:`qiskit.qasm2.loads` using exactly the options of
   ``QuantumCircuit.from_qasm_str`` (so every ``qelib1.inc`` gate maps to Qiskit's
-  standard gate class).
+  standard gate class), once per *shape*: a text that differs from an earlier one
+  only in its angles binds the earlier parse to its own angles, which gives the
+  circuit its own parse would (see :mod:`qiskit_divi._qasm_shapes`).
 * Transpilation is serial (``num_processes=1``): the reference's process pool cost
   more in pickling than the transpilation itself. With ``simulation_seed`` set it is
   also seeded (``seed_transpiler``), so that noisy runs are reproducible: divi v0.6.1
