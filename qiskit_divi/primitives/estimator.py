@@ -409,18 +409,19 @@ def _check_real(value: Any, label: str, term: str) -> float:
 
 @dataclass
 class _TermValues:
-    """Per-binding values of a PUB's non-identity Pauli terms: ``value[p, column[label]]``
-    and its single-shot variance (zero when exact)."""
+    """Per-binding values of a PUB's non-identity Pauli terms: ``value[p, column[label]]``,
+    its single-shot variance (zero when exact) and whether it was measured at all."""
 
     column: dict[str, int]
     value: np.ndarray
     variance: np.ndarray
+    measured: np.ndarray
 
     @classmethod
     def empty(cls, labels: Iterable[str], num_bindings: int) -> _TermValues:
         column = {label: j for j, label in enumerate(dict.fromkeys(labels))}
         shape = (num_bindings, len(column))
-        return cls(column, np.zeros(shape), np.zeros(shape))
+        return cls(column, np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool))
 
 
 class _EstimatorCodec:
@@ -487,6 +488,7 @@ class _EstimatorCodec:
             if not all(type(value) is float or type(value) is int for value in values):
                 values = [_check_real(value, circuit_label, term) for value, term in zip(values, wire)]
             terms.value[p] = values
+        terms.measured[:] = True
         return terms
 
     @staticmethod
@@ -516,6 +518,7 @@ class _EstimatorCodec:
                     column = terms.column[label]
                     terms.value[p, column] = float(ev)
                     terms.variance[p, column] = 1.0 - float(ev) ** 2
+                    terms.measured[p, column] = True
         return terms
 
 
@@ -537,7 +540,12 @@ def _combine(
             if _is_identity(label):
                 ev += coeff
                 continue
-            column = terms.column[label]
+            column = terms.column.get(label)
+            if column is None or not terms.measured[p, column].all():
+                raise QoroProtocolError(
+                    f"The plan of this estimator call (or its journal entry) measures the term '{label}' not "
+                    "for every binding that needs it, so the result cannot be built; please report this."
+                )
             ev += coeff * terms.value[p, column]
             deviation += abs(coeff) * np.sqrt(np.maximum(terms.variance[p, column], 0.0))
         evs[where] = ev

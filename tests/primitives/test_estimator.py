@@ -312,13 +312,23 @@ def test_combining_terms_matches_the_term_by_term_sum_bit_for_bit():
     terms = _TermValues.empty(labels, 6)
     terms.value[:] = rng.uniform(-1, 1, terms.value.shape)
     terms.variance[:] = 1 - terms.value**2
+    terms.measured[:] = True
     param_index, obs_index = np.broadcast_arrays(np.arange(6).reshape(3, 2, 1), np.arange(2).reshape(1, 1, 2))
     evs, spread = _combine(observables, terms, param_index, obs_index)
     for position in np.ndindex(*param_index.shape):
         p, o = int(param_index[position]), int(obs_index[position])
         ev = deviation = 0.0
         for label, coeff in observables[o].items():
-            value, variance = (1.0, 0.0) if label == "II" else (terms.value[p, terms.column[label]], terms.variance[p, terms.column[label]])
+            column = terms.column.get(label)
+            value, variance = (1.0, 0.0) if column is None else (terms.value[p, column], terms.variance[p, column])
             ev += coeff * value
             deviation += abs(coeff) * math.sqrt(max(variance, 0.0))
         assert evs[position] == ev and spread[position] == deviation
+
+
+def test_combining_refuses_a_term_that_was_not_measured_for_a_binding():
+    terms = _TermValues.empty(["ZZ"], 2)
+    terms.measured[0] = True
+    with pytest.raises(QoroProtocolError, match="measures the term 'ZZ' not"):
+        _combine([{"ZZ": 1.0}], terms, np.arange(2), np.zeros(2, dtype=int))
+    assert _combine([{"ZZ": 1.0}], terms, np.arange(1), np.zeros(1, dtype=int))[0].tolist() == [0.0]
