@@ -250,14 +250,11 @@ def parse_results_page(obj: Any) -> ResultsPage:
     raw_rows = _require(obj, "results", list, "the resultsV2 reply")
     rows = []
     for i, row in enumerate(raw_rows):
-        if type(row) is dict and type(row.get("label")) is str and "results" in row:  # the usual case, fast
-            rows.append(ResultRow(row["label"], row["results"]))
-            continue
-        where = f"results row {i}"
-        label = _require(row, "label", str, where)
-        if "results" not in row:
+        if not (isinstance(row, Mapping) and isinstance(row.get("label"), str) and "results" in row):
+            where = f"results row {i}"
+            _require(row, "label", str, where)  # raises the precise error for a bad row or label
             raise QoroProtocolError(f"Malformed server reply: {where} has no 'results' field.")
-        rows.append(ResultRow(label=label, results=row["results"]))
+        rows.append(ResultRow(row["label"], row["results"]))
     count = obj.get("count")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
         raise QoroProtocolError("Malformed server reply: 'count' of the resultsV2 reply should be int.")

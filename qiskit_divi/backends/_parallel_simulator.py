@@ -777,7 +777,7 @@ class ParallelSimulator(CircuitRunner):
             logger.debug("Running the transpiled copies of %d Clifford-looking circuits.", len(suspects))
             texts = list(dict.fromkeys(qasm_strings[i] for i in suspects))
             transpiled = transpile(
-                [_parse_qasm(text) for text in texts], entry.simulator, **self._transpile_options()
+                [_shapes.parse(text).bound() for text in texts], entry.simulator, **self._transpile_options()
             )
             by_text = dict(zip(texts, transpiled))
             for text, circuit in by_text.items():
