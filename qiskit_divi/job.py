@@ -251,15 +251,46 @@ class QoroJob(JobV1):
         with self._lock:
             if self._result is not None:
                 return self._result
-            self.wait_for_final_state(timeout=timeout, wait=wait, callback=callback, progress=progress)
-            assert self._final_reply is not None
-            ensure_completed(self._final_reply, self.job_id())
-            if self._raw_results is None:
-                self._raw_results = fetch_results(
-                    self._provider.client, self.job_id(), self.labels, shots=self._shots
-                )
-            self._result = self._build_result(self._raw_results)
+            raw = self._fetch_raw(timeout=timeout, wait=wait, callback=callback, progress=progress)
+            self._result = self._build_result(raw)
             return self._result
+
+    def raw_results(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
+        """Wait for the job and return its decoded results per Qoro circuit label.
+
+        Counts (``{bitstring: n}``) for sampling jobs, ``{pauli_term: value}`` for
+        EXPECTATION jobs: what the server returned, for any job, also one whose
+        journal entry is gone (which :meth:`result` cannot turn into a Qiskit
+        result when it holds expectation values). Raises as :meth:`result` does.
+        """
+        with self._lock:
+            return {label: dict(values) for label, values in self._fetch_raw(timeout=timeout).items()}
+
+    def _fetch_raw(self, **wait_options: Any) -> dict[str, dict[str, Any]]:
+        """The decoded results per label, fetched once (call with the lock held)."""
+        self.wait_for_final_state(**wait_options)
+        assert self._final_reply is not None
+        ensure_completed(self._final_reply, self.job_id())
+        if self._raw_results is None:
+            self._raw_results = fetch_results(
+                self._provider.client, self.job_id(), self.labels, shots=self._shots
+            )
+        return self._raw_results
+
+    def _not_counts_message(self, label: str) -> str:
+        what = (
+            f"Job {self.job_id()} holds expectation values, not counts, for circuit '{label}': it is an "
+            "EXPECTATION job (submitted by EstimatorV2 or QoroService), which a Qiskit Result cannot hold."
+        )
+        if self._circuits is None:
+            how = (
+                " It was retrieved without a journal entry (submitted from another machine, or the "
+                "entry was deleted), so it cannot be rebuilt as an EstimatorV2 job; with the journal "
+                "of the submitting process (QISKIT_DIVI_JOURNAL) provider.retrieve_job() rebuilds it."
+            )
+        else:
+            how = ""
+        return f"{what}{how} Read the values per Pauli term with job.raw_results()."
 
     def _build_result(self, raw: Mapping[str, Mapping[str, Any]]) -> Result:
         if self._circuits is not None:
@@ -271,11 +302,7 @@ class QoroJob(JobV1):
             label = header["label"]
             counts = raw[label]
             if counts and not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
-                raise QoroJobError(
-                    f"Job {self.job_id()} holds expectation values, not counts, for circuit '{label}'; "
-                    "it is not a backend.run() job (use the primitive that submitted it).",
-                    job_id=self.job_id(),
-                )
+                raise QoroJobError(self._not_counts_message(label), job_id=self.job_id())
             shots = self._shots if self._shots is not None else sum(counts.values())
             experiments.append(
                 ExperimentResult(

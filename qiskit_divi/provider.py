@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -22,11 +23,11 @@ from qiskit.providers import QiskitBackendNotFoundError
 
 from .api.client import QoroClient
 from .api.config import resolve_base_url, resolve_token
-from .api.errors import QoroAuthenticationError, QoroError, QoroNotFoundError
+from .api.errors import QoroAuthenticationError, QoroError, QoroJobError, QoroNotFoundError
 from .api.models import QPUSystem
 from .backend import QoroBackend
 from .job import QoroJob
-from .journal import KIND_BACKEND_RUN, KIND_ESTIMATOR, KIND_SAMPLER, JobJournal, JournalEntry
+from .journal import JOURNAL_ENV, KIND_BACKEND_RUN, KIND_ESTIMATOR, KIND_SAMPLER, JobJournal, JournalEntry
 
 if TYPE_CHECKING:
     from .emulator import EmulatorConfig, EmulatorServer
@@ -40,6 +41,23 @@ _RETRIEVERS: dict[str, Retriever] = {}
 
 _RETRIEVER_MODULES = {KIND_SAMPLER: "qiskit_divi.primitives", KIND_ESTIMATOR: "qiskit_divi.primitives"}
 """Modules that register the retriever of a kind when imported (loaded on demand)."""
+
+
+_SUBMITTERS = {KIND_SAMPLER: "SamplerV2", KIND_ESTIMATOR: "EstimatorV2", KIND_BACKEND_RUN: "backend.run()"}
+"""Who writes each journal kind, for messages."""
+
+_RETRIEVE_WITH = {
+    KIND_SAMPLER: "SamplerV2.retrieve({id!r}, provider) or provider.retrieve_job({id!r})",
+    KIND_ESTIMATOR: "EstimatorV2.retrieve({id!r}, provider) or provider.retrieve_job({id!r})",
+}
+"""How to retrieve each kind (the default: ``provider.retrieve_job``)."""
+
+_JOURNALED = {
+    KIND_SAMPLER: "the PUBs' shapes and classical registers",
+    KIND_ESTIMATOR: "the PUBs' shapes, observables and coefficients",
+    KIND_BACKEND_RUN: "the circuit names, registers and shots",
+}
+"""What only the journal knows of each kind, for messages."""
 
 
 def register_job_kind(kind: str, retriever: Retriever) -> None:
@@ -207,19 +225,26 @@ class QoroProvider:
 
     # --- jobs ---------------------------------------------------------------------
 
-    def retrieve_job(self, job_id: str) -> Any:
+    def retrieve_job(self, job_id: str, *, kind: str | None = None) -> Any:
         """Re-attach to an existing job by its Qoro id, from this or any other process.
 
         With a journal entry, the job comes back as it was submitted (a
         :class:`QoroJob` for ``backend.run`` jobs, whose ``result()`` equals the
         original one; primitives' jobs via their registered kind). Without one,
-        a :class:`QoroJob` whose result holds the counts per Qoro circuit label.
-        An id the server does not know raises a ``QoroError`` naming it.
+        a :class:`QoroJob` whose result holds the counts per Qoro circuit label
+        (:meth:`QoroJob.raw_results` also reads expectation values).
+
+        ``kind`` (``"sampler"``, ``"estimator"``, ``"backend-run"``) requires the
+        job to have been journaled as that kind, as ``SamplerV2.retrieve`` and
+        ``EstimatorV2.retrieve`` do: a missing journal entry or another kind
+        raises :class:`QoroJobError` saying what happened and what to do. An id
+        the server does not know raises a ``QoroError`` naming it.
         """
         job_id = str(job_id).strip()
         try:
             self._client.job_status(job_id)
         except QoroNotFoundError as exc:
+            self._raise_if_wrong_url()
             raise QoroNotFoundError(
                 exc.status_code, exc.server_message, method=exc.method, endpoint=exc.endpoint,
                 hint=f"No job with id {job_id!r} exists at {self.url} (deleted jobs cannot be retrieved).",
@@ -232,8 +257,13 @@ class QoroProvider:
                 hint=f"Job {job_id!r} does not exist at {self.url} or belongs to another account.",
             ) from None
         entry = self._journal.lookup(job_id)
+        if kind is not None and (entry is None or entry.kind != kind):
+            raise QoroJobError(self._not_retrievable_as(job_id, kind, entry), job_id=job_id)
         if entry is None:
-            logger.info("Job %s is not in the local journal; results will be keyed by circuit label.", job_id)
+            logger.info(
+                "Job %s has no entry in the local journal (%s); its result holds the counts per Qoro "
+                "circuit label.", job_id, self._journal.path or "journaling is off",
+            )
             return QoroJob(None, job_id, provider=self)
         if entry.kind not in _RETRIEVERS and entry.kind in _RETRIEVER_MODULES:
             importlib.import_module(_RETRIEVER_MODULES[entry.kind])
@@ -248,6 +278,38 @@ class QoroProvider:
             return QoroJob(self._backend_or_none(entry.backend_name), job_id, provider=self,
                            backend_name=entry.backend_name)
         return self._backend_run_job(entry)
+
+    def _raise_if_wrong_url(self) -> None:
+        """After a 404 on a job: if the system list 404s too, the URL is the problem, not the id."""
+        try:
+            self.systems()
+        except QoroNotFoundError as exc:
+            raise exc from None
+        except QoroError:
+            pass  # the URL answers something else: keep the job-id message
+
+    def _not_retrievable_as(self, job_id: str, kind: str, entry: JournalEntry | None) -> str:
+        """Why ``job_id`` cannot be rebuilt as a ``kind`` job, and what to do instead."""
+        wanted = _SUBMITTERS.get(kind, f"a {kind!r} job")
+        if entry is not None:
+            actual = _SUBMITTERS.get(entry.kind, f"a {entry.kind!r} job")
+            how = _RETRIEVE_WITH.get(entry.kind, "provider.retrieve_job({id!r})").format(id=job_id)
+            return f"Job {job_id} was submitted by {actual}, not by {wanted}: retrieve it with {how}."
+        path = self._journal.path
+        where = (
+            f"the local job journal ({path}) has no entry for it"
+            if path is not None
+            else f"journaling is off ({JOURNAL_ENV}={os.environ.get(JOURNAL_ENV, '')!r}), so there is "
+            "no entry for it"
+        )
+        return (
+            f"Job {job_id} exists at {self.url}, but {where}, and {wanted}'s result cannot be rebuilt "
+            f"without it ({_JOURNALED.get(kind, 'what the result needs')} are stored only there). Either "
+            f"the job was submitted from another machine or with another {JOURNAL_ENV}, or its entry was "
+            f"deleted. To rebuild it, set {JOURNAL_ENV} to the journal file (or a copy) of the process "
+            f"that submitted it. Its raw results per Qoro circuit label (counts, or expectation values "
+            f"per Pauli term) can still be read: provider.retrieve_job({job_id!r}).raw_results()."
+        )
 
     def _backend_or_none(self, name: str) -> QoroBackend | None:
         try:

@@ -57,6 +57,9 @@ DEFAULT_KIND = "default"
 SIMULATOR_SYSTEM_NAMES = frozenset({"qoro_maestro"})
 """Systems known to be simulators even when their QPU entries do not say so."""
 
+SIMULATOR_SYNTHESIS_GATE = "cx"
+"""The one two-qubit gate the transpiler may synthesise into on a simulator target."""
+
 FALLBACK_SIMULATOR_QUBITS = 32
 """Width assumed for a simulator system that lists no QPUs (so no ``q_bits``)."""
 
@@ -190,11 +193,21 @@ def simulator_target(num_qubits: int, *, description: str | None = None) -> Targ
 
     Instructions are global (no qargs), so the target has no coupling map and
     the transpiler neither routes nor widens circuits: building it and
-    transpiling for it stay fast for any width.
+    transpiling for it stay fast for any width. Two-qubit blocks that the
+    optimiser resynthesises become :data:`SIMULATOR_SYNTHESIS_GATE` gates, so
+    ``transpile(circuit, backend, seed_transpiler=s)`` gives the same circuit in
+    every process; two-qubit gates the circuit already has are kept.
     """
     target = Target(description=description, num_qubits=num_qubits)
     for name in qasm2_standard_gates():
-        target.add_instruction(_gate(name), name=name)
+        gate = _gate(name)
+        if gate.num_qubits == 2 and name != SIMULATOR_SYNTHESIS_GATE:
+            # Registered as a class (any parameters): supported wherever a circuit uses it, but
+            # never a candidate of two-qubit synthesis, which otherwise picks among equally good
+            # gates in an order that changes from process to process.
+            target.add_instruction(type(gate), name=name)
+        else:
+            target.add_instruction(gate, name=name)
     target.add_instruction(Measure())
     target.add_instruction(Reset())
     target.add_instruction(Barrier, name="barrier")

@@ -148,3 +148,19 @@ def test_submit_is_refused(provider):
     with pytest.raises(QoroJobError, match="already submitted"):
         job.submit()
     job.result()
+
+
+def test_raw_results_are_the_decoded_rows_by_label(provider):
+    job = provider.get_backend("qoro_maestro").run([_bell(), _bell()], shots=40)
+    raw = job.raw_results()
+    assert sorted(raw) == job.labels and all(sum(counts.values()) == 40 for counts in raw.values())
+    assert set(raw[job.labels[0]]) <= {"00", "11"}
+    assert job.result().get_counts(0) == raw[job.labels[0]]
+    raw[job.labels[0]].clear()  # a copy: the cached rows are not the caller's
+    assert job.raw_results()[job.labels[0]]
+
+
+def test_raw_results_of_a_failed_job_raise_like_result(provider):
+    job_id = provider.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    with pytest.raises(QoroJobError, match="FAILED: Job created in FAILED state"):
+        provider.retrieve_job(job_id).raw_results()

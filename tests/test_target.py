@@ -119,3 +119,67 @@ def test_wide_simulator_target_is_cheap_and_transpile_does_not_widen():
         out = transpile(circuit, target=target, optimization_level=level)
         assert out.num_qubits == 20
     assert time.perf_counter() - start < 10
+
+
+_TRANSPILE_IN_A_FRESH_PROCESS = """
+import sys
+from qiskit import QuantumCircuit, qasm2, transpile
+from qiskit_divi.target import simulator_target
+
+target = simulator_target(6)
+out = []
+for k in range(3):
+    qc = QuantumCircuit(3)
+    for q in range(3):
+        qc.h(q)
+        qc.rx(0.3 + 0.1 * k + q, q)
+    qc.cx(0, 1); qc.ry(0.7, 1); qc.cx(1, 2); qc.rz(0.4 + k, 2); qc.cx(0, 2); qc.h(2); qc.cx(2, 0)
+    for level in (1, 2, 3):
+        out.append(qasm2.dumps(transpile(qc, target=target, optimization_level=level, seed_transpiler=11)))
+sys.stdout.write("\\n=====\\n".join(out))
+"""
+
+
+def test_seeded_transpile_gives_the_same_circuit_in_every_process():
+    """Two-qubit resynthesis used to pick among equally good gates (crx, cry, cp, rzz, ...)
+    in an order that changes per process; the simulator target offers it only cx."""
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _TRANSPILE_IN_A_FRESH_PROCESS], check=True, capture_output=True, text=True
+        ).stdout
+        for _ in range(4)
+    }
+    assert len(outputs) == 1
+    (text,) = outputs
+    for gate in ("crx", "cry", "crz", "cp", "cu1", "cu3", "rzz", "rxx"):
+        assert f"{gate}(" not in text
+
+
+def test_simulator_target_keeps_the_two_qubit_gates_a_circuit_has():
+    qc = QuantumCircuit(3)
+    qc.crx(0.5, 0, 1)
+    qc.cu(0.1, 0.2, 0.3, 0.4, 1, 2)
+    qc.rzz(0.3, 0, 2)
+    qc.swap(0, 1)
+    target = build_target(_system("qoro_maestro", "simulator", q_bits=6))
+    for level in (0, 1, 2, 3):
+        out = transpile(qc, target=target, optimization_level=level, seed_transpiler=1)
+        assert Operator.from_circuit(out).equiv(Operator(qc))  # from_circuit: an elided swap's permutation
+    assert transpile(qc, target=target, optimization_level=0).count_ops() == qc.count_ops()
+    assert target.instruction_supported("crx", (0, 1), parameters=[0.25])
+
+
+def test_emulated_nairobi_target_has_the_coupling_map_the_emulator_simulates():
+    from qiskit_ibm_runtime.fake_provider import FakeNairobiV2
+
+    from qiskit_divi import QoroProvider
+    from qiskit_divi.emulator.systems import NAIROBI_COUPLING_MAP
+
+    simulated = set(FakeNairobiV2().coupling_map.get_edges())
+    assert set(NAIROBI_COUPLING_MAP) == simulated
+    with QoroProvider.local() as provider:
+        target = provider.get_backend("fake_nairobi").target
+    assert set(target.build_coupling_map().get_edges()) == simulated

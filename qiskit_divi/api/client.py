@@ -39,7 +39,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from .config import Secret, resolve_base_url, resolve_token
+from .config import PRODUCTION_URL, URL_ENV, Secret, resolve_base_url, resolve_token
 from .errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
@@ -283,7 +283,21 @@ class QoroClient:
                 raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
             if not raise_errors:
                 return response
-            raise api_error_for(status, _server_message(response), method=method, endpoint=endpoint)
+            raise api_error_for(
+                status, _server_message(response), method=method, endpoint=endpoint,
+                hint=self.not_found_hint(endpoint) if status == 404 else None,
+            )
+
+    def not_found_hint(self, endpoint: str) -> str | None:
+        """What to do about a 404 on ``endpoint``: None for a job's own endpoints (the job
+        id is the suspect), else a pointer to the URL, which then lacks the API root."""
+        if _is_job_endpoint(endpoint):
+            return None
+        root = "" if self.base_url.endswith("/api") else f" (try {self.base_url}/api)"
+        return (
+            f"The server at {self.base_url} has no such endpoint: check the API URL{root}, given as "
+            f"url=... or {URL_ENV}. It must be the API root including /api, e.g. {PRODUCTION_URL}."
+        )
 
     # --- idempotency ---------------------------------------------------------------
 
@@ -435,6 +449,16 @@ class QoroClient:
     def delete_job(self, job_id: str) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
         self.send("DELETE", f"job/{job_id}", timeout=self.timeouts["delete"])
+
+
+_NOT_JOB_IDS = frozenset({"init", "create_failed"})
+"""``job/<word>/`` endpoints that name no job."""
+
+
+def _is_job_endpoint(endpoint: str) -> bool:
+    """Whether ``endpoint`` addresses one job (``job/<id>/...`` or ``job/<id>``)."""
+    parts = endpoint.split("?", 1)[0].split("/")
+    return len(parts) >= 2 and parts[0] == "job" and parts[1] not in _NOT_JOB_IDS and parts[1] != ""
 
 
 def _is_loopback_url(url: str) -> bool:

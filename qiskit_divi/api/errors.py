@@ -101,7 +101,8 @@ class QoroAuthenticationError(QoroApiError):
 
 
 class QoroNotFoundError(QoroApiError):
-    """404: the job or resource does not exist (or was deleted)."""
+    """404: the job does not exist (or was deleted), or, on an endpoint that names no
+    job (``qpusystem/``, ``job/init/``, the ping), the API URL is wrong."""
 
     hint = "Check the job id; deleted jobs cannot be retrieved."
 
@@ -140,9 +141,15 @@ class QoroRateLimitError(QoroApiError):
 
 
 def api_error_for(
-    status_code: int, server_message: str, *, method: str = "", endpoint: str = ""
+    status_code: int,
+    server_message: str,
+    *,
+    method: str = "",
+    endpoint: str = "",
+    hint: str | None = None,
 ) -> QoroApiError:
-    """Build the most specific :class:`QoroApiError` for an HTTP status."""
+    """Build the most specific :class:`QoroApiError` for an HTTP status (``hint``
+    replaces the class's advice)."""
     cls: type[QoroApiError]
     if status_code in (401, 403):
         cls = QoroAuthenticationError
@@ -160,4 +167,4 @@ def api_error_for(
         cls = QoroServerError
     else:
         cls = QoroApiError
-    return cls(status_code, server_message, method=method, endpoint=endpoint)
+    return cls(status_code, server_message, method=method, endpoint=endpoint, hint=hint)

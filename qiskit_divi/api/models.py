@@ -6,10 +6,12 @@ mistyped required field raises :class:`QoroProtocolError` naming it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import enum
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import QoroProtocolError
@@ -56,7 +58,8 @@ class QPU:
     status: str
     system_kind: str
     coupling_map: tuple[tuple[int, int], ...] | None = None
-    """Directed qubit pairs, only when the server sends a ``coupling_map`` (no known server does)."""
+    """Directed qubit pairs, when the server sends a ``coupling_map`` for the QPU or its system
+    (only the local emulator does)."""
 
 
 @dataclass(frozen=True, repr=True)
@@ -131,6 +134,11 @@ def parse_qpu_system(obj: Any) -> QPUSystem:
     if not isinstance(raw_qpus, list):
         raise QoroProtocolError(f"Malformed server reply: 'qpus' of {where} should be a list.")
     qpus = [parse_qpu(q, f"a QPU of {where}") for q in raw_qpus]
+    # A system-level map (the local emulator sends one; the reference client ignores extra
+    # system keys, whereas an extra QPU key breaks it) applies to QPUs that bring none.
+    system_map = _optional_coupling_map(obj, where)
+    if system_map is not None:
+        qpus = [q if q.coupling_map is not None else replace(q, coupling_map=system_map) for q in qpus]
     supports_expval = obj.get("supports_expval")
     if not isinstance(supports_expval, bool):
         supports_expval = name in EXPVAL_SYSTEM_NAMES

@@ -10,7 +10,7 @@ from ._backend_properties_conversion import create_backend_from_properties
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._parallel_simulator import ParallelSimulator, ParallelSimulatorExecutorError
-from ._qoro_service import MaxRetriesReachedError, QoroService
+from ._qoro_service import MaxRetriesReachedError, QoroService, QoroServiceJobError
 from ._qpu_system import (
     QPU,
     QPUSystem,
@@ -33,6 +33,7 @@ __all__ = [
     "ParallelSimulatorExecutorError",
     "QPUSystem",
     "QoroService",
+    "QoroServiceJobError",
     "convert_counts_to_probs",
     "create_backend_from_properties",
     "get_available_qpu_systems",

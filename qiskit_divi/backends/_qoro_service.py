@@ -34,7 +34,7 @@ from dotenv import dotenv_values, find_dotenv
 from ..api.circuits import chunk_packed_circuits, pack_circuit
 from ..api.client import QoroClient
 from ..api.config import MISSING_TOKEN_MESSAGE, TOKEN_ENV, normalise_token
-from ..api.errors import QoroError, QoroInputError, QoroProtocolError
+from ..api.errors import QoroError, QoroInputError, QoroJobError, QoroProtocolError
 from ..api.models import (
     JobStatus,
     JobType,
@@ -73,6 +73,16 @@ class QoroHTTPError(QoroError, requests.HTTPError):
         self.request = getattr(response, "request", None)
 
 
+class QoroServiceJobError(QoroHTTPError, QoroJobError):
+    """:meth:`QoroService.get_job_results` of a job that ended FAILED or CANCELLED: a
+    ``requests.HTTPError`` (divi's type for a 400 from the results endpoint) and a
+    :class:`QoroJobError` naming the job."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        QoroHTTPError.__init__(self, message)
+        self.job_id = job_id
+
+
 class MaxRetriesReachedError(QoroError):
     """Polling stopped after ``retries`` status requests; the remote job keeps running."""
 
@@ -85,13 +95,17 @@ class MaxRetriesReachedError(QoroError):
         )
 
 
-def _raise_with_details(resp: requests.Response) -> None:
-    """Raise an HTTPError ``"<code> <reason>: <body>"`` with the response attached."""
+def _raise_with_details(resp: requests.Response, hint: str | None = None) -> None:
+    """Raise an HTTPError ``"<code> <reason>: <body>"`` with the response attached,
+    followed by ``hint`` (default: what to do about a rejected token)."""
     try:
         body = json.dumps(resp.json(), ensure_ascii=False)
     except ValueError:
         body = resp.text
-    hint = _AUTH_HINT if resp.status_code in (401, 403) else ""
+    if hint is None:
+        hint = _AUTH_HINT if resp.status_code in (401, 403) else ""
+    elif hint:
+        hint = f" {hint}"
     raise QoroHTTPError(f"{resp.status_code} {resp.reason}: {body}{hint}", response=resp)
 
 
@@ -207,7 +221,9 @@ class QoroService(CircuitRunner):
         if kwargs:
             raise TypeError(f"Unsupported request options: {sorted(kwargs)}")
         if response.status_code >= 400:
-            _raise_with_details(response)
+            _raise_with_details(
+                response, self._client.not_found_hint(endpoint) if response.status_code == 404 else None
+            )
         return response
 
     def test_connection(self) -> requests.Response:
@@ -349,7 +365,13 @@ class QoroService(CircuitRunner):
         return self._make_request("post", f"job/{_job_id_of(execution_result)}/cancel/", timeout=50)
 
     def get_job_results(self, execution_result: ExecutionResult) -> ExecutionResult:
-        """Every result row of the job (all pages), histograms decoded to counts."""
+        """Every result row of the job (all pages), histograms decoded to counts.
+
+        A job without results raises ``requests.HTTPError`` "400 Bad Request: Job results
+        not available, ...": divi's "likely job is still running" while it runs, and a
+        :class:`QoroServiceJobError` (also a :class:`QoroJobError`) with the server's
+        reason when it FAILED or was CANCELLED.
+        """
         job_id = _job_id_of(execution_result)
         rows: list[dict] = []
         offset = 0
@@ -360,9 +382,7 @@ class QoroService(CircuitRunner):
                 )
             except requests.exceptions.HTTPError as exc:
                 if exc.response is not None and exc.response.status_code == 400:
-                    raise requests.exceptions.HTTPError(
-                        "400 Bad Request: Job results not available, likely job is still running"
-                    ) from exc
+                    raise self._results_not_available(job_id) from exc
                 raise
             page = parse_results_page(_json_of(response, "resultsV2"))
             page_rows = [{"label": row.label, "results": _decode_qh1_b64(row.results)} for row in page.rows]
@@ -374,6 +394,32 @@ class QoroService(CircuitRunner):
         if isinstance(count, int) and count != len(rows):
             raise QoroError(f"Job {job_id} reported {count} results but {len(rows)} arrived; fetch them again.")
         return execution_result.with_results(rows)
+
+    def _results_not_available(self, job_id: str) -> requests.exceptions.HTTPError:
+        """The error for a 400 from ``resultsV2``: divi's "still running", unless the job ended
+        without results (FAILED or CANCELLED), which one status request tells."""
+        try:
+            reply = parse_job_status(
+                _json_of(self._make_request("get", f"job/{job_id}/status/", timeout=200), "status")
+            )
+        except (requests.RequestException, QoroError) as exc:
+            logger.debug("Status of job %s after a 400 from resultsV2 unavailable: %s", job_id, exc)
+            reply = None
+        if reply is None or reply.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            now = f" (status {reply.raw_status})" if reply is not None else ""
+            return requests.exceptions.HTTPError(
+                "400 Bad Request: Job results not available, likely job is still running"
+                f"{now}. Wait with poll_job_status(..., loop_until_complete=True), then fetch again."
+            )
+        if reply.status is JobStatus.FAILED:
+            reason = f": {reply.reason}" if reply.reason else " (the server gave no reason)"
+            what = (
+                f"job {job_id} FAILED{reason}. It has no results and will not get any: fix what the "
+                "reason names (circuits, observables, system) and submit it again."
+            )
+        else:
+            what = f"job {job_id} was CANCELLED. It has no results: submit the circuits again."
+        return QoroServiceJobError(f"400 Bad Request: Job results not available: {what}", job_id=job_id)
 
     def poll_job_status(
         self,

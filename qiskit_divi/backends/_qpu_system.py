@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from ..api.errors import QoroInputError
 from ..api.models import EXPVAL_SYSTEM_NAMES, QPU, QPUSystem, parse_qpu_systems
 
 __all__ = [
@@ -46,7 +47,8 @@ def get_qpu_system(name: str) -> QPUSystem:
     """The cached system called ``name``.
 
     Raises:
-        ValueError: the cache is empty, or has no system of that name.
+        ValueError: the cache is empty, or has no system of that name (a
+            :class:`~qiskit_divi.api.errors.QoroInputError` listing the cached ones).
     """
     with _cache_lock:
         if not _qpu_systems_cache:
@@ -56,7 +58,12 @@ def get_qpu_system(name: str) -> QPUSystem:
         try:
             return _qpu_systems_cache[name]
         except KeyError:
-            raise ValueError(f"QPUSystem with name '{name}' not found in cache.") from None
+            available = ", ".join(sorted(_qpu_systems_cache))
+            raise QoroInputError(
+                f"QPUSystem with name '{name}' not found in cache. Available systems: {available}. "
+                "Use one of these names (e.g. JobConfig(qpu_system=...)); if the system was added "
+                "since, call QoroService.fetch_qpu_systems() first."
+            ) from None
 
 
 def get_available_qpu_systems() -> list[QPUSystem]:

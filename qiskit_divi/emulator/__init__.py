@@ -9,7 +9,10 @@ Command line: ``qiskit-divi emulator --help`` or ``python -m qiskit_divi.emulato
 Systems (``GET qpusystem/``): ``qoro_maestro`` (24 qubits, ``simulator``, noiseless,
 the only one running EXPECTATION jobs), ``fake_nairobi`` (7 qubits,
 ``superconducting``, FakeNairobiV2 noise and coupling map), ``fake_ion`` (11
-qubits, ``trapped_ion``, all-to-all, depolarising + readout noise).
+qubits, ``trapped_ion``, all-to-all, depolarising + readout noise). A system with a
+coupling map lists it as a system-level ``coupling_map`` key (the reference client
+ignores extra system keys but refuses extra QPU keys), so clients build Targets with
+the connectivity the emulator simulates.
 
 Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
 

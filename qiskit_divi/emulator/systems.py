@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterExpression
 
 from qiskit_divi.api.histogram import encode_envelope
 
@@ -52,12 +53,19 @@ class SystemSpec:
     simulator_factory: Callable[[], _Simulator] = field(repr=False, compare=False)
     access_level: str = "PUBLIC"
     status: str = "active"
+    coupling_map: tuple[tuple[int, int], ...] | None = None
+    """Directed edges the simulator routes circuits onto (None: all-to-all)."""
 
     def to_wire(self) -> dict[str, Any]:
-        """The system object of ``GET qpusystem/``; QPU objects carry exactly four keys."""
-        return {
-            "name": self.name,
-            "access_level": self.access_level,
+        """The system object of ``GET qpusystem/``.
+
+        QPU objects carry exactly four keys (the reference client refuses any other);
+        the coupling map travels as a system-level key, which it ignores.
+        """
+        wire: dict[str, Any] = {"name": self.name, "access_level": self.access_level}
+        if self.coupling_map is not None:
+            wire["coupling_map"] = [list(edge) for edge in self.coupling_map]
+        return wire | {
             "qpus": [
                 {
                     "nickname": self.nickname,
@@ -69,6 +77,11 @@ class SystemSpec:
         }
 
 
+NAIROBI_COUPLING_MAP: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 0), (1, 2), (1, 3), (2, 1), (3, 1), (3, 5), (4, 5), (5, 3), (5, 4), (5, 6), (6, 5),
+)  # fmt: skip
+"""``FakeNairobiV2().coupling_map`` (a test keeps the two equal), known without importing it."""
+
 NATIVE_RUN_MAX_QUBITS = 16
 """Wider circuits are always transpiled: the optimiser saves more simulation than it costs."""
 
@@ -78,9 +91,10 @@ class _Simulator:
 
     With ``run_native`` (noiseless simulators only), circuits whose every
     operation the simulator supports, and no wider than
-    :data:`NATIVE_RUN_MAX_QUBITS`, run as uploaded: one experiment per skeleton,
-    bound by Aer's ``parameter_binds``. Everything else is bound, transpiled and
-    run circuit by circuit.
+    :data:`NATIVE_RUN_MAX_QUBITS`, run as uploaded (see :func:`run_batched`: one
+    experiment per skeleton where Aer is proven to bind it right, else one per
+    circuit). Everything else is bound, transpiled and run circuit by circuit. A
+    circuit that measures nothing reads all-zero classical bits.
     """
 
     def __init__(self, backend: Any, transpile_options: dict[str, Any], *, run_native: bool = False):
@@ -95,8 +109,7 @@ class _Simulator:
     @functools.cached_property
     def _native_operations(self) -> frozenset[str]:
         target = self.transpile_options.get("target")
-        # Aer runs barriers, though its Target does not list them.
-        return frozenset(target.operation_names) | {"barrier"} if target is not None else frozenset()
+        return _aer_operations(target) if target is not None else frozenset()
 
     def runs_natively(self, groups: Sequence[tuple[QuantumCircuit, list[int]]]) -> bool:
         """Whether circuits grouped by :func:`group_by_skeleton` run as uploaded."""
@@ -131,6 +144,9 @@ class _Simulator:
         out: list[dict[int, int]] = [{} for _ in circuits]
         for i, (position, experiment) in enumerate(zip(order, result.results)):
             raw = getattr(experiment.data, "counts", None)  # Aer's {"0x5": count}: memory slots as an integer
+            if not raw and "measure" not in circuits[position].skeleton.count_ops():
+                out[position] = {0: shots}  # nothing writes the classical bits: they all read 0
+                continue
             if not raw or not next(iter(raw)).startswith("0x"):
                 raw = result.get_counts(i)  # raises Qiskit's own "No counts" error
             counts = out[position]
@@ -140,29 +156,101 @@ class _Simulator:
         return out
 
 
+PARAMETER_BINDS_SAFE_GATES: frozenset[str] = frozenset(
+    {"p", "r", "rx", "rxx", "ry", "ryy", "rz", "rzx", "rzz", "u", "u1", "u2", "u3"}
+)
+"""Parametrised gates whose angles qiskit-aer's ``parameter_binds`` sets correctly.
+
+Aer leaves the angle of a controlled rotation (``cp``, ``crx``, ``cry``, ``crz``,
+``cu1``, ``cu3``) at its placeholder, since a controlled gate keeps its angles on its
+``base_gate`` (qiskit-aer issues 2323, 2391, 2403), and it writes its placeholders into
+a ``cu`` gate's shared parameter list. A skeleton with any parametrised gate outside
+this set is bound with ``assign_parameters`` before Aer sees it.
+``tests/emulator/test_parameter_binds.py`` runs every parametrised standard gate through
+:func:`run_batched` against ``Statevector`` and fails as soon as this set is no longer
+exactly the gates Aer binds right (a fix or a regression in Aer).
+"""
+
+
+def binds_safely(skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES) -> bool:
+    """Whether Aer may bind ``skeleton``'s parameters itself: every gate carrying one is in ``safe_gates``."""
+    return all(
+        instruction.operation.name in safe_gates
+        for instruction in skeleton.data
+        if any(isinstance(param, ParameterExpression) for param in instruction.operation.params)
+    )
+
+
+_MAX_DEFINITION_DEPTH = 4
+
+
+def _bindable_by_aer(skeleton: QuantumCircuit, safe_gates: frozenset[str]) -> QuantumCircuit | None:
+    """``skeleton``, or an equivalent circuit with the same parameters whose parametrised gates
+    are all in ``safe_gates`` (unsafe gates replaced by their definitions, which Qiskit
+    states exactly, global phase aside); None if none is found.
+
+    A controlled rotation's definition is made of ``u``/``p``/``cx`` gates whose angles are
+    expressions of the rotation's, which Aer binds right, so parameter sweeps over them
+    stay one experiment. ``tests/emulator/test_parameter_binds.py`` checks the result of
+    this rewrite for every parametrised gate against ``Statevector``.
+    """
+    if binds_safely(skeleton, safe_gates):
+        return skeleton
+    current = skeleton
+    for _ in range(_MAX_DEFINITION_DEPTH):
+        rewritten = current.copy_empty_like()
+        for instruction in current.data:
+            op = instruction.operation
+            unsafe = op.name not in safe_gates and any(isinstance(p, ParameterExpression) for p in op.params)
+            if not unsafe:
+                rewritten.append(instruction)
+                continue
+            definition = op.definition
+            if definition is None:
+                return None
+            rewritten.compose(definition, qubits=instruction.qubits, clbits=instruction.clbits, inplace=True)
+        current = rewritten
+        if binds_safely(current, safe_gates):
+            return current if set(current.parameters) == set(skeleton.parameters) else None
+    return None
+
+
 def run_batched(
     backend: Any,
     circuits: Sequence[JobCircuit],
     groups: Sequence[tuple[QuantumCircuit, list[int]]],
+    *,
+    safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES,
+    prepare: Callable[[QuantumCircuit], QuantumCircuit] = lambda circuit: circuit,
     **run_options: Any,
 ) -> tuple[Any, list[int]]:
-    """Run circuits as one Aer job, one experiment per skeleton bound by ``parameter_binds``.
+    """Run circuits as one Aer job; returns the Aer result and, per result experiment,
+    the position of its circuit in ``circuits``.
 
-    ``groups`` is ``group_by_skeleton(circuits)``, possibly with each skeleton replaced
-    by a copy that has the same parameters. Returns the Aer result and, per result experiment, the position of its circuit
-    in ``circuits``. A skeleton without parameters runs once per circuit using it.
+    ``groups`` is ``group_by_skeleton(circuits)``. A skeleton whose parametrised gates
+    are all in ``safe_gates``, or become so when the others are replaced by their
+    definitions (:func:`_bindable_by_aer`), runs as one experiment bound by Aer's
+    ``parameter_binds``; any other is bound circuit by circuit first. ``prepare`` turns a skeleton or a bound
+    circuit into the experiment Aer runs (e.g. one that saves its statevector).
     """
     experiments: list[QuantumCircuit] = []
     binds: list[dict[Any, list[float]]] = []
     order: list[int] = []
     for skeleton, positions in groups:
-        if skeleton.num_parameters:
-            experiments.append(skeleton)
+        bindable = _bindable_by_aer(skeleton, safe_gates) if skeleton.num_parameters else None
+        if bindable is not None:
+            experiments.append(prepare(bindable))
             binds.append(parameter_binds(skeleton, [circuits[i] for i in positions]))
             order.extend(positions)
-        else:
+        elif skeleton.num_parameters:
             for position in positions:
-                experiments.append(skeleton)
+                experiments.append(prepare(circuits[position].bound()))
+                binds.append({})
+                order.append(position)
+        else:
+            experiment = prepare(skeleton)
+            for position in positions:
+                experiments.append(experiment)
                 binds.append({})
                 order.append(position)
     return backend.run(experiments, parameter_binds=binds, **run_options).result(), order
@@ -226,6 +314,7 @@ DEFAULT_SYSTEMS: tuple[SystemSpec, ...] = (
         system_kind="superconducting",
         supports_expectation=False,
         simulator_factory=_nairobi_simulator,
+        coupling_map=NAIROBI_COUPLING_MAP,
     ),
     SystemSpec(
         name="fake_ion",
@@ -294,13 +383,28 @@ def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> lis
     """Exact ``{wire_term: <P>}`` per circuit from its statevector.
 
     Final measurements (and the barriers among them) are dropped and the
-    statevectors of all circuits are computed by Aer in one batch, one
-    experiment per skeleton; a measurement followed by anything else has no
-    statevector and fails the job. Wire terms have qubit 0 leftmost.
+    statevectors of all circuits are computed by Aer in one batch. Circuits made of
+    operations Aer runs natively run as uploaded (one experiment per skeleton where
+    :func:`run_batched` may let Aer bind them); any other job (``ch``, ``rccx``, gate
+    definitions, ...) is bound and translated to Aer's gates first, without
+    optimisation or layout, so qubit ``i`` stays qubit ``i``. A measurement
+    followed by anything else has no statevector and fails the job. Wire terms
+    have qubit 0 leftmost.
     """
     distinct = list(dict.fromkeys(terms))
-    groups = [(_saving_statevector(skeleton), positions) for skeleton, positions in group_by_skeleton(list(circuits))]
-    result, order = run_batched(_statevector_backend(), circuits, groups, shots=1)
+    backend = _statevector_backend()
+    circuits = list(circuits)
+    groups = group_by_skeleton(circuits)
+    target = _statevector_target()
+    if all(skeleton.count_ops().keys() <= _aer_operations(target) for skeleton, _ in groups):
+        result, order = run_batched(backend, circuits, groups, prepare=_saving_statevector, shots=1)
+    else:
+        from qiskit import transpile
+
+        stripped = [_without_final_measurements(circuit.bound()) for circuit in circuits]
+        compiled = transpile(stripped, target=target, optimization_level=0, num_processes=1)
+        experiments = [_saving_statevector(circuit) for circuit in compiled]
+        result, order = backend.run(experiments, shots=1).result(), list(range(len(circuits)))
     if not result.success:
         raise RuntimeError(f"Aer run failed: {result.status}")
     out: list[dict[str, float]] = [{} for _ in circuits]
@@ -308,10 +412,10 @@ def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> lis
     by_width: dict[int, list[int]] = {}
     for i, position in enumerate(order):
         by_width.setdefault(circuits[position].num_qubits, []).append(i)
-    for width, experiments in by_width.items():
+    for width, experiments_of_width in by_width.items():
         step = max(1, _EXPECTATION_CHUNK >> width)
-        for start in range(0, len(experiments), step):
-            chunk = experiments[start : start + step]
+        for start in range(0, len(experiments_of_width), step):
+            chunk = experiments_of_width[start : start + step]
             states = np.stack([np.asarray(result.data(i)["statevector"]) for i in chunk])
             for i, values in zip(chunk, pauli_expectations(states, distinct).tolist()):
                 out[order[i]] = dict(zip(distinct, values))
@@ -364,15 +468,25 @@ def _statevector_backend() -> Any:
     return AerSimulator(method="statevector")
 
 
-def _saving_statevector(circuit: QuantumCircuit) -> QuantumCircuit:
-    """``circuit`` without its final measurements, saving its statevector at the end.
+def _aer_operations(target: Any) -> frozenset[str]:
+    # Aer runs barriers, though its Target does not list them.
+    return frozenset(target.operation_names) | {"barrier"}
+
+
+@functools.lru_cache(maxsize=1)
+def _statevector_target() -> Any:
+    # AerSimulator rebuilds its Target on every access; one snapshot serves every job.
+    return _statevector_backend().target
+
+
+def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without its final measurements (and their classical bits' meaning).
 
     A measurement is final when no gate acts on its qubit afterwards (what
-    ``remove_final_measurements`` drops); any other measurement, and any
-    classically controlled operation, has no statevector and raises ``ValueError``.
+    ``remove_final_measurements`` drops). Any other measurement, a reset of a qubit
+    something acted on before, and any classically controlled operation leave no
+    single statevector and raise ``ValueError``.
     """
-    from qiskit_aer.library import SaveStatevector
-
     data = circuit.data
     acted_on_later: set = set()
     final: list[int] = []
@@ -388,8 +502,25 @@ def _saving_statevector(circuit: QuantumCircuit) -> QuantumCircuit:
             )
         elif name != "barrier":
             acted_on_later.update(instruction.qubits)
+    touched: set = set()
+    for instruction in data:
+        if instruction.operation.name == "reset" and touched.intersection(instruction.qubits):
+            raise ValueError(
+                f"Circuit '{circuit.name}' resets a qubit after acting on it: its state is mixed, "
+                "so it has no statevector to take expectation values from."
+            )
+        if instruction.operation.name != "barrier":
+            touched.update(instruction.qubits)
     out = circuit.copy()
     for position in final:  # descending positions
         del out.data[position]
+    return out
+
+
+def _saving_statevector(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without its final measurements, saving its statevector at the end."""
+    from qiskit_aer.library import SaveStatevector
+
+    out = _without_final_measurements(circuit)
     out.append(SaveStatevector(out.num_qubits), out.qubits, copy=False)
     return out

@@ -21,7 +21,8 @@ returns every term's exact value for every circuit, keyed by that term, and the
 coefficients are recombined here. Identity terms are 1 and computed locally.
 ``observables`` must match every circuit's width, so circuits of different
 widths go in different jobs: ONE job per distinct width (usually one per call).
-``evs`` are exact, ``stds`` 0; ``precision`` does not apply.
+``evs`` are exact, ``stds`` 0; ``precision`` changes nothing (it must still be
+positive, as in Qiskit's estimators).
 
 **Sampling fallback** (every other backend). For each binding, the Pauli terms
 it needs are split into qubit-wise commuting groups (``abelian_grouping``, on by
@@ -72,7 +73,7 @@ from ..api.models import JobType
 from ..api.observables import join_ham_ops, qiskit_label_to_wire
 from ..api.submission import MAX_SHOTS, JobSpec
 from ..journal import KIND_ESTIMATOR
-from ._common import check_isa, check_mode, json_safe, pub_label, shape_size
+from ._common import check_isa, check_mode, check_precision, check_pubs, json_safe, pub_label, shape_size
 from .job import PAYLOAD_FORMAT, QoroPrimitiveJob, journal_call, rebuild_job, submit_call
 from .options import EstimatorOptions, coerce_options
 from .sampler import _outcome_bits, _retrieve
@@ -178,7 +179,7 @@ class EstimatorV2(BaseEstimatorV2):
 
     @property
     def options(self) -> EstimatorOptions:
-        """The live options (mutable; checked at every ``run``)."""
+        """The live options (mutable; checked on assignment and again at every ``run``)."""
         return self._options
 
     @property
@@ -196,16 +197,17 @@ class EstimatorV2(BaseEstimatorV2):
         options.validate()
         if precision is None:
             precision = options.default_precision
-        if isinstance(pubs, QuantumCircuit):
-            raise QoroInputError("run() takes a list of PUBs: wrap the circuit, e.g. run([(circuit, observables)]).")
-        if isinstance(pubs, (str, bytes)) or not isinstance(pubs, Iterable):
-            raise QoroInputError(f"run() takes an iterable of PUBs, got {type(pubs).__name__}.")
+        check_precision(precision, "run(precision=...)")
+        check_pubs(
+            pubs, "Estimator", "run([(circuit, observables)]) or run([(circuit, observables, parameter_values)])"
+        )
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         if not coerced:
             raise QoroInputError("run() got no PUBs: pass at least one (circuit, observables[, parameter values]).")
         backend = self._backend
         prepared = []
         for index, pub in enumerate(coerced):
+            check_precision(pub.precision, f"PUB {index}: its precision")
             template = _quantum_template(pub.circuit, index)
             check_isa(_measured_all(template), index, backend, estimator=True)
             prepared.append(_Pub(index, pub, template, _pauli_dicts(pub)))
@@ -278,12 +280,7 @@ class EstimatorV2(BaseEstimatorV2):
     # --- sampling fallback ----------------------------------------------------------
 
     def _shots(self, item: _Pub) -> int:
-        precision = item.pub.precision
-        if precision is None or not precision > 0:
-            raise QoroInputError(
-                f"PUB {item.index}: precision must be positive on backend '{self._backend.name}', which "
-                f"estimates by sampling (shots = ceil(1 / precision**2)); got {precision!r}."
-            )
+        precision = item.pub.precision  # positive: checked in run()
         scale = 1.0
         if self._options.scale_shots_by_norm:
             norm = max(

@@ -249,15 +249,20 @@ def rebuild_job(provider: QoroProvider, entry: JournalEntry, codec: ResultCodec)
         primary = provider.journal.lookup(str(payload["primary"]))
         if primary is None or "jobs" not in primary.payload:
             raise QoroJobError(
-                f"Job {entry.job_id} belongs to the {codec.kind} call {payload['primary']}, whose journal "
-                "entry is missing; that call cannot be rebuilt.",
+                f"Job {entry.job_id} is one of the Qoro jobs of a {codec.kind} call whose first job is "
+                f"{payload['primary']}, and the local job journal ({provider.journal.path}) has no entry "
+                f"for {payload['primary']} (it was deleted, or written to another journal), so the call "
+                "cannot be rebuilt. Set QISKIT_DIVI_JOURNAL to the journal file (or a copy) of the process "
+                "that submitted it. The raw results of each Qoro job stay readable: "
+                f"QoroJob(None, {entry.job_id!r}, provider=provider).raw_results().",
                 job_id=entry.job_id,
             )
         entry, payload = primary, primary.payload
     if payload.get("format") != PAYLOAD_FORMAT:
         raise QoroJobError(
             f"Job {entry.job_id} was journaled in format {payload.get('format')!r}; this version of "
-            f"qiskit_divi reads format {PAYLOAD_FORMAT}.",
+            f"qiskit_divi reads format {PAYLOAD_FORMAT}. Retrieve it with the qiskit_divi version that "
+            "submitted it.",
             job_id=entry.job_id,
         )
     backend: QoroBackend | None

@@ -2,7 +2,9 @@
 
 Both primitives take ``options=`` as ``None``, a ``dict`` or an instance of the
 dataclasses below, like ``qiskit-ibm-runtime``; ``primitive.options`` is the
-live (mutable) instance, checked at every ``run``.
+live (mutable) instance. Every assignment is checked when it is made
+(``sampler.options.default_shots = -1`` raises at once, as does a misspelt
+``sampler.options.defualt_shots = 100``), and ``run`` checks again.
 
 :class:`SamplerOptions`
 
@@ -38,59 +40,219 @@ option                    default   meaning
 ========================  ========  =====================================================
 
 There is no simulator seed: the Qoro API takes none, so ``seed_simulator`` (or
-``seed``) is refused with an explanation rather than silently ignored.
+``seed``) is refused with an explanation rather than silently ignored. The
+``qiskit-ibm-runtime`` options that have no meaning here (``resilience_level``,
+``twirling``, ``optimization_level``, ``default_shots`` on the estimator, ...) are
+refused too, each with what to do instead (:data:`IBM_RUNTIME_ADVICE`): a program
+ported from IBM that sets them expects something this package does not do.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .._circuits import positive_int
 from ..api.errors import QoroInputError
 
-_SEED_NAMES = frozenset({"seed", "seed_simulator", "simulator_seed"})
+_SEED_NAMES = frozenset({"seed", "seed_simulator", "simulator_seed", "seed_estimator"})
+
+_NO_MITIGATION = (
+    "qiskit_divi requests no error mitigation: EXPECTATION jobs (on systems that support them, "
+    "e.g. qoro_maestro) are exact, and other systems return their raw counts. Remove the option."
+)
+_NO_SUPPRESSION = (
+    "qiskit_divi requests no error suppression (no dynamical decoupling, no twirling), "
+    "so there is nothing to configure. Remove the option."
+)
+_TRANSPILE_FIRST = (
+    "The primitives run ISA circuits as given and do not transpile: transpile first, with "
+    "generate_preset_pass_manager(backend=backend, optimization_level=...).run(circuits). "
+    "Remove the option."
+)
+
+IBM_RUNTIME_ADVICE: dict[str, str] = {
+    "resilience_level": _NO_MITIGATION,
+    "resilience": _NO_MITIGATION,
+    "dynamical_decoupling": _NO_SUPPRESSION,
+    "twirling": _NO_SUPPRESSION,
+    "optimization_level": _TRANSPILE_FIRST,
+    "transpilation": _TRANSPILE_FIRST,
+    "max_execution_time": (
+        "qiskit_divi sets no server-side execution-time limit; to bound how long job.result() "
+        "waits, set timeout (seconds)."
+    ),
+    "environment": (
+        "Use tag for the Qoro job tag (IBM's job_tags), progress for the INFO log line per status "
+        "change, and the logging module (logger 'qiskit_divi') for the log level."
+    ),
+    "execution": (
+        "qiskit_divi sends no execution options (init_qubits, rep_delay, meas_type): qubits "
+        "start in |0> and results are counts. Remove the option."
+    ),
+    "simulator": (
+        "The noise model, coupling map and basis gates are those of the Qoro system: choose "
+        "another system (provider.get_backend(name)) instead. There is no simulator seed."
+    ),
+    "experimental": "There are no experimental options. Remove the option.",
+}
+"""What to do instead of each ``qiskit-ibm-runtime`` option name that does not apply here."""
+
+_SAMPLER_ADVICE: dict[str, str] = {
+    "shots": "SamplerV2 takes default_shots (or shots= in run(), or per PUB).",
+    "default_precision": "SamplerV2 takes shots: set default_shots (or shots= in run()).",
+}
+
+
+def _estimator_shots_advice(value: Any) -> str:
+    equivalent = ""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+        equivalent = f" (default_shots={int(value)} is default_precision={1 / math.sqrt(int(value)):.6g})"
+    return (
+        "EstimatorV2 takes a precision, not shots: set default_precision (or precision= in run()); "
+        f"the sampling fallback runs ceil(1 / precision**2) shots{equivalent}, and EXPECTATION "
+        "jobs are exact whatever the precision."
+    )
+
 
 OptionsT = TypeVar("OptionsT", "SamplerOptions", "EstimatorOptions")
 
 
-def _check_common(options: Any) -> None:
-    timeout = options.timeout
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
+# --- checks of one field ---------------------------------------------------------------
+
+
+def _check_timeout(name: str, value: Any) -> Any:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0
     ):
-        raise QoroInputError(f"timeout must be a positive number of seconds or None, got {timeout!r}.")
-    if not isinstance(options.progress, bool):
-        raise QoroInputError(f"progress must be True or False, got {options.progress!r}.")
-    if not isinstance(options.tag, str) or not options.tag:
-        raise QoroInputError(f"tag must be a non-empty string, got {options.tag!r}.")
+        raise QoroInputError(f"{name} must be a positive number of seconds or None, got {value!r}.")
+    return value
 
 
-def _unknown(cls: type, names: list[str]) -> QoroInputError:
-    valid = ", ".join(f.name for f in dataclasses.fields(cls))
+def _check_bool(name: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise QoroInputError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def _check_tag(name: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        raise QoroInputError(f"{name} must be a non-empty string, got {value!r}.")
+    return value
+
+
+def _check_precision(name: str, value: Any) -> Any:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise QoroInputError(f"{name} must be a positive number, got {value!r}.")
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "default_shots": lambda name, value: positive_int(value, name),
+    "default_precision": _check_precision,
+    "abelian_grouping": _check_bool,
+    "scale_shots_by_norm": _check_bool,
+    "timeout": _check_timeout,
+    "progress": _check_bool,
+    "tag": _check_tag,
+}
+"""The check of each field: raises :class:`QoroInputError`, returns the value to store."""
+
+
+def _check(name: str, value: Any) -> Any:
+    check = _CHECKS.get(name)
+    return value if check is None else check(name, value)
+
+
+def _unknown(cls: type, names: list[str], values: dict[str, Any] | None = None) -> QoroInputError:
+    """The error for unknown field names: what to use instead of each, and the valid fields."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    valid = ", ".join(fields)
     seeds = sorted(set(names) & _SEED_NAMES)
     if seeds:
         return QoroInputError(
             f"{seeds[0]} is not supported: the Qoro API takes no simulator seed, so results "
             f"cannot be made reproducible that way. Valid {cls.__name__} fields: {valid}."
         )
+    details = []
+    for name in names:
+        advice = _advice(cls, name, (values or {}).get(name))
+        if advice is not None:
+            details.append(advice)
+        else:
+            close = difflib.get_close_matches(name, fields, n=1)
+            if close:
+                details.append(f"Did you mean {close[0]!r} instead of {name!r}?")
     return QoroInputError(
-        f"Unknown {cls.__name__} field(s) {', '.join(map(repr, names))}. Valid fields: {valid}."
+        f"Unknown {cls.__name__} field(s) {', '.join(map(repr, names))}. "
+        + "".join(f"{detail} " for detail in details)
+        + f"Valid fields: {valid}."
     )
 
 
+def _advice(cls: type, name: str, value: Any) -> str | None:
+    """What to use instead of ``name`` on ``cls``, when it is a name users bring from elsewhere."""
+    if cls is EstimatorOptions and name in ("default_shots", "shots"):
+        return f"{name}: {_estimator_shots_advice(value)}"
+    if cls is SamplerOptions and name in _SAMPLER_ADVICE:
+        return f"{name}: {_SAMPLER_ADVICE[name]}"
+    advice = IBM_RUNTIME_ADVICE.get(name)
+    if advice is None:
+        return None
+    return f"{name} is a qiskit-ibm-runtime option with no counterpart in qiskit_divi. {advice}"
+
+
 class _OptionsMixin:
+    """Checks every assignment: unknown names and invalid values raise :class:`QoroInputError`."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _field_names(type(self)):
+            raise _unknown(type(self), [name], {name: value})
+        object.__setattr__(self, name, _check(name, value))
+
+    def __delattr__(self, name: str) -> None:
+        raise QoroInputError(
+            f"{type(self).__name__} fields cannot be deleted; assign a value to {name} instead."
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for missing attributes: explain the qiskit-ibm-runtime names.
+        advice = _advice(type(self), name, None) if not name.startswith("_") else None
+        if advice is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}. {advice}")
+
     def update(self, **kwargs: Any) -> None:
-        """Set several fields at once (unknown names raise :class:`QoroInputError`)."""
-        names = {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-        unknown = sorted(set(kwargs) - names)
+        """Set several fields at once; nothing changes if a name or a value is invalid."""
+        unknown = sorted(set(kwargs) - _field_names(type(self)))
         if unknown:
-            raise _unknown(type(self), unknown)
-        for key, value in kwargs.items():
-            setattr(self, key, value)
+            raise _unknown(type(self), unknown, kwargs)
+        checked = {key: _check(key, value) for key, value in kwargs.items()}
+        for key, value in checked.items():
+            object.__setattr__(self, key, value)
+
+    def validate(self) -> None:
+        """Raise :class:`QoroInputError` naming the first invalid field.
+
+        Assignments are checked as they are made; this also catches values put
+        in place behind the options' back (``object.__setattr__``, ``__dict__``).
+        """
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            _check(f.name, getattr(self, f.name))
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass
@@ -101,11 +263,6 @@ class SamplerOptions(_OptionsMixin):
     timeout: float | None = None
     progress: bool = True
     tag: str = "qiskit_divi"
-
-    def validate(self) -> None:
-        """Raise :class:`QoroInputError` naming the first invalid field."""
-        positive_int(self.default_shots, "default_shots")
-        _check_common(self)
 
 
 @dataclass
@@ -119,21 +276,6 @@ class EstimatorOptions(_OptionsMixin):
     progress: bool = True
     tag: str = "qiskit_divi"
 
-    def validate(self) -> None:
-        """Raise :class:`QoroInputError` naming the first invalid field."""
-        precision = self.default_precision
-        if (
-            isinstance(precision, bool)
-            or not isinstance(precision, numbers.Real)
-            or not math.isfinite(precision)
-            or precision <= 0
-        ):
-            raise QoroInputError(f"default_precision must be a positive number, got {precision!r}.")
-        for name in ("abelian_grouping", "scale_shots_by_norm"):
-            if not isinstance(getattr(self, name), bool):
-                raise QoroInputError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        _check_common(self)
-
 
 def coerce_options(cls: type[OptionsT], options: Any) -> OptionsT:
     """``None``, a mapping or an instance of ``cls`` as a fresh, validated ``cls``."""
@@ -142,10 +284,9 @@ def coerce_options(cls: type[OptionsT], options: Any) -> OptionsT:
     elif isinstance(options, cls):
         out = dataclasses.replace(options)
     elif isinstance(options, dict):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - names)
+        unknown = sorted(set(options) - _field_names(cls))
         if unknown:
-            raise _unknown(cls, unknown)
+            raise _unknown(cls, unknown, options)
         out = cls(**options)
     else:
         raise QoroInputError(

@@ -21,11 +21,16 @@ How a call travels:
   ascending order) and split into one :class:`~qiskit.primitives.BitArray` per
   classical register, named as the register, with the PUB's shape. Bits of one
   shot stay together across registers.
+* A PUB whose registers hold no bits (no classical register at all warns, as
+  Qiskit's samplers do) has nothing to measure: it is not sent, and its data
+  are empty (zero-width arrays for its empty registers). A call made only of
+  such PUBs still sends one job, of one one-shot circuit labelled
+  ``placeholder``, so that every call has a Qoro job id.
 
 Journal payload (kind ``sampler``; see :mod:`.job` for the common part)::
 
     {"format": 1, "jobs": [{"job_id": str, "shots": int}, ...],
-     "pubs": [{"job": <index into jobs>, "shots": int, "shape": [int, ...],
+     "pubs": [{"job": <index into jobs> | null (not sent), "shots": int, "shape": [int, ...],
                "num_clbits": int, "registers": [[name, [clbit index, ...]], ...],
                "circuit_metadata": {...}}, ...]}
 """
@@ -33,19 +38,20 @@ Journal payload (kind ``sampler``; see :mod:`.job` for the common part)::
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from .._circuits import bound_qasm, positive_int
+from .._circuits import bound_qasm, positive_int, to_qasm
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.submission import JobSpec
 from ..journal import KIND_SAMPLER
-from ._common import check_isa, check_mode, json_safe, pub_label, shape_size
+from ._common import check_isa, check_mode, check_pubs, json_safe, pub_label, shape_size
 from .job import PAYLOAD_FORMAT, QoroPrimitiveJob, journal_call, rebuild_job, submit_call
 from .options import SamplerOptions, coerce_options
 
@@ -55,6 +61,9 @@ if TYPE_CHECKING:
     from ..provider import QoroProvider
 
 logger = logging.getLogger(__name__)
+
+PLACEHOLDER_LABEL = "placeholder"
+"""Label of the one circuit sent for a call whose PUBs have nothing to measure."""
 
 
 class SamplerV2(BaseSamplerV2):
@@ -84,7 +93,7 @@ class SamplerV2(BaseSamplerV2):
 
     @property
     def options(self) -> SamplerOptions:
-        """The live options (mutable; checked at every ``run``)."""
+        """The live options (mutable; checked on assignment and again at every ``run``)."""
         return self._options
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> QoroPrimitiveJob:
@@ -96,27 +105,35 @@ class SamplerV2(BaseSamplerV2):
         options = self._options
         options.validate()
         shots = options.default_shots if shots is None else positive_int(shots, "shots")
-        if isinstance(pubs, QuantumCircuit):
-            raise QoroInputError("run() takes a list of PUBs: wrap the circuit, e.g. run([circuit]) or run([(circuit, parameter_values)]).")
-        if isinstance(pubs, (str, bytes)) or not isinstance(pubs, Iterable):
-            raise QoroInputError(f"run() takes an iterable of PUBs, got {type(pubs).__name__}.")
+        check_pubs(pubs, "Sampler", "run([circuit]) or run([(circuit, parameter_values)])")
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         if not coerced:
             raise QoroInputError("run() got no PUBs: pass at least one circuit or (circuit, parameter values).")
         backend = self._backend
         for index, pub in enumerate(coerced):
             check_isa(pub.circuit, index, backend)
+            if not pub.circuit.cregs:
+                warnings.warn(
+                    f"PUB {index}: its circuit '{pub.circuit.name}' has no classical registers, so its result "
+                    "has no data and it is not sent. Measure into a register (e.g. circuit.measure_all()) "
+                    "to sample it.",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
         by_shots: dict[int, dict[str, str]] = {}
         pub_entries = []
         for index, pub in enumerate(coerced):
             circuit = pub.circuit
-            circuits = by_shots.setdefault(pub.shots, {})
-            for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
-                circuits[pub_label(index, flat)] = text
+            job: int | None = None
+            if any(len(register) for register in circuit.cregs):
+                circuits = by_shots.setdefault(pub.shots, {})
+                for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
+                    circuits[pub_label(index, flat)] = text
+                job = list(by_shots).index(pub.shots)
             pub_entries.append(
                 {
-                    "job": list(by_shots).index(pub.shots),
+                    "job": job,
                     "shots": pub.shots,
                     "shape": list(pub.shape),
                     "num_clbits": circuit.num_clbits,
@@ -124,6 +141,8 @@ class SamplerV2(BaseSamplerV2):
                     "circuit_metadata": json_safe(circuit.metadata),
                 }
             )
+        if not by_shots:
+            by_shots[1] = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
         specs = [
             JobSpec(system_name=backend.name, job_type=backend.job_type, circuits=circuits, shots=n, tag=options.tag)
             for n, circuits in by_shots.items()
@@ -150,14 +169,15 @@ class SamplerV2(BaseSamplerV2):
         return _retrieve(job_id, provider, KIND_SAMPLER)
 
 
+def _placeholder_circuit() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1, name=PLACEHOLDER_LABEL)
+    circuit.measure(0, 0)
+    return circuit
+
+
 def _retrieve(job_id: str, provider: QoroProvider, kind: str) -> QoroPrimitiveJob:
-    job = provider.retrieve_job(job_id)
-    if not isinstance(job, QoroPrimitiveJob) or job.kind != kind:
-        what = job.kind if isinstance(job, QoroPrimitiveJob) else "not a primitive job"
-        raise QoroInputError(
-            f"Job {job_id} is not a {kind} job ({what}); use provider.retrieve_job({job_id!r})."
-        )
-    return job
+    # retrieve_job(kind=...) raises unless the journal says the job is of that kind.
+    return cast(QoroPrimitiveJob, provider.retrieve_job(job_id, kind=kind))
 
 
 # --- decoding ----------------------------------------------------------------------
@@ -203,7 +223,8 @@ class _SamplerCodec:
     def labels(self, payload: Mapping[str, Any]) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in payload["jobs"]]
         for index, pub in enumerate(payload["pubs"]):
-            out[pub["job"]].extend(pub_label(index, flat) for flat in range(shape_size(pub["shape"])))
+            if pub["job"] is not None:
+                out[pub["job"]].extend(pub_label(index, flat) for flat in range(shape_size(pub["shape"])))
         return out
 
     def decode(
@@ -222,7 +243,7 @@ class _SamplerCodec:
             arrays = {
                 name: np.zeros((size, shots, (len(clbits) + 7) // 8), dtype=np.uint8) for name, clbits in registers
             }
-            for flat in range(size):
+            for flat in range(size if pub["job"] is not None else 0):  # a PUB not sent has no bits
                 label = pub_label(index, flat)
                 matrix, counts = _outcome_bits(raw[pub["job"]][label], pub["num_clbits"], label)
                 if int(counts.sum()) != shots:
@@ -242,7 +263,11 @@ class _SamplerCodec:
             results.append(
                 SamplerPubResult(
                     data,
-                    metadata={"shots": shots, "circuit_metadata": metadata, "job_id": job_ids[pub["job"]]},
+                    metadata={
+                        "shots": shots,
+                        "circuit_metadata": metadata,
+                        "job_id": None if pub["job"] is None else job_ids[pub["job"]],
+                    },
                 )
             )
         return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})

@@ -9,9 +9,11 @@ from qiskit_divi.api.errors import (
     QoroAuthenticationError,
     QoroConflictError,
     QoroError,
+    QoroNotFoundError,
     QoroProtocolError,
     QoroResultsNotReadyError,
 )
+from qiskit_divi.api.client import QoroClient
 from qiskit_divi.api.models import InitJobRequest, JobType
 
 OK_SYSTEMS = (200, {}, [{"name": "qoro_maestro", "access_level": "PUBLIC"}])
@@ -124,3 +126,29 @@ def test_token_never_logged_or_shown(scripted, client, caplog, token):
     assert caplog.records, "expected debug logging of the requests"
     assert token not in caplog.text
     assert token not in repr(client)
+
+
+def test_a_url_without_the_api_root_says_to_check_the_url(emulator_server, emulator_token):
+    root = emulator_server.base_url.removesuffix("/api")
+    with QoroClient(emulator_token, root) as wrong:
+        for call in (wrong.list_systems, wrong.ping, lambda: wrong.init_job(INIT)):
+            with pytest.raises(QoroNotFoundError) as info:
+                call()
+            message = str(info.value)
+            assert f"check the API URL (try {root}/api), given as url=... or QORO_API_URL" in message, message
+            assert "job id" not in message and emulator_token not in message
+    with QoroClient(emulator_token, emulator_server.base_url) as right:  # the job's own endpoints: the id
+        with pytest.raises(QoroNotFoundError, match="Check the job id; deleted jobs cannot be retrieved.") as info:
+            right.job_status("no-such-job")
+        assert "URL" not in str(info.value)
+
+
+@pytest.mark.parametrize(("endpoint", "names_a_job"), [
+    ("", False), ("qpusystem/", False), ("job/init/", False), ("job/create_failed/", False),
+    ("job/abc/status/", True), ("job/abc/resultsV2/?limit=100&offset=0", True), ("job/abc", True),
+])  # fmt: skip
+def test_only_a_job_endpoint_blames_the_job_id(client, endpoint, names_a_job):
+    hint = client.not_found_hint(endpoint)
+    assert (hint is None) is names_a_job
+    if hint is not None:  # the scripted server's URL has the API root: no "try .../api"
+        assert hint.startswith(f"The server at {client.base_url} has no such endpoint: check the API URL, given")

@@ -220,3 +220,12 @@ def test_available_systems_is_a_snapshot(systems_cache):
     snapshot = get_available_qpu_systems()
     snapshot.clear()
     assert [s.name for s in get_available_qpu_systems()] == ["a", "b"]
+
+
+def test_an_unknown_name_lists_the_cached_systems(systems_cache):
+    update_qpu_systems_cache([QPUSystem(name="zeta"), QPUSystem(name="alpha")])
+    with pytest.raises(ValueError) as info:
+        get_qpu_system("alpah")
+    message = str(info.value)
+    assert message.startswith("QPUSystem with name 'alpah' not found in cache. Available systems: alpha, zeta.")
+    assert "JobConfig(qpu_system=...)" in message and "fetch_qpu_systems()" in message

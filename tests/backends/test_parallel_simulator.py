@@ -392,6 +392,43 @@ def test_seeded_parallel_execution_logs_one_warning():
         assert phrase in message
 
 
+def test_the_seed_warning_says_what_to_do_once_per_simulator():
+    metadata = {"parallel_experiments": 2, "omp_nested": False}
+    with (
+        mock.patch.object(ps, "AerSimulator", side_effect=lambda *a, **k: mock_aer_result({"0": 1}, metadata=metadata)),
+        mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)] * 2),
+        mock.patch.object(ps, "logger") as logger,
+    ):
+        simulator = ParallelSimulator(shots=1, simulation_seed=42)
+        for _ in range(3):  # e.g. the iterations of an optimiser
+            simulator.submit_circuits({"a": H_MEASURE, "b": BELL})
+        logger.warning.assert_called_once()
+        message = str(logger.warning.call_args.args[0])
+        for phrase in ["same counts, whatever n_processes, executor or max_job_size",
+                       "Aer seeds each circuit from its position in the batch",
+                       "pass _deterministic_execution=True", "Logged once per ParallelSimulator"]:  # fmt: skip
+            assert phrase in message
+        ParallelSimulator(shots=1, simulation_seed=42).submit_circuits({"a": H_MEASURE, "b": BELL})
+        assert logger.warning.call_count == 2
+
+
+def test_what_the_seed_warning_says_is_true():
+    """A seeded batch's counts do not depend on the parallelism; a circuit's do depend on its
+    position in the batch; deterministic mode's do not."""
+    rng = np.random.default_rng(11)
+    texts = {f"hea{i}": qasm2.dumps(hardware_efficient(3, 2, int(rng.integers(1 << 30)))) for i in range(4)}
+    runs = {n: ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=n).submit_circuits(texts).results for n in (1, 2)}
+    assert runs[1] == runs[2]
+    reordered = dict(reversed(list(texts.items())))
+    moved = {row["label"]: row["results"] for row in ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=2).submit_circuits(reordered).results}
+    assert all(moved[row["label"]] != row["results"] for row in runs[2])
+    alone = {}
+    for order in (texts, reordered):
+        rows = ParallelSimulator(shots=500, simulation_seed=SEED, _deterministic_execution=True).submit_circuits(order).results
+        alone[len(alone)] = {row["label"]: row["results"] for row in rows}
+    assert alone[0] == alone[1]
+
+
 @pytest.mark.parametrize("seed", [None, 42])
 def test_no_warning_without_seed_or_parallelism(seed):
     metadata = {"parallel_experiments": 1 if seed else 2, "omp_nested": False}

@@ -17,8 +17,10 @@ from qiskit_divi.backends import (
     JobType,
     MaxRetriesReachedError,
     QoroService,
+    QoroServiceJobError,
     QPUSystem,
 )
+from qiskit_divi.api.errors import QoroError, QoroJobError
 from qiskit_divi.backends import _qoro_service
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
@@ -346,3 +348,58 @@ def test_service_shares_the_provider_client(provider):
     shared = QoroService(client=provider.client)
     assert shared.client is provider.client
     assert shared.auth_token.startswith("Bearer ") and shared.config.qpu_system.name == "qoro_maestro"
+
+
+# --- messages that point the right way -------------------------------------------------
+
+
+def test_results_of_a_failed_job_say_it_failed_and_why(service):
+    job_id = service.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    failed = ExecutionResult(results=None, job_id=job_id)
+    with pytest.raises(requests.HTTPError) as info:
+        service.get_job_results(failed)
+    message = str(info.value)
+    assert message.startswith(f"400 Bad Request: Job results not available: job {job_id} FAILED: "
+                              "Job created in FAILED state by the create_failed test helper.")
+    assert "submit it again" in message and "still running" not in message
+    assert isinstance(info.value, QoroServiceJobError) and isinstance(info.value, QoroJobError)
+    assert info.value.job_id == job_id
+    assert isinstance(info.value.__cause__, requests.HTTPError)  # the server's own 400, chained
+
+
+def test_results_of_a_cancelled_job_say_it_was_cancelled(slow_service):
+    submitted = slow_service.submit_circuits({"c": BELL})
+    slow_service.cancel_job(submitted)
+    with pytest.raises(QoroJobError, match=f"Job results not available: job {submitted.job_id} was CANCELLED"):
+        slow_service.get_job_results(submitted)
+    slow_service.delete_job(submitted)
+
+
+def test_results_not_ready_keep_divi_message_when_the_status_is_unknown(service):
+    bad = requests.Response()
+    bad.status_code, bad.reason, bad._content = 400, "Bad Request", b'{"error": "x"}'
+
+    def answer(method, endpoint, **kwargs):
+        _qoro_service._raise_with_details(bad)
+
+    with mock.patch.object(service, "_make_request", side_effect=answer):
+        with pytest.raises(requests.HTTPError, match="^400 Bad Request: Job results not available, likely job is still running. Wait"):
+            service.get_job_results(ExecutionResult(results=None, job_id="j"))
+
+
+def test_an_unknown_system_lists_the_available_ones(service, emulator_token, emulator_server):
+    expected = "Available systems: fake_ion, fake_nairobi, qoro_maestro."
+    with pytest.raises(ValueError, match="QPUSystem with name 'maestro' not found in cache.") as info:
+        QoroService(emulator_token, config=JobConfig(qpu_system="maestro"), url=emulator_server.base_url)
+    assert expected in str(info.value) and isinstance(info.value, QoroError)
+    before = emulator_server.stats["jobs_created"]
+    with pytest.raises(ValueError, match=expected):
+        service.submit_circuits({"c": BELL}, override_config=JobConfig(qpu_system="ibm_kyiv"))
+    assert emulator_server.stats["jobs_created"] == before
+
+
+def test_a_url_without_the_api_root_says_to_check_the_url(emulator_token, emulator_server):
+    root = emulator_server.base_url.removesuffix("/api")
+    with pytest.raises(requests.HTTPError, match=r"^404 Not Found: .*check the API URL \(try .*/api\)") as info:
+        QoroService(emulator_token, url=root)
+    assert "QORO_API_URL" in str(info.value) and "job id" not in str(info.value)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from qiskit.circuit.library import C3SXGate, XXPlusYYGate
 from qiskit.quantum_info import Pauli, random_statevector
 
 from qiskit_divi.emulator.circuits import CircuitParser
@@ -77,3 +78,59 @@ def test_expectation_job_binds_each_circuit(catalogue):
         assert row == pytest.approx(
             {"ZI": math.cos(angle), "XI": math.sin(angle), "IX": 1.0, "ZX": math.cos(angle)}, abs=1e-12
         )
+
+
+def test_a_circuit_that_measures_nothing_reads_all_zeros(catalogue):
+    parser = CircuitParser()
+    circuits = [parser.parse(HEADER + "h q[0];\ncx q[0],q[1];\n"), parser.parse(HEADER + "x q[0];\nmeasure q[0] -> c[1];\n")]
+    for system in ("qoro_maestro", "fake_ion"):
+        counts = catalogue.simulator(system).sample(circuits, shots=100, seed=5)
+        assert counts[0] == {0: 100}
+        assert sum(counts[1].values()) == 100
+
+
+def test_expectation_of_a_circuit_with_a_reset_after_gates_is_refused():
+    """Its state is mixed: one statevector trajectory would be a plausible wrong answer."""
+    parser = CircuitParser()
+    fresh = parser.parse(HEADER.replace("creg c[2];\n", "") + "reset q[1];\nh q[0];\n")
+    assert expectation_job([fresh], ["XI", "IZ"]) == [pytest.approx({"XI": 1.0, "IZ": 1.0})]
+    mixed = parser.parse(HEADER.replace("creg c[2];\n", "") + "h q[0];\nreset q[0];\n")
+    with pytest.raises(ValueError, match="resets a qubit after acting on it"):
+        expectation_job([mixed], ["ZI"])
+
+
+def _with_ch(qc):
+    qc.ch(0, 1)
+
+
+def _with_rccx(qc):
+    qc.rccx(0, 1, 2)
+
+
+def _with_c3sx(qc):
+    qc.append(C3SXGate(), [0, 1, 2, 3])
+
+
+def _with_definitions(qc):  # qasm2.dumps writes gate definitions for these
+    qc.iswap(0, 1)
+    qc.append(XXPlusYYGate(0.7, 0.2), [1, 2])
+    qc.cs(2, 3)
+
+
+@pytest.mark.parametrize("add", [_with_ch, _with_rccx, _with_c3sx, _with_definitions])
+def test_expectation_jobs_run_gates_aer_lacks(add):
+    """Target gates Aer does not run natively, and gate definitions, are translated first."""
+    from qiskit import QuantumCircuit, qasm2
+    from qiskit.quantum_info import Statevector
+
+    qc = QuantumCircuit(4)
+    qc.h(0)
+    qc.ry(0.4, 1)
+    qc.h(2)
+    qc.rx(1.1, 3)
+    add(qc)
+    reference = Statevector(qc)
+    terms = ["ZIII", "XZII", "IYXI", "IIZZ", "ZZZZ", "XXYY"]
+    (values,) = expectation_job([CircuitParser().parse(qasm2.dumps(qc))], terms)
+    for term in terms:
+        assert values[term] == pytest.approx(reference.expectation_value(Pauli(term[::-1])).real, abs=1e-9)

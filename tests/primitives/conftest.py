@@ -1,20 +1,18 @@
 """Fixtures for the primitives tests.
 
 The session's ``provider`` (tests/conftest.py) serves ``qoro_maestro`` (EXPECTATION
-jobs), ``fake_nairobi`` and ``fake_ion`` (noisy, sampling only). For comparing the
-estimator's sampling fallback with ``StatevectorEstimator`` within shot noise,
-``sampling_provider`` adds a noiseless simulator that does NOT run EXPECTATION
-jobs: ``noiseless_sampler`` (maestro's Aer simulator under another name).
+jobs), ``fake_nairobi`` and ``fake_ion`` (noisy, sampling only). ``noiseless`` is
+``sampling_provider``'s (tests/conftest.py) noiseless simulator that does NOT run
+EXPECTATION jobs, for the estimator's sampling fallback.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,38 +21,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
 from qiskit_divi import QoroBackend, QoroProvider
-from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
-from qiskit_divi.emulator.systems import DEFAULT_SYSTEMS
-
-SAMPLING_TOKEN = "primitives-sampling-token-3c9e51"
-NOISELESS = "noiseless_sampler"
-
-
-@pytest.fixture(scope="session")
-def sampling_server() -> Iterator[EmulatorServer]:
-    maestro = next(s for s in DEFAULT_SYSTEMS if s.name == "qoro_maestro")
-    noiseless = dataclasses.replace(maestro, name=NOISELESS, nickname="noiseless", supports_expectation=False)
-    server = EmulatorServer(
-        tokens=[SAMPLING_TOKEN], host="127.0.0.1", port=0,
-        config=EmulatorConfig(min_job_seconds=0.0, seed=4321, systems=(noiseless,)),
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def sampling_provider(sampling_server: EmulatorServer) -> Iterator[QoroProvider]:
-    with QoroProvider(token=SAMPLING_TOKEN, url=sampling_server.base_url) as prov:
-        yield prov
-
-
-@pytest.fixture(scope="session")
-def noiseless(sampling_provider: QoroProvider) -> QoroBackend:
-    backend = sampling_provider.get_backend(NOISELESS)
-    assert not backend.supports_expval
-    return backend
-
+from qiskit_divi.emulator import EmulatorServer
 
 @pytest.fixture(scope="session")
 def maestro(provider: QoroProvider) -> QoroBackend:

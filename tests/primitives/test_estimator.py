@@ -242,15 +242,57 @@ def test_sampling_fallback_on_a_native_gate_backend(provider):
     np.testing.assert_allclose(result[0].data.evs, want, atol=0.12)
 
 
-def test_zero_precision_is_refused_only_when_sampling(maestro, noiseless):
+@pytest.mark.parametrize("system", ["maestro", "noiseless"])
+@pytest.mark.parametrize("bad", [0, -0.5, math.nan, math.inf])
+def test_precision_that_is_not_positive_is_refused_on_every_system(
+    system, bad, request, emulator_server, sampling_server
+):
+    """As Qiskit's estimators: exact EXPECTATION systems too, from run() and from a PUB."""
+    backend = request.getfixturevalue(system)
     circuit = QuantumCircuit(1)
     circuit.h(0)
-    exact = EstimatorV2(mode=maestro).run([(circuit, "X")], precision=0.0).result()
-    assert exact[0].data.evs == pytest.approx(1.0) and exact[0].metadata["target_precision"] == 0.0
-    with pytest.raises(QoroInputError, match="precision must be positive.*sampling"):
-        EstimatorV2(mode=noiseless).run([(circuit, "X")], precision=0.0)
+    estimator = EstimatorV2(mode=backend)
+    before = emulator_server.stats["jobs_created"], sampling_server.stats["jobs_created"]
+    with pytest.raises(ValueError, match=r"^run\(precision=...\) must be a positive number .*got") as info:
+        estimator.run([(circuit, "X")], precision=bad)
+    assert isinstance(info.value, QoroInputError)
+    with pytest.raises(QoroInputError, match=r"^run\(precision=...\) must be a positive number"):
+        estimator.run([(circuit, "X", None, 0.1)], precision=bad)  # even when no PUB would use it
+    # Qiskit's PUB coercion refuses a negative one itself; 0, nan and inf pass it
+    ours = (QoroInputError, "^PUB 1: its precision must be a positive number")
+    error, message = (ValueError, "non-negative") if bad < 0 else ours
+    with pytest.raises(error, match=message):
+        estimator.run([(circuit, "X"), (circuit, "X", None, bad)])
+    assert (emulator_server.stats["jobs_created"], sampling_server.stats["jobs_created"]) == before
+
+
+def test_precision_that_is_not_a_number_is_qiskits_type_error(maestro):
+    circuit = QuantumCircuit(1)
+    with pytest.raises(TypeError, match="precision must be a real number"):
+        EstimatorV2(mode=maestro).run([(circuit, "Z")], precision="0.1")
+
+
+def test_precision_applies_to_sampling_only(maestro, noiseless):
+    circuit = QuantumCircuit(1)
+    circuit.h(0)
+    exact = EstimatorV2(mode=maestro).run([(circuit, "X")], precision=1e-9).result()
+    assert exact[0].data.evs == pytest.approx(1.0) and exact[0].metadata["target_precision"] == 1e-9
     with pytest.raises(QoroInputError, match="needs 4,000,000 shots"):
         EstimatorV2(mode=noiseless).run([(circuit, "X")], precision=0.0005)
+
+
+def test_metadata_are_qiskits_plus_the_job_ids(maestro, noiseless):
+    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra keys."""
+    qc, qc2 = QuantumCircuit(2), QuantumCircuit(2)
+    qc2.metadata = {"a": 1}
+    for backend, shots in ((maestro, {}), (noiseless, {"shots": 100})):
+        job = EstimatorV2(mode=backend).run([(qc, "ZZ"), (qc2, "ZZ")], precision=0.1)
+        result = job.result()
+        assert result.metadata == {"version": 2, "job_ids": [job.job_id()]}
+        for pub, circuit in zip(result, (qc, qc2)):
+            assert pub.metadata == {
+                "target_precision": 0.1, **shots, "circuit_metadata": circuit.metadata, "job_id": job.job_id()
+            }
 
 
 # --- refusals before any job -------------------------------------------------------------
@@ -271,8 +313,17 @@ def test_bad_input_creates_no_job(provider, emulator_server):
         EstimatorV2(mode=nairobi).run([(not_isa, "ZZ")])
     with pytest.raises(QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"):
         EstimatorV2(mode=maestro).run([(not_isa, "ZZ"), (QuantumCircuit(30), "Z" * 30)])
-    with pytest.raises(QoroInputError, match="wrap the circuit"):
+    # Qiskit's text first (code written for Qiskit's estimators matches on it), then how to call run()
+    with pytest.raises(
+        QoroInputError,
+        match=r"^An invalid Estimator pub-like was given \(QuantumCircuit\): run\(\) takes a list of PUBs: "
+        r"wrap the circuit, e.g. run\(\[\(circuit, observables\)\]\)",
+    ):
         EstimatorV2(mode=maestro).run(not_isa)
+    with pytest.raises(QoroInputError, match=r"^An invalid Estimator pub-like was given \(float\): .*iterable of PUBs"):
+        EstimatorV2(mode=maestro).run(1.5)
+    with pytest.raises(ValueError, match="An invalid Estimator pub-like was given"):  # Qiskit's: a PUB without []
+        EstimatorV2(mode=maestro).run((not_isa, "ZZ"))
     with pytest.raises(QoroInputError, match="mid-circuit 'measure'"):
         EstimatorV2(mode=maestro).run([(mid, "ZZ")])
     with pytest.raises(ValueError, match="number of qubits"):  # Qiskit's own PUB validation

@@ -192,9 +192,10 @@ def test_non_isa_and_too_wide_circuits_create_no_job(provider, emulator_server):
         sampler.run([generate_preset_pass_manager(backend=nairobi, optimization_level=1).run(not_isa), not_isa])
     with pytest.raises(QoroInputError, match=r"PUB 0.*8 qubits.*only 7.*generate_preset_pass_manager"):
         sampler.run([too_wide])
-    no_clbits = QuantumCircuit(1)
-    with pytest.raises(QoroInputError, match="no classical bits"):
-        SamplerV2(mode=provider.get_backend("qoro_maestro")).run([no_clbits])
+    not_isa_unmeasured = QuantumCircuit(1)
+    not_isa_unmeasured.h(0)
+    with pytest.raises(QoroInputError, match=r"PUB 0 is not an ISA circuit.*'h'"):
+        sampler.run([not_isa_unmeasured])  # it would not be sent, but is checked all the same
     with pytest.raises(ValueError):  # Qiskit's own PUB validation: missing parameter values
         SamplerV2(mode=nairobi).run([generate_preset_pass_manager(backend=nairobi).run(registers_circuit())])
     assert emulator_server.stats["jobs_created"] == before
@@ -210,7 +211,9 @@ def test_options_and_mode_are_checked(maestro):
     with pytest.raises(QoroInputError, match="takes a QoroBackend"):
         SamplerV2(mode="qoro_maestro")
     sampler = SamplerV2(mode=maestro)
-    sampler.options.update(default_shots=-1)
+    with pytest.raises(QoroInputError, match="default_shots must be a positive integer"):
+        sampler.options.update(default_shots=-1)  # checked as it is made
+    object.__setattr__(sampler.options, "default_shots", -1)  # behind the options' back: run() checks again
     circuit = QuantumCircuit(1, 1)
     circuit.measure(0, 0)
     with pytest.raises(QoroInputError, match="default_shots"):
@@ -221,6 +224,76 @@ def test_options_and_mode_are_checked(maestro):
         SamplerV2(mode=maestro).run([])
     with pytest.raises(QoroInputError, match=r"list of PUBs: wrap the circuit, e.g. run\(\[circuit\]\)"):
         SamplerV2(mode=maestro).run(circuit)
+
+
+def test_an_invalid_pub_like_is_refused_in_qiskits_words_then_ours(maestro, emulator_server):
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    before = emulator_server.stats["jobs_created"]
+    # Qiskit's text first (code written for Qiskit's samplers matches on it), then how to call run()
+    with pytest.raises(
+        QoroInputError,
+        match=r"^An invalid Sampler pub-like was given \(QuantumCircuit\): run\(\) takes a list of PUBs: "
+        r"wrap the circuit, e.g. run\(\[circuit\]\)",
+    ):
+        SamplerV2(mode=maestro).run(circuit)
+    with pytest.raises(QoroInputError, match=r"^An invalid Sampler pub-like was given \(int\): .*iterable of PUBs"):
+        SamplerV2(mode=maestro).run(3)
+    assert emulator_server.stats["jobs_created"] == before
+
+
+def test_metadata_are_qiskits_plus_the_job_ids(maestro):
+    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra keys."""
+    qc = QuantumCircuit(2)
+    qc.measure_all()
+    qc2 = qc.copy()
+    qc2.metadata = {"a": 1}
+    job = SamplerV2(mode=maestro).run([(qc, None, 10), (qc2, None, 20)])
+    result = job.result()
+    first, second = job.job_ids
+    assert result.metadata == {"version": 2, "job_ids": [first, second]}
+    assert result[0].metadata == {"shots": 10, "circuit_metadata": qc.metadata, "job_id": first}
+    assert result[1].metadata == {"shots": 20, "circuit_metadata": qc2.metadata, "job_id": second}
+
+
+# --- PUBs with nothing to measure ----------------------------------------------------------
+
+
+def test_a_circuit_without_classical_registers_warns_and_gives_empty_data(provider, maestro, emulator_server, new_jobs):
+    theta = Parameter("θ")
+    unmeasured = QuantumCircuit(2, name="unmeasured")
+    unmeasured.rx(theta, 0)
+    unmeasured.cx(0, 1)
+    bell = QuantumCircuit(2, name="bell")
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure_all()
+    pubs = [(unmeasured, [[0.1], [0.2], [0.3]]), bell]
+    with pytest.warns(UserWarning, match="no output classical registers"):
+        reference = StatevectorSampler(seed=1).run(pubs, shots=50).result()  # Qiskit warns too
+    with pytest.warns(UserWarning, match="PUB 0: its circuit 'unmeasured' has no classical registers.*measure_all"):
+        job = SamplerV2(mode=maestro).run(pubs, shots=50)
+    result = job.result()
+    assert len(result[0].data) == 0 and result[0].data.shape == reference[0].data.shape == (3,)
+    assert result[0].metadata == {"shots": 50, "circuit_metadata": {}, "job_id": None}  # it ran nowhere
+    assert result[1].data.meas.get_counts().keys() <= {"00", "11"} and result[1].data.meas.num_shots == 50
+    assert new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1  # bell only
+
+
+def test_a_call_with_nothing_to_measure_sends_one_placeholder_and_can_be_retrieved(
+    provider, maestro, emulator_server, new_jobs
+):
+    # a register without bits: no warning (as in Qiskit), zero-width data, nothing to send
+    empty_register = QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(0, "nothing"))
+    with pytest.warns(UserWarning, match="PUB 1: .*no classical registers"):
+        job = SamplerV2(mode=maestro).run([empty_register, QuantumCircuit(1)], shots=20)
+    result = job.result()
+    assert [len(pub.data) for pub in result] == [1, 0]
+    nothing = result[0].data.nothing
+    assert (nothing.num_shots, nothing.num_bits, nothing.array.shape) == (20, 0, (20, 0))
+    assert new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1  # the placeholder
+    again = SamplerV2.retrieve(job.job_id(), provider).result()
+    assert [len(pub.data) for pub in again] == [1, 0] and again[0].data.nothing.num_shots == 20
 
 
 # --- waiting, cancelling ---------------------------------------------------------------
