@@ -144,7 +144,11 @@ def observables(draw: st.DrawFn, num_qubits: int, max_terms: int = 4) -> SparseP
     return SparsePauliOp(labels, coefficients)
 
 
-def parameter_values(draw: st.DrawFn, circuit: QuantumCircuit, bindings: int) -> np.ndarray:
+def parameter_values(draw: st.DrawFn, circuit: QuantumCircuit) -> np.ndarray | None:
+    """1-3 bindings of ``circuit``'s parameters (one row each), or None when it has none."""
+    if not circuit.num_parameters:
+        return None
+    bindings = draw(st.integers(1, 3))
     return np.array(
         [[draw(_ANGLES) for _ in range(circuit.num_parameters)] for _ in range(bindings)], dtype=float
     ).reshape(bindings, circuit.num_parameters)

@@ -165,20 +165,22 @@ Aer leaves the angle of a controlled rotation (``cp``, ``crx``, ``cry``, ``crz``
 ``cu1``, ``cu3``) at its placeholder, since a controlled gate keeps its angles on its
 ``base_gate`` (qiskit-aer issues 2323, 2391, 2403), and it writes its placeholders into
 a ``cu`` gate's shared parameter list. A skeleton with any parametrised gate outside
-this set is bound with ``assign_parameters`` before Aer sees it.
+this set is rewritten into those gates' definitions (:func:`_bindable_by_aer`), or else
+bound with ``assign_parameters`` before Aer sees it.
 ``tests/emulator/test_parameter_binds.py`` runs every parametrised standard gate through
 :func:`run_batched` against ``Statevector`` and fails as soon as this set is no longer
 exactly the gates Aer binds right (a fix or a regression in Aer).
 """
 
 
+def _left_to_aer_unsafely(op: Any, safe_gates: frozenset[str]) -> bool:
+    """Whether ``op`` carries a parameter that Aer would not bind right."""
+    return op.name not in safe_gates and any(isinstance(p, ParameterExpression) for p in op.params)
+
+
 def binds_safely(skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES) -> bool:
     """Whether Aer may bind ``skeleton``'s parameters itself: every gate carrying one is in ``safe_gates``."""
-    return all(
-        instruction.operation.name in safe_gates
-        for instruction in skeleton.data
-        if any(isinstance(param, ParameterExpression) for param in instruction.operation.params)
-    )
+    return not any(_left_to_aer_unsafely(instruction.operation, safe_gates) for instruction in skeleton.data)
 
 
 _MAX_DEFINITION_DEPTH = 4
@@ -187,31 +189,26 @@ _MAX_DEFINITION_DEPTH = 4
 def _bindable_by_aer(skeleton: QuantumCircuit, safe_gates: frozenset[str]) -> QuantumCircuit | None:
     """``skeleton``, or an equivalent circuit with the same parameters whose parametrised gates
     are all in ``safe_gates`` (unsafe gates replaced by their definitions, which Qiskit
-    states exactly, global phase aside); None if none is found.
+    states exactly); None if none is found within :data:`_MAX_DEFINITION_DEPTH` rewrites.
 
     A controlled rotation's definition is made of ``u``/``p``/``cx`` gates whose angles are
     expressions of the rotation's, which Aer binds right, so parameter sweeps over them
     stay one experiment. ``tests/emulator/test_parameter_binds.py`` checks the result of
     this rewrite for every parametrised gate against ``Statevector``.
     """
-    if binds_safely(skeleton, safe_gates):
-        return skeleton
     current = skeleton
-    for _ in range(_MAX_DEFINITION_DEPTH):
-        rewritten = current.copy_empty_like()
-        for instruction in current.data:
-            op = instruction.operation
-            unsafe = op.name not in safe_gates and any(isinstance(p, ParameterExpression) for p in op.params)
-            if not unsafe:
-                rewritten.append(instruction)
-                continue
-            definition = op.definition
-            if definition is None:
-                return None
-            rewritten.compose(definition, qubits=instruction.qubits, clbits=instruction.clbits, inplace=True)
-        current = rewritten
+    for _ in range(_MAX_DEFINITION_DEPTH + 1):
         if binds_safely(current, safe_gates):
             return current if set(current.parameters) == set(skeleton.parameters) else None
+        rewritten = current.copy_empty_like()
+        for instruction in current.data:
+            if not _left_to_aer_unsafely(instruction.operation, safe_gates):
+                rewritten.append(instruction)
+            elif instruction.operation.definition is None:
+                return None
+            else:
+                rewritten.compose(instruction.operation.definition, instruction.qubits, instruction.clbits, inplace=True)
+        current = rewritten
     return None
 
 
@@ -230,8 +227,9 @@ def run_batched(
     ``groups`` is ``group_by_skeleton(circuits)``. A skeleton whose parametrised gates
     are all in ``safe_gates``, or become so when the others are replaced by their
     definitions (:func:`_bindable_by_aer`), runs as one experiment bound by Aer's
-    ``parameter_binds``; any other is bound circuit by circuit first. ``prepare`` turns a skeleton or a bound
-    circuit into the experiment Aer runs (e.g. one that saves its statevector).
+    ``parameter_binds``; any other is bound circuit by circuit first. ``prepare`` turns a
+    skeleton or a bound circuit into the experiment Aer runs (e.g. one that saves its
+    statevector).
     """
     experiments: list[QuantumCircuit] = []
     binds: list[dict[Any, list[float]]] = []

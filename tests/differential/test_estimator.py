@@ -98,6 +98,5 @@ def test_random_parametric_pubs(estimator_backend, level, data):
     for _ in range(data.draw(st.integers(1, 2))):
         circuit = data.draw(unitary_circuits(gates, num_parameters=3))
         obs = [data.draw(observables(circuit.num_qubits)) for _ in range(data.draw(st.integers(1, 2)))]
-        values = parameter_values(data.draw, circuit, data.draw(st.integers(1, 3))) if circuit.num_parameters else None
-        pubs.append((circuit, obs, values))
+        pubs.append((circuit, obs, parameter_values(data.draw, circuit)))
     _check(estimator_backend, pubs, level)

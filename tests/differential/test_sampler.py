@@ -3,7 +3,6 @@ several classical registers, ISA and transpiled."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from ground_truth import assert_sampled_from, outcome_probabilities
 from hypothesis import given
@@ -59,9 +58,5 @@ def test_random_parametric_pubs(exact_backend, level, data):
     pubs = []
     for _ in range(data.draw(st.integers(1, 2))):
         circuit = data.draw(measured(data.draw(unitary_circuits(gates, num_parameters=3))))
-        if circuit.num_parameters:
-            values: np.ndarray | None = parameter_values(data.draw, circuit, data.draw(st.integers(1, 3)))
-        else:
-            values = None
-        pubs.append((circuit, values))
+        pubs.append((circuit, parameter_values(data.draw, circuit)))
     _check(exact_backend, pubs, level)
