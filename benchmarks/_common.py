@@ -26,7 +26,10 @@ SEED = 20260601
 
 def quick_mode() -> bool:
     """``--quick`` on the command line or ``QISKIT_DIVI_BENCH_QUICK=1`` in the environment."""
-    return "--quick" in sys.argv[1:] or os.environ.get("QISKIT_DIVI_BENCH_QUICK", "") not in ("", "0")
+    return "--quick" in sys.argv[1:] or os.environ.get("QISKIT_DIVI_BENCH_QUICK", "") not in (
+        "",
+        "0",
+    )
 
 
 # --- output ----------------------------------------------------------------------------
@@ -93,7 +96,9 @@ def cpu_timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def interleaved(
-    fns: dict[str, Callable[[], Any]], rounds: int, setups: dict[str, Callable[[], None]] | None = None
+    fns: dict[str, Callable[[], Any]],
+    rounds: int,
+    setups: dict[str, Callable[[], None]] | None = None,
 ) -> dict[str, list[float]]:
     """Time several functions in alternation, ``rounds`` times each (a noisy machine
     slows all of them alike); ``setups[name]`` runs, untimed, before each call of ``name``."""
@@ -116,7 +121,9 @@ def median(values: list[float]) -> float:
 # --- circuits --------------------------------------------------------------------------
 
 
-def qaoa_maxcut_circuits(count: int, num_qubits: int = 12, layers: int = 2, seed: int = SEED) -> list[Any]:
+def qaoa_maxcut_circuits(
+    count: int, num_qubits: int = 12, layers: int = 2, seed: int = SEED
+) -> list[Any]:
     """QAOA MaxCut circuits on one random graph (edge probability 0.5), random angles.
 
     The cost layer is written as ``cx, rz, cx`` per edge, as QAOA circuits arrive
@@ -125,7 +132,9 @@ def qaoa_maxcut_circuits(count: int, num_qubits: int = 12, layers: int = 2, seed
     from qiskit import QuantumCircuit
 
     rng = np.random.default_rng(seed)
-    edges = [(i, j) for i in range(num_qubits) for j in range(i + 1, num_qubits) if rng.random() < 0.5]
+    edges = [
+        (i, j) for i in range(num_qubits) for j in range(i + 1, num_qubits) if rng.random() < 0.5
+    ]
     circuits = []
     for k in range(count):
         gammas = rng.uniform(0, 2 * np.pi, layers)
@@ -144,7 +153,9 @@ def qaoa_maxcut_circuits(count: int, num_qubits: int = 12, layers: int = 2, seed
     return circuits
 
 
-def hardware_efficient_circuits(count: int, num_qubits: int = 4, layers: int = 2, seed: int = SEED) -> list[Any]:
+def hardware_efficient_circuits(
+    count: int, num_qubits: int = 4, layers: int = 2, seed: int = SEED
+) -> list[Any]:
     """Hardware-efficient ansatz circuits: per layer ``ry, rz`` on every qubit then a
     ``cx`` chain; random angles."""
     from qiskit import QuantumCircuit
@@ -165,7 +176,9 @@ def hardware_efficient_circuits(count: int, num_qubits: int = 4, layers: int = 2
     return circuits
 
 
-def random_layered_circuits(count: int, num_qubits: int, depth: int = 10, seed: int = SEED) -> list[Any]:
+def random_layered_circuits(
+    count: int, num_qubits: int, depth: int = 10, seed: int = SEED
+) -> list[Any]:
     """Random circuits of ``depth`` layers: a random ``rx``/``ry``/``rz`` on every
     qubit, then ``cx`` on a brickwork of neighbouring pairs (alternating offset)."""
     from qiskit import QuantumCircuit
@@ -195,7 +208,9 @@ def qasm_dict(circuits: list[Any]) -> dict[str, str]:
 # --- histograms ------------------------------------------------------------------------
 
 
-def sampled_counts(num_bits: int, shots: int, rng: np.random.Generator, concentration: float = 4.0) -> dict[str, int]:
+def sampled_counts(
+    num_bits: int, shots: int, rng: np.random.Generator, concentration: float = 4.0
+) -> dict[str, int]:
     """``shots`` samples from a skewed random distribution over ``2**num_bits`` outcomes
     (weights ``Exp(1) ** concentration``: a few heavy outcomes and a long tail of
     singletons, like a variational circuit's output), as a counts dict."""

@@ -24,11 +24,25 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from _common import SEED, cpu_timed, emit, hardware_efficient_circuits, machine, median, quick_mode, sampled_counts
+from _common import (
+    SEED,
+    cpu_timed,
+    emit,
+    hardware_efficient_circuits,
+    machine,
+    median,
+    quick_mode,
+    sampled_counts,
+)
 from qiskit import qasm2
 
 from qiskit_divi._circuits import to_qasm
-from qiskit_divi.api import MAX_PAYLOAD_BYTES, AddCircuitsRequest, chunk_packed_circuits, pack_circuit
+from qiskit_divi.api import (
+    MAX_PAYLOAD_BYTES,
+    AddCircuitsRequest,
+    chunk_packed_circuits,
+    pack_circuit,
+)
 from qiskit_divi.api.client import RESULTS_PAGE_SIZE
 from qiskit_divi.api.histogram import encode_envelope
 from qiskit_divi.api.models import parse_results_page
@@ -45,7 +59,9 @@ def prepare_upload(circuits: dict[str, str]) -> list[bytes]:
     chunks = chunk_packed_circuits(packed, max_bytes=MAX_PAYLOAD_BYTES, overhead_bytes=96)
     return [
         json.dumps(
-            AddCircuitsRequest(circuits=chunk, finalized=i == len(chunks) - 1, shots=SHOTS).to_json()
+            AddCircuitsRequest(
+                circuits=chunk, finalized=i == len(chunks) - 1, shots=SHOTS
+            ).to_json()
         ).encode("utf-8")
         for i, chunk in enumerate(chunks)
     ]
@@ -63,12 +79,23 @@ class _PagesClient:
 
 
 def result_pages(labels: list[str], num_bits: int, rng: np.random.Generator) -> list[bytes]:
-    rows = [{"label": label, "results": encode_envelope(sampled_counts(num_bits, SHOTS, rng), num_bits)} for label in labels]
+    rows = [
+        {"label": label, "results": encode_envelope(sampled_counts(num_bits, SHOTS, rng), num_bits)}
+        for label in labels
+    ]
     pages = []
     for start in range(0, len(rows), RESULTS_PAGE_SIZE):
         page = rows[start : start + RESULTS_PAGE_SIZE]
-        nxt = None if start + RESULTS_PAGE_SIZE >= len(rows) else f"?limit={RESULTS_PAGE_SIZE}&offset={start + RESULTS_PAGE_SIZE}"
-        pages.append(json.dumps({"count": len(rows), "next": nxt, "previous": None, "results": page}).encode())
+        nxt = (
+            None
+            if start + RESULTS_PAGE_SIZE >= len(rows)
+            else f"?limit={RESULTS_PAGE_SIZE}&offset={start + RESULTS_PAGE_SIZE}"
+        )
+        pages.append(
+            json.dumps(
+                {"count": len(rows), "next": nxt, "previous": None, "results": page}
+            ).encode()
+        )
     return pages
 
 
@@ -86,24 +113,57 @@ def main() -> None:
     for _ in range(rounds):
         seconds, bodies = cpu_timed(lambda: prepare_upload(qasm))
         upload.append(seconds)
-        seconds, results = cpu_timed(lambda: fetch_results(_PagesClient(pages), "job", labels, shots=SHOTS))
+        seconds, results = cpu_timed(
+            lambda: fetch_results(_PagesClient(pages), "job", labels, shots=SHOTS)
+        )
         decode.append(seconds)
     assert len(results) == count and all(sum(c.values()) == SHOTS for c in results.values())
 
     workload = f"{count} circuits, 4 qubits, {SHOTS} shots"
     per = 1e6 / count
     timing = f"process CPU time per circuit, best of {rounds} rounds (median in *_median)"
-    emit(BENCHMARK, workload, part="QASM text, qasm2.dumps (not counted)", us_per_circuit=dumps_seconds * per)
-    emit(BENCHMARK, workload, part="QASM text, qiskit_divi to_qasm as backend.run writes it (not counted)",
-         us_per_circuit=writer_seconds * per)
-    emit(BENCHMARK, workload, part="upload preparation: pack + chunk + JSON bodies", us_per_circuit=min(upload) * per,
-         us_per_circuit_median=median(upload) * per, requests=len(bodies), upload_bytes=sum(len(b) for b in bodies))
-    emit(BENCHMARK, workload, part="result decoding: pages JSON + models + qh1 + checks", us_per_circuit=min(decode) * per,
-         us_per_circuit_median=median(decode) * per)
+    emit(
+        BENCHMARK,
+        workload,
+        part="QASM text, qasm2.dumps (not counted)",
+        us_per_circuit=dumps_seconds * per,
+    )
+    emit(
+        BENCHMARK,
+        workload,
+        part="QASM text, qiskit_divi to_qasm as backend.run writes it (not counted)",
+        us_per_circuit=writer_seconds * per,
+    )
+    emit(
+        BENCHMARK,
+        workload,
+        part="upload preparation: pack + chunk + JSON bodies",
+        us_per_circuit=min(upload) * per,
+        us_per_circuit_median=median(upload) * per,
+        requests=len(bodies),
+        upload_bytes=sum(len(b) for b in bodies),
+    )
+    emit(
+        BENCHMARK,
+        workload,
+        part="result decoding: pages JSON + models + qh1 + checks",
+        us_per_circuit=min(decode) * per,
+        us_per_circuit_median=median(decode) * per,
+    )
     total = (min(upload) + min(decode)) * per
-    emit(BENCHMARK, workload, part="client overhead (upload preparation + result decoding)", seconds=min(upload) + min(decode),
-         us_per_circuit=total, us_per_circuit_median=(median(upload) + median(decode)) * per, target_us=TARGET_US,
-         met=total < TARGET_US, timing=timing, **machine())
+    emit(
+        BENCHMARK,
+        workload,
+        part="client overhead (upload preparation + result decoding)",
+        seconds=min(upload) + min(decode),
+        us_per_circuit=total,
+        us_per_circuit_median=(median(upload) + median(decode)) * per,
+        target_us=TARGET_US,
+        met=total < TARGET_US,
+        timing=timing,
+        **machine(),
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -27,10 +27,20 @@ def run_on_cluster(workers: int, circuits: dict[str, str], shots: int) -> tuple[
 
     from qiskit_divi.backends import ParallelSimulator
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.wait_for_workers(workers, timeout=120)
-        simulator = ParallelSimulator(n_processes=1, shots=shots, simulation_seed=7, executor=client)
+        simulator = ParallelSimulator(
+            n_processes=1, shots=shots, simulation_seed=7, executor=client
+        )
         warm_up = dict(list(circuits.items())[:workers])
         simulator.submit_circuits(warm_up)
         seconds, result = timed(lambda: simulator.submit_circuits(circuits))
@@ -41,7 +51,9 @@ def main() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        emit(BENCHMARK, "skipped", reason="the dask extra is not installed: pip install -e '.[dask]'")
+        emit(
+            BENCHMARK, "skipped", reason="the dask extra is not installed: pip install -e '.[dask]'"
+        )
         return
     count, qubits = (4, 14) if quick_mode() else (16, 20)
     circuits = qasm_dict(random_layered_circuits(count, qubits, depth=10))

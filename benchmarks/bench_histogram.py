@@ -84,7 +84,10 @@ def main() -> None:
         decoded = decode_histogram(payload)
         identical = decoded == counts and reference_decode(payload) == counts
         times = interleaved(
-            {"package": lambda: decode_histogram(payload), "reference": lambda: reference_decode(payload)},
+            {
+                "package": lambda: decode_histogram(payload),
+                "reference": lambda: reference_decode(payload),
+            },
             rounds,
         )
         figure(
@@ -102,7 +105,11 @@ def main() -> None:
             **machine(),
         )
     if not quick:
-        emit("histogram", "note", text="ratio = reference seconds / package seconds; higher is better")
+        emit(
+            "histogram",
+            "note",
+            text="ratio = reference seconds / package seconds; higher is better",
+        )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,10 @@ def probe(statement: str, after: str = "None") -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE.format(statement=statement, after=after)],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -69,7 +72,14 @@ def main() -> None:
     baseline = samples["baseline"]
     base_seconds = median([s["seconds"] for s in baseline])
     base_rss = median([s["peak_rss_mb"] for s in baseline])
-    emit(BENCHMARK, STATEMENTS["baseline"], seconds=base_seconds, peak_rss_mb=base_rss, runs=runs, **machine())
+    emit(
+        BENCHMARK,
+        STATEMENTS["baseline"],
+        seconds=base_seconds,
+        peak_rss_mb=base_rss,
+        runs=runs,
+        **machine(),
+    )
     for name in ("qiskit_divi", "qiskit_divi.backends"):
         seconds = median([s["seconds"] for s in samples[name]])
         rss = median([s["peak_rss_mb"] for s in samples[name]])
@@ -80,15 +90,31 @@ def main() -> None:
             "runs": runs,
         }
         if name == "qiskit_divi.backends":
-            figure(BENCHMARK, f"import {name}", seconds=seconds, baseline_seconds=base_seconds, target=TARGET,
-                   **fields)
+            figure(
+                BENCHMARK,
+                f"import {name}",
+                seconds=seconds,
+                baseline_seconds=base_seconds,
+                target=TARGET,
+                **fields,
+            )
         else:
-            emit(BENCHMARK, f"import {name}", seconds=seconds, baseline_seconds=base_seconds,
-                 ratio=seconds / base_seconds, **fields)
+            emit(
+                BENCHMARK,
+                f"import {name}",
+                seconds=seconds,
+                baseline_seconds=base_seconds,
+                ratio=seconds / base_seconds,
+                **fields,
+            )
     auto = probe(STATEMENTS["qiskit_divi.backends"], after=_AUTO)
-    emit(BENCHMARK, "ParallelSimulator(qiskit_backend='auto') after import qiskit_divi.backends",
-         ibm_runtime_loaded_before=auto["ibm_runtime_loaded"], ibm_runtime_loaded_after=auto["after"],
-         lazy_ok=(not auto["ibm_runtime_loaded"]) and auto["after"])
+    emit(
+        BENCHMARK,
+        "ParallelSimulator(qiskit_backend='auto') after import qiskit_divi.backends",
+        ibm_runtime_loaded_before=auto["ibm_runtime_loaded"],
+        ibm_runtime_loaded_after=auto["after"],
+        lazy_ok=(not auto["ibm_runtime_loaded"]) and auto["after"],
+    )
 
 
 if __name__ == "__main__":

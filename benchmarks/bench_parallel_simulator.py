@@ -71,14 +71,36 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("a", "200 QAOA MaxCut circuits, 12 qubits, p=2", lambda q: qaoa_maxcut_circuits(10 if q else 200), 1.3),
-    Workload("b", "2000 hardware-efficient circuits, 4 qubits, 2 layers",
-             lambda q: hardware_efficient_circuits(40 if q else 2000), 1.3),
-    Workload("c", "100 circuits, 7 qubits, qiskit_backend='auto'",
-             lambda q: hardware_efficient_circuits(10 if q else 100, num_qubits=7, layers=2), 1.3, auto=True),
-    Workload("d", "10 random circuits, 24 qubits, depth 10",
-             lambda q: random_layered_circuits(2, 14, depth=10) if q else random_layered_circuits(10, 24, depth=10),
-             1.05, rounds=2),
+    Workload(
+        "a",
+        "200 QAOA MaxCut circuits, 12 qubits, p=2",
+        lambda q: qaoa_maxcut_circuits(10 if q else 200),
+        1.3,
+    ),
+    Workload(
+        "b",
+        "2000 hardware-efficient circuits, 4 qubits, 2 layers",
+        lambda q: hardware_efficient_circuits(40 if q else 2000),
+        1.3,
+    ),
+    Workload(
+        "c",
+        "100 circuits, 7 qubits, qiskit_backend='auto'",
+        lambda q: hardware_efficient_circuits(10 if q else 100, num_qubits=7, layers=2),
+        1.3,
+        auto=True,
+    ),
+    Workload(
+        "d",
+        "10 random circuits, 24 qubits, depth 10",
+        lambda q: (
+            random_layered_circuits(2, 14, depth=10)
+            if q
+            else random_layered_circuits(10, 24, depth=10)
+        ),
+        1.05,
+        rounds=2,
+    ),
 ]
 
 
@@ -96,12 +118,18 @@ def run_workload(workload: Workload, quick: bool) -> None:
     labels = list(qasm)
     parsed = [QuantumCircuit.from_qasm_str(text) for text in qasm.values()]
     simulator = limit_simulator(workload, parsed)
-    prepare_seconds, prepared = timed(lambda: transpile(parsed, simulator, num_processes=1, seed_transpiler=SIMULATION_SEED))
+    prepare_seconds, prepared = timed(
+        lambda: transpile(parsed, simulator, num_processes=1, seed_transpiler=SIMULATION_SEED)
+    )
     runner = ParallelSimulator(
-        shots=SHOTS, simulation_seed=SIMULATION_SEED, qiskit_backend="auto" if workload.auto else None
+        shots=SHOTS,
+        simulation_seed=SIMULATION_SEED,
+        qiskit_backend="auto" if workload.auto else None,
     )
     options = runner._run_options(len(prepared))
-    simulator.run(prepared[:1], shots=10, **options).result()  # Aer's one-off start-up, for neither side
+    simulator.run(
+        prepared[:1], shots=10, **options
+    ).result()  # Aer's one-off start-up, for neither side
 
     outputs: dict[str, Any] = {}
 
@@ -115,7 +143,9 @@ def run_workload(workload: Workload, quick: bool) -> None:
         outputs["warm"] = runner.submit_circuits(qasm)
 
     def forget(name: str, clear_caches: bool = False) -> Callable[[], None]:
-        def setup() -> None:  # untimed: free the previous result (and empty the caches for a cold run)
+        def setup() -> (
+            None
+        ):  # untimed: free the previous result (and empty the caches for a cold run)
             outputs.pop(name, None)
             if clear_caches:
                 ps_module._clear_caches()
@@ -124,8 +154,11 @@ def run_workload(workload: Workload, quick: bool) -> None:
 
     rounds = 1 if quick else workload.rounds
     times = interleaved(
-        {"limit": limit, "cold": cold}, rounds, setups={"limit": forget("limit"), "cold": forget("cold", True)}
+        {"limit": limit, "cold": cold},
+        rounds,
+        setups={"limit": forget("limit"), "cold": forget("cold", True)},
     )
+
     def next_iteration() -> None:  # untimed: as if the angles changed (new texts of known shapes)
         outputs.pop("next", None)
         ps_module._forget_prepared_circuits()
@@ -139,10 +172,17 @@ def run_workload(workload: Workload, quick: bool) -> None:
     expected = [outputs["limit"].get_counts(i) for i in range(len(labels))]
     identical = {
         name: [row["label"] for row in outputs[name].results] == labels
-        and all(dict(row["results"]) == dict(counts) for row, counts in zip(outputs[name].results, expected))
+        and all(
+            dict(row["results"]) == dict(counts)
+            for row, counts in zip(outputs[name].results, expected)
+        )
         for name in ("cold", "warm", "next")
     }
-    diagnosis = {} if identical["cold"] else _diagnose(workload, qasm, parsed, prepared, expected, outputs["warm"])
+    diagnosis = (
+        {}
+        if identical["cold"]
+        else _diagnose(workload, qasm, parsed, prepared, expected, outputs["warm"])
+    )
     limit_seconds = median(times["limit"])
     common = {
         "circuits": len(labels),
@@ -153,16 +193,36 @@ def run_workload(workload: Workload, quick: bool) -> None:
         "limit_transpile_seconds": prepare_seconds,
         "rounds": rounds,
     }
-    figure(BENCHMARK, f"({workload.key}) {workload.description}", seconds=median(times["cold"]),
-           baseline_seconds=limit_seconds, target=workload.target, run="cold (caches cleared)",
-           bit_identical=identical["cold"], **diagnosis, **common, **machine())
-    emit(BENCHMARK, f"({workload.key}) {workload.description}", run="warm (repeat, caches hot)",
-         seconds=median(warm_times), baseline_seconds=limit_seconds, ratio=median(warm_times) / limit_seconds,
-         bit_identical=identical["warm"])
-    emit(BENCHMARK, f"({workload.key}) {workload.description}",
-         run="next iteration (prepared circuits forgotten; simulator and parsed shapes cached)",
-         seconds=median(next_times), baseline_seconds=limit_seconds, ratio=median(next_times) / limit_seconds,
-         bit_identical=identical["next"])
+    figure(
+        BENCHMARK,
+        f"({workload.key}) {workload.description}",
+        seconds=median(times["cold"]),
+        baseline_seconds=limit_seconds,
+        target=workload.target,
+        run="cold (caches cleared)",
+        bit_identical=identical["cold"],
+        **diagnosis,
+        **common,
+        **machine(),
+    )
+    emit(
+        BENCHMARK,
+        f"({workload.key}) {workload.description}",
+        run="warm (repeat, caches hot)",
+        seconds=median(warm_times),
+        baseline_seconds=limit_seconds,
+        ratio=median(warm_times) / limit_seconds,
+        bit_identical=identical["warm"],
+    )
+    emit(
+        BENCHMARK,
+        f"({workload.key}) {workload.description}",
+        run="next iteration (prepared circuits forgotten; simulator and parsed shapes cached)",
+        seconds=median(next_times),
+        baseline_seconds=limit_seconds,
+        ratio=median(next_times) / limit_seconds,
+        bit_identical=identical["next"],
+    )
 
 
 def _diagnose(workload, qasm, parsed, prepared, expected, result) -> dict[str, Any]:
@@ -170,24 +230,32 @@ def _diagnose(workload, qasm, parsed, prepared, expected, result) -> dict[str, A
     the warm run) with the limit's transpiled ones."""
     try:
         entry = (
-            ps_module._auto_entry(ps_module._find_best_fake_backend(max(parsed, key=lambda c: c.num_qubits))[-1])
+            ps_module._auto_entry(
+                ps_module._find_best_fake_backend(max(parsed, key=lambda c: c.num_qubits))[-1]
+            )
             if workload.auto
             else ps_module._noiseless_entry()
         )
         theirs = [entry.get(text) for text in qasm.values()]
         same = [item is not None and item.circuit == mine for item, mine in zip(theirs, prepared)]
-        equal = [dict(row["results"]) == dict(counts) for row, counts in zip(result.results, expected)]
+        equal = [
+            dict(row["results"]) == dict(counts) for row, counts in zip(result.results, expected)
+        ]
         return {
             "differing_counts": equal.count(False),
             "differing_transpiled_circuits": same.count(False),
-            "counts_differ_only_where_circuits_differ": all(e or not s for e, s in zip(equal, same)),
+            "counts_differ_only_where_circuits_differ": all(
+                e or not s for e, s in zip(equal, same)
+            ),
         }
     except Exception as exc:  # a diagnosis must not break the benchmark
         return {"diagnosis_error": repr(exc)}
 
 
 def main() -> None:
-    logging.getLogger("qiskit_divi").setLevel(logging.ERROR)  # the "parallel execution" notice, once per run
+    logging.getLogger("qiskit_divi").setLevel(
+        logging.ERROR
+    )  # the "parallel execution" notice, once per run
     quick = quick_mode()
     wanted = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     for workload in WORKLOADS:

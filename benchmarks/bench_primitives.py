@@ -60,7 +60,9 @@ def ansatz(num_qubits: int, layers: int = 2, *, controlled: bool = False) -> Qua
             k += 2
         for q in range(num_qubits - 1):
             if controlled:
-                getattr(qc, CONTROLLED_ENTANGLERS[q % len(CONTROLLED_ENTANGLERS)])(theta[k], q, q + 1)
+                getattr(qc, CONTROLLED_ENTANGLERS[q % len(CONTROLLED_ENTANGLERS)])(
+                    theta[k], q, q + 1
+                )
                 k += 1
             else:
                 qc.cx(q, q + 1)
@@ -68,11 +70,15 @@ def ansatz(num_qubits: int, layers: int = 2, *, controlled: bool = False) -> Qua
 
 
 def exact_evs(circuit: QuantumCircuit, obs: SparsePauliOp, values: np.ndarray) -> np.ndarray:
-    return np.array([Statevector(circuit.assign_parameters(row)).expectation_value(obs).real for row in values])
+    return np.array(
+        [Statevector(circuit.assign_parameters(row)).expectation_value(obs).real for row in values]
+    )
 
 
 def observable(num_qubits: int) -> SparsePauliOp:
-    terms = [("ZZ", [q, q + 1], 1.0) for q in range(num_qubits - 1)] + [("X", [q], 0.5) for q in range(num_qubits)]
+    terms = [("ZZ", [q, q + 1], 1.0) for q in range(num_qubits - 1)] + [
+        ("X", [q], 0.5) for q in range(num_qubits)
+    ]
     return SparsePauliOp.from_sparse_list(terms, num_qubits=num_qubits)
 
 
@@ -110,14 +116,24 @@ def main() -> None:
         backend = provider.get_backend("qoro_maestro")
         for controlled in (False, True):
             circuit = transpile(
-                ansatz(NUM_QUBITS, controlled=controlled), backend, optimization_level=1, seed_transpiler=SEED
+                ansatz(NUM_QUBITS, controlled=controlled),
+                backend,
+                optimization_level=1,
+                seed_transpiler=SEED,
             )
             values = rng.uniform(0, 2 * np.pi, (bindings, circuit.num_parameters))
             kind = "controlled-rotation" if controlled else "cx"
             _compare(backend, clock, circuit, values, kind, rounds)
 
 
-def _compare(backend, clock: _EmulatorClock, circuit: QuantumCircuit, values: np.ndarray, kind: str, rounds: int) -> None:
+def _compare(
+    backend,
+    clock: _EmulatorClock,
+    circuit: QuantumCircuit,
+    values: np.ndarray,
+    kind: str,
+    rounds: int,
+) -> None:
     bindings = len(values)
     measured = circuit.copy()
     measured.measure_all()

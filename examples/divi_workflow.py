@@ -28,7 +28,12 @@ SHOTS = 4000
 
 def qaoa_qasm(gamma: float, beta: float) -> str:
     """One QAOA layer for MaxCut on EDGES, as the OpenQASM 2.0 divi programs pass around."""
-    lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', f"qreg q[{NUM_NODES}];", f"creg c[{NUM_NODES}];"]
+    lines = [
+        "OPENQASM 2.0;",
+        'include "qelib1.inc";',
+        f"qreg q[{NUM_NODES}];",
+        f"creg c[{NUM_NODES}];",
+    ]
     lines += [f"h q[{i}];" for i in range(NUM_NODES)]
     for a, b in EDGES:
         lines += [f"cx q[{a}],q[{b}];", f"rz({2 * gamma:.6f}) q[{b}];", f"cx q[{a}],q[{b}];"]
@@ -47,7 +52,11 @@ def mean_cut(counts: dict[str, int]) -> float:
 
 
 def main() -> None:
-    angles = {f"g{g:.2f}_b{b:.2f}": (g, b) for g in np.linspace(0.2, 1.4, 4) for b in np.linspace(0.2, 1.2, 4)}
+    angles = {
+        f"g{g:.2f}_b{b:.2f}": (g, b)
+        for g in np.linspace(0.2, 1.4, 4)
+        for b in np.linspace(0.2, 1.2, 4)
+    }
     circuits = {label: qaoa_qasm(*pair) for label, pair in angles.items()}
 
     # 1. A local sweep, noiseless and seeded.
@@ -55,12 +64,16 @@ def main() -> None:
     sweep = simulator.submit_circuits(circuits).results
     cuts = {row["label"]: mean_cut(row["results"]) for row in sweep}
     best = max(cuts, key=cuts.get)
-    print(f"ParallelSimulator: {len(sweep)} circuits, best {best} with mean cut {cuts[best]:.3f} (max 4)")
+    print(
+        f"ParallelSimulator: {len(sweep)} circuits, best {best} with mean cut {cuts[best]:.3f} (max 4)"
+    )
 
     # 2. The same circuit on a noisy fake device picked by qubit count.
     noisy = ParallelSimulator(shots=SHOTS, simulation_seed=7, qiskit_backend="auto")
     noisy_counts = noisy.submit_circuits({best: circuits[best]}).results[0]["results"]
-    print(f"ParallelSimulator(qiskit_backend='auto'): mean cut {mean_cut(noisy_counts):.3f} with device noise")
+    print(
+        f"ParallelSimulator(qiskit_backend='auto'): mean cut {mean_cut(noisy_counts):.3f} with device noise"
+    )
     seconds = ParallelSimulator.estimate_run_time_batch(circuits=list(circuits.values()), n_qpus=4)
     print(f"estimated QPU time for the sweep on 4 QPUs: {seconds * 1e6:.1f} us")
 
@@ -70,13 +83,21 @@ def main() -> None:
         os.environ["QORO_API_KEY"], os.environ["QORO_API_URL"] = token, server.base_url
         service = QoroService(polling_interval=0.1)
 
-        job = service.submit_circuits({best: circuits[best]}, override_config=JobConfig(shots=SHOTS))
+        job = service.submit_circuits(
+            {best: circuits[best]}, override_config=JobConfig(shots=SHOTS)
+        )
         status = service.poll_job_status(job, loop_until_complete=True, verbose=False)
         cloud_counts = service.get_job_results(job).results[0]["results"]
-        print(f"QoroService SIMULATE job {job.job_id}: {status.value}, mean cut {mean_cut(cloud_counts):.3f}")
+        print(
+            f"QoroService SIMULATE job {job.job_id}: {status.value}, mean cut {mean_cut(cloud_counts):.3f}"
+        )
 
-        measured = circuits[best].replace("".join(f"measure q[{i}] -> c[{i}];\n" for i in range(NUM_NODES)), "")
-        ham_ops = ";".join("".join("Z" if q in edge else "I" for q in range(NUM_NODES)) for edge in EDGES)
+        measured = circuits[best].replace(
+            "".join(f"measure q[{i}] -> c[{i}];\n" for i in range(NUM_NODES)), ""
+        )
+        ham_ops = ";".join(
+            "".join("Z" if q in edge else "I" for q in range(NUM_NODES)) for edge in EDGES
+        )
         job = service.submit_circuits({best: measured}, ham_ops=ham_ops)
         service.poll_job_status(job, loop_until_complete=True, verbose=False)
         expectations = service.get_job_results(job).results[0]["results"]
@@ -84,7 +105,9 @@ def main() -> None:
         print(f"QoroService EXPECTATION job {job.job_id} ({ham_ops}): exact mean cut {exact:.3f}")
 
         service.delete_job(job)
-        print(f"agreement: |sampled - exact| = {abs(mean_cut(cloud_counts) - exact):.3f} (shot noise ~0.02)")
+        print(
+            f"agreement: |sampled - exact| = {abs(mean_cut(cloud_counts) - exact):.3f} (shot noise ~0.02)"
+        )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ H2 = SparsePauliOp.from_list(
         ("XX", 0.18093119978423156),
     ]
 )
-DIAGONAL = SparsePauliOp.from_list([(p.to_label(), c) for p, c in zip(H2.paulis, H2.coeffs) if "X" not in p.to_label()])
+DIAGONAL = SparsePauliOp.from_list(
+    [(p.to_label(), c) for p, c in zip(H2.paulis, H2.coeffs) if "X" not in p.to_label()]
+)
 OFF_DIAGONAL = SparsePauliOp("XX", H2.coeffs[[p.to_label() for p in H2.paulis].index("XX")])
 SWEEPS = 3
 SCAN_POINTS = 24
@@ -75,8 +77,10 @@ def main() -> None:
         assert np.allclose(energies, scan.data.evs[1] + scan.data.evs[2])
         best = int(np.argmin(energies))
         theta = points[best].copy()
-        print(f"scan of {SCAN_POINTS} points in one call (result shape {scan.data.evs.shape}): "
-              f"best E = {energies[best]:.6f} Ha")
+        print(
+            f"scan of {SCAN_POINTS} points in one call (result shape {scan.data.evs.shape}): "
+            f"best E = {energies[best]:.6f} Ha"
+        )
 
         # 2. Rotosolve: one call of three shifted points per parameter
         energy = float(energies[best])
@@ -90,8 +94,10 @@ def main() -> None:
             energy = float(estimator.run([(isa, H2, theta)]).result()[0].data.evs)
             calls += 1
             print(f"rotosolve sweep {sweep}: E = {energy:.9f} Ha")
-        print(f"VQE energy on qoro_maestro (exact EXPECTATION jobs): {energy:.9f} Ha "
-              f"(error {abs(energy - exact):.1e} Ha)")
+        print(
+            f"VQE energy on qoro_maestro (exact EXPECTATION jobs): {energy:.9f} Ha "
+            f"(error {abs(energy - exact):.1e} Ha)"
+        )
 
         # 3. the sampler at the optimum: Z basis and X basis as two PUBs of one call
         z_basis = ansatz.copy()
@@ -100,7 +106,9 @@ def main() -> None:
         x_basis.h([0, 1])
         x_basis.measure_all()
         pm = generate_preset_pass_manager(backend=maestro, optimization_level=1)
-        job = SamplerV2(mode=maestro).run([(pm.run(z_basis), theta), (pm.run(x_basis), theta)], shots=SHOTS)
+        job = SamplerV2(mode=maestro).run(
+            [(pm.run(z_basis), theta), (pm.run(x_basis), theta)], shots=SHOTS
+        )
         z_result, x_result = job.result()
         calls += 1
         z_bits, x_bits = z_result.data.meas, x_result.data.meas
@@ -114,11 +122,15 @@ def main() -> None:
         # 4. the sampling fallback on a noisy system without EXPECTATION jobs
         ion = provider.get_backend("fake_ion")
         ion_isa = generate_preset_pass_manager(backend=ion, optimization_level=1).run(ansatz)
-        ion_result = EstimatorV2(mode=ion).run([(ion_isa, H2.apply_layout(ion_isa.layout), theta)], precision=0.01)
+        ion_result = EstimatorV2(mode=ion).run(
+            [(ion_isa, H2.apply_layout(ion_isa.layout), theta)], precision=0.01
+        )
         ion_pub = ion_result.result()[0]
         calls += 1
-        print(f"fake_ion estimator (sampling fallback, {ion_pub.metadata['shots']} shots): "
-              f"E = {float(ion_pub.data.evs):.4f} ± {float(ion_pub.data.stds):.4f} Ha")
+        print(
+            f"fake_ion estimator (sampling fallback, {ion_pub.metadata['shots']} shots): "
+            f"E = {float(ion_pub.data.evs):.4f} ± {float(ion_pub.data.stds):.4f} Ha"
+        )
 
         print(f"primitive calls: {calls}, Qoro jobs: {provider.emulator.job_count}")
 

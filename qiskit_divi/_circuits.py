@@ -90,7 +90,9 @@ def _describe(circuit: QuantumCircuit, index: int) -> str:
     return f"circuit {index} ('{circuit.name}')"
 
 
-def validate_circuit(circuit: QuantumCircuit, index: int, target: Target, backend_name: str) -> None:
+def validate_circuit(
+    circuit: QuantumCircuit, index: int, target: Target, backend_name: str
+) -> None:
     """Raise :class:`QoroInputError` unless ``circuit`` can run as is on ``target``.
 
     Checks, in order: width, unbound parameters, classical bits, then every
@@ -152,7 +154,10 @@ def flatten_registers(circuit: QuantumCircuit) -> QuantumCircuit:
     )
     # compose() carries the global phase over.
     return flat.compose(
-        circuit, qubits=list(range(circuit.num_qubits)), clbits=list(range(circuit.num_clbits)), copy=False
+        circuit,
+        qubits=list(range(circuit.num_qubits)),
+        clbits=list(range(circuit.num_clbits)),
+        copy=False,
     )
 
 
@@ -181,14 +186,18 @@ def bound_qasm(circuit: QuantumCircuit, bindings: BindingsArray, index: int = 0)
     of ``bindings``, in flat (C) order."""
     template = QasmTemplate.of(circuit)
     if template is None:
-        return [_dumps(bound, index) for bound in bindings.bind_all(flatten_registers(circuit)).flat]
+        return [
+            _dumps(bound, index) for bound in bindings.bind_all(flatten_registers(circuit)).flat
+        ]
     if not template.num_parameters:
         return [template.render()] * bindings.size
     rows = bindings.as_array(circuit.parameters).reshape(-1, template.num_parameters).tolist()
     try:
         return [template.render(row) for row in rows]
     except ValueError as exc:
-        raise QoroInputError(f"{_describe(circuit, index)} cannot be bound: {exc} Pass finite parameter values.") from exc
+        raise QoroInputError(
+            f"{_describe(circuit, index)} cannot be bound: {exc} Pass finite parameter values."
+        ) from exc
 
 
 def _json_safe(value: Any) -> Any:
@@ -209,7 +218,10 @@ def experiment_header(circuit: QuantumCircuit, label: str) -> dict[str, Any]:
     """
     metadata = _json_safe(dict(circuit.metadata or {}))
     if metadata is None:
-        logger.debug("Metadata of circuit '%s' is not JSON-serialisable; it is left out of the result.", circuit.name)
+        logger.debug(
+            "Metadata of circuit '%s' is not JSON-serialisable; it is left out of the result.",
+            circuit.name,
+        )
     try:
         global_phase = float(circuit.global_phase)
     except TypeError:

@@ -111,7 +111,11 @@ class ShapeParser:
             if known:
                 self._skeletons.move_to_end(key)
         if known:
-            return ShapedCircuit(self._load(qasm)) if skeleton is None else ShapedCircuit(skeleton, values)
+            return (
+                ShapedCircuit(self._load(qasm))
+                if skeleton is None
+                else ShapedCircuit(skeleton, values)
+            )
         circuit = self._load(qasm)
         skeleton = skeleton_of(circuit, values) if values else circuit
         with self._lock:

@@ -45,7 +45,9 @@ def qasm2_statement_names() -> dict[str, tuple[type, str]]:
             continue
         probe = QuantumCircuit(op.num_qubits)
         try:
-            probe.append(op.base_class(*[0.5] * len(op.params)) if op.params else op, range(op.num_qubits))
+            probe.append(
+                op.base_class(*[0.5] * len(op.params)) if op.params else op, range(op.num_qubits)
+            )
             lines = qasm2.dumps(probe).splitlines()
         except Exception:  # noqa: BLE001 - any export failure means "not expressible"
             continue
@@ -102,7 +104,9 @@ class QasmTemplate:
             # name/params/is_standard_gate() avoid materialising the Python gate object.
             name = instruction.name
             if name == "measure":
-                lines.append(f"measure {qubit[instruction.qubits[0]]} -> {clbit[instruction.clbits[0]]};\n")
+                lines.append(
+                    f"measure {qubit[instruction.qubits[0]]} -> {clbit[instruction.clbits[0]]};\n"
+                )
                 continue
             if name in ("reset", "barrier"):
                 lines.append(f"{name} {','.join([qubit[q] for q in instruction.qubits])};\n")
@@ -165,6 +169,8 @@ def _evaluate(slot: _Slot, values: Sequence[float]) -> float:
     value = expression.bind({parameter: values[index] for parameter, index in parameters}).numeric()
     if isinstance(value, complex):
         if value.imag:
-            raise ValueError(f"Parameter expression {expression} is complex ({value}) for these values.")
+            raise ValueError(
+                f"Parameter expression {expression} is complex ({value}) for these values."
+            )
         value = value.real
     return float(value)

@@ -130,7 +130,14 @@ class QoroBackend(BackendV2):
 
     @classmethod
     def _default_options(cls) -> Options:
-        return Options(shots=1024, timeout=None, progress=True, tag="qiskit_divi", memory=False, seed_simulator=None)
+        return Options(
+            shots=1024,
+            timeout=None,
+            progress=True,
+            tag="qiskit_divi",
+            memory=False,
+            seed_simulator=None,
+        )
 
     # --- running ------------------------------------------------------------------
 
@@ -150,7 +157,9 @@ class QoroBackend(BackendV2):
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0
         ):
-            raise QoroInputError(f"timeout must be a positive number of seconds or None, got {timeout!r}.")
+            raise QoroInputError(
+                f"timeout must be a positive number of seconds or None, got {timeout!r}."
+            )
         if not isinstance(merged["tag"], str) or not merged["tag"]:
             raise QoroInputError(f"tag must be a non-empty string, got {merged['tag']!r}.")
         if merged["memory"]:
@@ -165,7 +174,10 @@ class QoroBackend(BackendV2):
         return merged
 
     def run(
-        self, circuits: QuantumCircuit | Sequence[QuantumCircuit], shots: int | None = None, **options: Any
+        self,
+        circuits: QuantumCircuit | Sequence[QuantumCircuit],
+        shots: int | None = None,
+        **options: Any,
     ) -> QoroJob:
         """Run circuits as ONE Qoro job and return its :class:`QoroJob` at once.
 

@@ -138,17 +138,24 @@ class QoroJob(JobV1):
 
     def submit(self) -> None:
         """Jobs are submitted by ``QoroBackend.run``; calling this raises."""
-        raise QoroJobError(f"Job {self.job_id()} was already submitted by backend.run().", job_id=self.job_id())
+        raise QoroJobError(
+            f"Job {self.job_id()} was already submitted by backend.run().", job_id=self.job_id()
+        )
 
     # --- status -------------------------------------------------------------------
 
-    def _note(self, reply: JobStatusReply, elapsed: float | None = None, *, warn: bool = True) -> QiskitJobStatus:
+    def _note(
+        self, reply: JobStatusReply, elapsed: float | None = None, *, warn: bool = True
+    ) -> QiskitJobStatus:
         """Record a status reply: cache final ones, log changes and unknown values."""
         if reply.status is None and reply.raw_status not in self._warned_unknown:
             self._warned_unknown.add(reply.raw_status)
             if warn:  # wait_for_final_status warns by itself
-                logger.warning("Job %s reported an unknown status %r; treating it as still running.",
-                               self.job_id(), reply.raw_status)
+                logger.warning(
+                    "Job %s reported an unknown status %r; treating it as still running.",
+                    self.job_id(),
+                    reply.raw_status,
+                )
         if reply.is_final:
             self._final_reply = reply
         if reply.raw_status != self._last_reported:
@@ -264,7 +271,9 @@ class QoroJob(JobV1):
         result when it holds expectation values). Raises as :meth:`result` does.
         """
         with self._lock:
-            return {label: dict(values) for label, values in self._fetch_raw(timeout=timeout).items()}
+            return {
+                label: dict(values) for label, values in self._fetch_raw(timeout=timeout).items()
+            }
 
     def _fetch_raw(self, **wait_options: Any) -> dict[str, dict[str, Any]]:
         """The decoded results per label, fetched once (call with the lock held)."""
@@ -296,19 +305,25 @@ class QoroJob(JobV1):
         if self._circuits is not None:
             headers = self._circuits
         else:
-            headers = [label_only_header(label, raw[label]) for label in sorted(raw, key=label_sort_key)]
+            headers = [
+                label_only_header(label, raw[label]) for label in sorted(raw, key=label_sort_key)
+            ]
         experiments = []
         for header in headers:
             label = header["label"]
             counts = raw[label]
-            if counts and not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
+            if counts and not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in counts.values()
+            ):
                 raise QoroJobError(self._not_counts_message(label), job_id=self.job_id())
             shots = self._shots if self._shots is not None else sum(counts.values())
             experiments.append(
                 ExperimentResult(
                     shots=shots,
                     success=True,
-                    data=ExperimentResultData(counts=counts_to_hex(counts, header["memory_slots"], label)),
+                    data=ExperimentResultData(
+                        counts=counts_to_hex(counts, header["memory_slots"], label)
+                    ),
                     header=dict(header),
                     status="DONE",
                 )

@@ -122,7 +122,9 @@ class JobJournal:
         try:
             text = json.dumps(payload, separators=(",", ":"), allow_nan=True)
         except (TypeError, ValueError) as exc:
-            raise JournalError(f"Journal payload of job {job_id} is not JSON-serialisable: {exc}") from exc
+            raise JournalError(
+                f"Journal payload of job {job_id} is not JSON-serialisable: {exc}"
+            ) from exc
         try:
             connection = self._connect(path)
             try:
@@ -135,7 +137,9 @@ class JobJournal:
             finally:
                 connection.close()
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"Could not write job {job_id} to the journal {path}: {exc}") from exc
+            raise JournalError(
+                f"Could not write job {job_id} to the journal {path}: {exc}"
+            ) from exc
         logger.debug("Journaled job %s (%s on %s) in %s", job_id, kind, backend_name, path)
         return True
 
@@ -160,9 +164,16 @@ class JobJournal:
         try:
             payload = json.loads(row[5])
         except ValueError as exc:
-            raise JournalError(f"The journal entry of job {job_id} in {path} is corrupt: {exc}") from exc
+            raise JournalError(
+                f"The journal entry of job {job_id} in {path} is corrupt: {exc}"
+            ) from exc
         return JournalEntry(
-            job_id=row[0], kind=row[1], backend_name=row[2], base_url=row[3], created=row[4], payload=payload
+            job_id=row[0],
+            kind=row[1],
+            backend_name=row[2],
+            base_url=row[3],
+            created=row[4],
+            payload=payload,
         )
 
     def remove(self, job_id: str) -> bool:
@@ -201,7 +212,14 @@ class JobJournal:
         except sqlite3.Error as exc:
             raise JournalError(f"Could not read the journal {path}: {exc}") from exc
         return [
-            JournalEntry(job_id=r[0], kind=r[1], backend_name=r[2], base_url=r[3], created=r[4], payload=json.loads(r[5]))
+            JournalEntry(
+                job_id=r[0],
+                kind=r[1],
+                backend_name=r[2],
+                base_url=r[3],
+                created=r[4],
+                payload=json.loads(r[5]),
+            )
             for r in rows
         ]
 
@@ -211,7 +229,14 @@ def default_journal() -> JobJournal:
     return JobJournal()
 
 
-def record(job_id: str, kind: str, backend_name: str, payload: dict[str, Any], *, base_url: str | None = None) -> bool:
+def record(
+    job_id: str,
+    kind: str,
+    backend_name: str,
+    payload: dict[str, Any],
+    *,
+    base_url: str | None = None,
+) -> bool:
     """:meth:`JobJournal.record` on the default journal."""
     return default_journal().record(job_id, kind, backend_name, payload, base_url=base_url)
 
@@ -222,7 +247,13 @@ def lookup(job_id: str) -> JournalEntry | None:
 
 
 def record_quietly(
-    journal: JobJournal, job_id: str, kind: str, backend_name: str, payload: dict[str, Any], *, base_url: str | None = None
+    journal: JobJournal,
+    job_id: str,
+    kind: str,
+    backend_name: str,
+    payload: dict[str, Any],
+    *,
+    base_url: str | None = None,
 ) -> bool:
     """Like :meth:`JobJournal.record` but a failure is logged, not raised.
 
@@ -232,5 +263,7 @@ def record_quietly(
     try:
         return journal.record(job_id, kind, backend_name, payload, base_url=base_url)
     except JournalError as exc:
-        logger.warning("%s The job itself is fine; only retrieval from another process is affected.", exc)
+        logger.warning(
+            "%s The job itself is fine; only retrieval from another process is affected.", exc
+        )
         return False

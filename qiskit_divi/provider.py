@@ -27,7 +27,14 @@ from .api.errors import QoroAuthenticationError, QoroError, QoroJobError, QoroNo
 from .api.models import QPUSystem
 from .backend import QoroBackend
 from .job import QoroJob
-from .journal import JOURNAL_ENV, KIND_BACKEND_RUN, KIND_ESTIMATOR, KIND_SAMPLER, JobJournal, JournalEntry
+from .journal import (
+    JOURNAL_ENV,
+    KIND_BACKEND_RUN,
+    KIND_ESTIMATOR,
+    KIND_SAMPLER,
+    JobJournal,
+    JournalEntry,
+)
 
 if TYPE_CHECKING:
     from .emulator import EmulatorConfig, EmulatorServer
@@ -39,11 +46,18 @@ Retriever = Callable[["QoroProvider", JournalEntry], Any]
 
 _RETRIEVERS: dict[str, Retriever] = {}
 
-_RETRIEVER_MODULES = {KIND_SAMPLER: "qiskit_divi.primitives", KIND_ESTIMATOR: "qiskit_divi.primitives"}
+_RETRIEVER_MODULES = {
+    KIND_SAMPLER: "qiskit_divi.primitives",
+    KIND_ESTIMATOR: "qiskit_divi.primitives",
+}
 """Modules that register the retriever of a kind when imported (loaded on demand)."""
 
 
-_SUBMITTERS = {KIND_SAMPLER: "SamplerV2", KIND_ESTIMATOR: "EstimatorV2", KIND_BACKEND_RUN: "backend.run()"}
+_SUBMITTERS = {
+    KIND_SAMPLER: "SamplerV2",
+    KIND_ESTIMATOR: "EstimatorV2",
+    KIND_BACKEND_RUN: "backend.run()",
+}
 """Who writes each journal kind, for messages."""
 
 _RETRIEVE_WITH = {
@@ -246,14 +260,20 @@ class QoroProvider:
         except QoroNotFoundError as exc:
             self._raise_if_wrong_url()
             raise QoroNotFoundError(
-                exc.status_code, exc.server_message, method=exc.method, endpoint=exc.endpoint,
+                exc.status_code,
+                exc.server_message,
+                method=exc.method,
+                endpoint=exc.endpoint,
                 hint=f"No job with id {job_id!r} exists at {self.url} (deleted jobs cannot be retrieved).",
             ) from None
         except QoroAuthenticationError as exc:
             if exc.status_code != 403:
                 raise
             raise QoroAuthenticationError(
-                exc.status_code, exc.server_message, method=exc.method, endpoint=exc.endpoint,
+                exc.status_code,
+                exc.server_message,
+                method=exc.method,
+                endpoint=exc.endpoint,
                 hint=f"Job {job_id!r} does not exist at {self.url} or belongs to another account.",
             ) from None
         entry = self._journal.lookup(job_id)
@@ -262,7 +282,9 @@ class QoroProvider:
         if entry is None:
             logger.info(
                 "Job %s has no entry in the local journal (%s); its result holds the counts per Qoro "
-                "circuit label.", job_id, self._journal.path or "journaling is off",
+                "circuit label.",
+                job_id,
+                self._journal.path or "journaling is off",
             )
             return QoroJob(None, job_id, provider=self)
         if entry.kind not in _RETRIEVERS and entry.kind in _RETRIEVER_MODULES:
@@ -273,10 +295,15 @@ class QoroProvider:
         if entry.kind != KIND_BACKEND_RUN:
             logger.warning(
                 "Job %s was journaled as %r, which nothing registered can rebuild; returning its raw counts.",
-                job_id, entry.kind,
+                job_id,
+                entry.kind,
             )
-            return QoroJob(self._backend_or_none(entry.backend_name), job_id, provider=self,
-                           backend_name=entry.backend_name)
+            return QoroJob(
+                self._backend_or_none(entry.backend_name),
+                job_id,
+                provider=self,
+                backend_name=entry.backend_name,
+            )
         return self._backend_run_job(entry)
 
     def _raise_if_wrong_url(self) -> None:
@@ -294,7 +321,9 @@ class QoroProvider:
         if entry is not None:
             actual = _SUBMITTERS.get(entry.kind, f"a {entry.kind!r} job")
             how = _RETRIEVE_WITH.get(entry.kind, "provider.retrieve_job({id!r})").format(id=job_id)
-            return f"Job {job_id} was submitted by {actual}, not by {wanted}: retrieve it with {how}."
+            return (
+                f"Job {job_id} was submitted by {actual}, not by {wanted}: retrieve it with {how}."
+            )
         path = self._journal.path
         where = (
             f"the local job journal ({path}) has no entry for it"

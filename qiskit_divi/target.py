@@ -63,7 +63,9 @@ SIMULATOR_SYNTHESIS_GATE = "cx"
 FALLBACK_SIMULATOR_QUBITS = 32
 """Width assumed for a simulator system that lists no QPUs (so no ``q_bits``)."""
 
-OPERATIONAL_QPU_STATUSES = frozenset({"active", "online", "available", "operational", "idle", "ready"})
+OPERATIONAL_QPU_STATUSES = frozenset(
+    {"active", "online", "available", "operational", "idle", "ready"}
+)
 """QPU ``status`` values (case-insensitive) that count as able to take jobs."""
 
 
@@ -242,7 +244,9 @@ def qpu_target(
         if nominal and kind == "superconducting" and name in VIRTUAL_GATES:
             one = {q: InstructionProperties(error=0.0, duration=0.0) for q in qubits}
         else:
-            one = {q: props(nominal.error_1q, nominal.duration_1q) if nominal else None for q in qubits}
+            one = {
+                q: props(nominal.error_1q, nominal.duration_1q) if nominal else None for q in qubits
+            }
         target.add_instruction(_gate(name), one, name=name)
     target.add_instruction(
         _gate(gates.two_qubit),
@@ -250,9 +254,15 @@ def qpu_target(
         name=gates.two_qubit,
     )
     target.add_instruction(
-        Measure(), {q: props(nominal.error_readout, nominal.duration_readout) if nominal else None for q in qubits}
+        Measure(),
+        {
+            q: props(nominal.error_readout, nominal.duration_readout) if nominal else None
+            for q in qubits
+        },
     )
-    target.add_instruction(Reset(), {q: props(0.0, nominal.duration_reset) if nominal else None for q in qubits})
+    target.add_instruction(
+        Reset(), {q: props(0.0, nominal.duration_reset) if nominal else None for q in qubits}
+    )
     target.add_instruction(Barrier, name="barrier")
     return target
 
@@ -264,7 +274,9 @@ def _valid_edges(coupling_map: Iterable[tuple[int, int]], num_qubits: int) -> li
             edges.add((a, b))
             edges.add((b, a))
         else:
-            logger.warning("Ignoring coupling-map edge (%s, %s) outside a %d-qubit system.", a, b, num_qubits)
+            logger.warning(
+                "Ignoring coupling-map edge (%s, %s) outside a %d-qubit system.", a, b, num_qubits
+            )
     return sorted(edges)
 
 
@@ -275,7 +287,9 @@ def build_target(system: QPUSystem) -> Target:
     description = f"Qoro system {system.name} ({kind}, {num_qubits} qubits)"
     if kind == SIMULATOR_KIND:
         return simulator_target(num_qubits, description=description)
-    return qpu_target(num_qubits, kind, coupling_map=system_coupling_map(system), description=description)
+    return qpu_target(
+        num_qubits, kind, coupling_map=system_coupling_map(system), description=description
+    )
 
 
 __all__ = [

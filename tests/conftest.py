@@ -75,7 +75,9 @@ def slow_provider() -> Iterator[QoroProvider]:
 def sampling_server() -> Iterator[EmulatorServer]:
     """Jobs finish at once; ``qoro_maestro`` and the noiseless ``noiseless_sampler``."""
     maestro = next(s for s in DEFAULT_SYSTEMS if s.name == "qoro_maestro")
-    noiseless = dataclasses.replace(maestro, name="noiseless_sampler", nickname="noiseless", supports_expectation=False)
+    noiseless = dataclasses.replace(
+        maestro, name="noiseless_sampler", nickname="noiseless", supports_expectation=False
+    )
     config = EmulatorConfig(min_job_seconds=0.0, seed=4321, systems=(maestro, noiseless))
     with EmulatorServer(tokens=[SAMPLING_TOKEN], host="127.0.0.1", port=0, config=config) as server:
         yield server

@@ -34,7 +34,11 @@ DIFFERENTIAL = settings(
     deadline=None,
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 """Settings of the differential tests: derandomised, so every run draws the same seeded
 examples; ``QISKIT_DIVI_DIFFERENTIAL_EXAMPLES`` sets how many per test (default 10, CI's
@@ -43,11 +47,20 @@ NON_UNITARY = ("reset", "barrier")
 
 _STANDARD = get_standard_gate_name_mapping()
 TARGET_GATES: tuple[str, ...] = tuple(qasm2_standard_gates()) + NON_UNITARY
-QASM_GATES: tuple[str, ...] = tuple(
-    sorted(name for name, op in _STANDARD.items() if isinstance(op, Gate) and name != "global_phase")
-) + NON_UNITARY
+QASM_GATES: tuple[str, ...] = (
+    tuple(
+        sorted(
+            name
+            for name, op in _STANDARD.items()
+            if isinstance(op, Gate) and name != "global_phase"
+        )
+    )
+    + NON_UNITARY
+)
 
-_ANGLES = st.floats(min_value=-2 * math.pi, max_value=2 * math.pi, allow_nan=False, allow_infinity=False)
+_ANGLES = st.floats(
+    min_value=-2 * math.pi, max_value=2 * math.pi, allow_nan=False, allow_infinity=False
+)
 
 
 def num_qubits_of(name: str) -> int:
@@ -124,7 +137,9 @@ def measured(draw: st.DrawFn, circuit: QuantumCircuit) -> QuantumCircuit:
         size = draw(st.integers(1, left)) if len(sizes) < 2 else left
         sizes.append(size)
         left -= size
-    out = QuantumCircuit(*circuit.qregs, *[ClassicalRegister(s, f"c{i}") for i, s in enumerate(sizes)])
+    out = QuantumCircuit(
+        *circuit.qregs, *[ClassicalRegister(s, f"c{i}") for i, s in enumerate(sizes)]
+    )
     out.compose(circuit, inplace=True)
     qubits = draw(st.permutations(range(n)))[: draw(st.integers(1, min(n, num_clbits)))]
     clbits = draw(st.permutations(range(num_clbits)))[: len(qubits)]
@@ -138,7 +153,12 @@ def observables(draw: st.DrawFn, num_qubits: int, max_terms: int = 4) -> SparseP
     """A Hermitian sum of 1-``max_terms`` Pauli terms, real coefficients of size 0.1 to 1
     (a zero coefficient would make Qiskit drop the observable as empty)."""
     labels = draw(
-        st.lists(st.text("IXYZ", min_size=num_qubits, max_size=num_qubits), min_size=1, max_size=max_terms, unique=True)
+        st.lists(
+            st.text("IXYZ", min_size=num_qubits, max_size=num_qubits),
+            min_size=1,
+            max_size=max_terms,
+            unique=True,
+        )
     )
     coefficients = [draw(st.sampled_from((-1.0, 1.0))) * draw(st.floats(0.1, 1.0)) for _ in labels]
     return SparsePauliOp(labels, coefficients)
@@ -150,7 +170,8 @@ def parameter_values(draw: st.DrawFn, circuit: QuantumCircuit) -> np.ndarray | N
         return None
     bindings = draw(st.integers(1, 3))
     return np.array(
-        [[draw(_ANGLES) for _ in range(circuit.num_parameters)] for _ in range(bindings)], dtype=float
+        [[draw(_ANGLES) for _ in range(circuit.num_parameters)] for _ in range(bindings)],
+        dtype=float,
     ).reshape(bindings, circuit.num_parameters)
 
 
@@ -178,7 +199,9 @@ def gate_tour(gates: Sequence[str], *, measure: bool, seed: int = 11) -> list[Qu
     return circuits
 
 
-def values_for(isa: QuantumCircuit, logical: QuantumCircuit, values: np.ndarray | None) -> np.ndarray | None:
+def values_for(
+    isa: QuantumCircuit, logical: QuantumCircuit, values: np.ndarray | None
+) -> np.ndarray | None:
     """The columns of ``values`` (one per parameter of ``logical``) that ``isa`` still has:
     the transpiler may optimise a parameter away. Keeps one row per binding."""
     if values is None:

@@ -12,10 +12,9 @@ from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
 from qiskit_divi import QoroBackend, QoroError, QoroInputError, QoroJob
-from qiskit_divi.api.models import JobType
 from qiskit_divi._circuits import prepare_circuits
+from qiskit_divi.api.models import JobType
 from qiskit_divi.journal import KIND_BACKEND_RUN, JobJournal
-
 
 AER = AerSimulator(seed_simulator=99)
 
@@ -39,12 +38,24 @@ def maestro(provider) -> QoroBackend:
 
 
 def test_backend_properties(provider):
-    maestro, nairobi, ion = (provider.get_backend(n) for n in ("qoro_maestro", "fake_nairobi", "fake_ion"))
-    assert (maestro.simulator, maestro.supports_expval, maestro.job_type) == (True, True, JobType.SIMULATE)
-    assert (nairobi.simulator, nairobi.supports_expval, nairobi.job_type) == (False, False, JobType.EXECUTE)
+    maestro, nairobi, ion = (
+        provider.get_backend(n) for n in ("qoro_maestro", "fake_nairobi", "fake_ion")
+    )
+    assert (maestro.simulator, maestro.supports_expval, maestro.job_type) == (
+        True,
+        True,
+        JobType.SIMULATE,
+    )
+    assert (nairobi.simulator, nairobi.supports_expval, nairobi.job_type) == (
+        False,
+        False,
+        JobType.EXECUTE,
+    )
     assert (maestro.num_qubits, nairobi.num_qubits, ion.num_qubits) == (24, 7, 11)
     assert maestro.target.num_qubits == 24 and ion.target.num_qubits == 11
-    assert {"rx", "ry", "rz", "rxx"} <= set(ion.target.operation_names) and "h" not in ion.target.operation_names
+    assert {"rx", "ry", "rz", "rxx"} <= set(
+        ion.target.operation_names
+    ) and "h" not in ion.target.operation_names
     assert {"rz", "sx", "x", "cz"} <= set(nairobi.target.operation_names)
     assert maestro.max_circuits is None and maestro.provider is provider
     assert maestro.system.name == "qoro_maestro" and maestro.operational
@@ -85,14 +96,18 @@ def _deterministic_circuits() -> list[QuantumCircuit]:
     two.measure(qa[1], b[0])
 
     x, y, z = ClassicalRegister(1, "x"), ClassicalRegister(2, "y"), ClassicalRegister(3, "z")
-    three = QuantumCircuit(QuantumRegister(4, "q"), z, x, y, name="three_regs")  # registers declared out of order
+    three = QuantumCircuit(
+        QuantumRegister(4, "q"), z, x, y, name="three_regs"
+    )  # registers declared out of order
     three.x([1, 3])
     three.measure(3, x[0])
     three.measure(1, z[1])
     three.measure(0, y[1])
     three.measure(1, y[0])
 
-    loose = QuantumCircuit(QuantumRegister(2, "q"), [Clbit()], ClassicalRegister(2, "r"), name="loose_clbit")
+    loose = QuantumCircuit(
+        QuantumRegister(2, "q"), [Clbit()], ClassicalRegister(2, "r"), name="loose_clbit"
+    )
     loose.x(0)
     loose.measure(0, 0)  # the register-less clbit
     loose.measure(0, 2)
@@ -145,7 +160,9 @@ def test_transpile_at_every_level_then_run(provider, name):
     ghz.ry(0.3, 2)
     ghz.ry(-0.3, 2)
     ghz.measure(range(3), range(3))
-    circuits = [transpile(ghz, backend, optimization_level=level, seed_transpiler=7) for level in range(4)]
+    circuits = [
+        transpile(ghz, backend, optimization_level=level, seed_transpiler=7) for level in range(4)
+    ]
     result = backend.run(circuits, shots=400).result()
     for i in range(4):
         counts = result.get_counts(i)
@@ -157,7 +174,11 @@ def test_transpile_at_every_level_then_run(provider, name):
 @pytest.mark.parametrize("name", ["fake_nairobi", "fake_ion"])
 def test_noisy_qpu_systems_run_bell_with_noise(provider, name):
     backend = provider.get_backend(name)
-    counts = backend.run(transpile(_bell(), backend, seed_transpiler=3), shots=2000).result().get_counts()
+    counts = (
+        backend.run(transpile(_bell(), backend, seed_transpiler=3), shots=2000)
+        .result()
+        .get_counts()
+    )
     assert counts.get("00", 0) + counts.get("11", 0) > 0.85 * 2000
     assert counts.get("01", 0) + counts.get("10", 0) > 0  # the noise is there
 
@@ -202,19 +223,35 @@ def test_one_job_of_the_right_type_per_run(provider, emulator_server):
     sim_job = maestro.run(circuits, shots=5, tag="flat")
     qpu_job = ion.run(transpile(_bell(), ion), shots=5)
     sim, qpu = emulator_server.jobs[sim_job.job_id()], emulator_server.jobs[qpu_job.job_id()]
-    assert (sim.job_type, sim.system, sim.n_circuits, sim.tag) == ("SIMULATE", "qoro_maestro", 2, "flat")
-    assert (qpu.job_type, qpu.system, qpu.n_circuits, qpu.tag) == ("EXECUTE", "fake_ion", 1, "qiskit_divi")
+    assert (sim.job_type, sim.system, sim.n_circuits, sim.tag) == (
+        "SIMULATE",
+        "qoro_maestro",
+        2,
+        "flat",
+    )
+    assert (qpu.job_type, qpu.system, qpu.n_circuits, qpu.tag) == (
+        "EXECUTE",
+        "fake_ion",
+        1,
+        "qiskit_divi",
+    )
     assert sim_job.labels == ["circuit_0", "circuit_1"]
     assert sim_job.circuit_names == ["two_regs_out_of_order", "three_regs"]
 
 
 def test_prepared_qasm_has_one_quantum_and_one_classical_register(maestro):
     (prepared,) = prepare_circuits([_deterministic_circuits()[3]], maestro.target, maestro.name)
-    declarations = [line for line in prepared.qasm.splitlines() if line.startswith(("qreg", "creg"))]
+    declarations = [
+        line for line in prepared.qasm.splitlines() if line.startswith(("qreg", "creg"))
+    ]
     assert declarations == ["qreg q[4];", "creg c[6];"]
     # clbit i of the circuit is c[i]: z (3 bits) first, then x, then y
     assert "measure q[3] -> c[3];" in prepared.qasm and "measure q[0] -> c[5];" in prepared.qasm
-    assert prepared.label == "circuit_0" and prepared.header["creg_sizes"] == [["z", 3], ["x", 1], ["y", 2]]
+    assert prepared.label == "circuit_0" and prepared.header["creg_sizes"] == [
+        ["z", 3],
+        ["x", 1],
+        ["y", 2],
+    ]
 
 
 # --- bad input: a clear error and no job ----------------------------------------
@@ -240,10 +277,22 @@ BAD_RUNS = [
     ("qoro_maestro", _too_wide(25), {}, QoroInputError, "has only 24 qubits"),
     ("fake_nairobi", _too_wide(8), {}, QoroInputError, "has only 7 qubits"),
     ("fake_ion", _with(lambda qc: qc.h(0)), {}, QoroInputError, "transpile(circuit, backend)"),
-    ("fake_nairobi", _with(lambda qc: qc.cx(0, 1)), {}, QoroInputError, "transpile(circuit, backend)"),
+    (
+        "fake_nairobi",
+        _with(lambda qc: qc.cx(0, 1)),
+        {},
+        QoroInputError,
+        "transpile(circuit, backend)",
+    ),
     ("qoro_maestro", [_bell(), _with(lambda qc: qc.ecr(0, 1))], {}, QoroInputError, "circuit 1"),
     ("qoro_maestro", _with(lambda qc: qc.delay(100, 0)), {}, QoroInputError, "delay"),
-    ("qoro_maestro", _with(lambda qc: qc.rx(theta, 0)), {}, QoroInputError, "unbound parameters (theta)"),
+    (
+        "qoro_maestro",
+        _with(lambda qc: qc.rx(theta, 0)),
+        {},
+        QoroInputError,
+        "unbound parameters (theta)",
+    ),
     ("qoro_maestro", QuantumCircuit(2), {}, QoroInputError, "no classical bits"),
     ("qoro_maestro", [], {}, QoroInputError, "no circuits"),
     ("qoro_maestro", "OPENQASM 2.0;", {}, QoroInputError, "QuantumCircuit"),
@@ -271,7 +320,9 @@ BAD_RUNS.append(("qoro_maestro", _control_flow(), {}, QoroInputError, "control f
 
 
 @pytest.mark.parametrize(("name", "circuits", "kwargs", "exc", "fragment"), BAD_RUNS)
-def test_bad_input_raises_before_any_job(provider, emulator_server, name, circuits, kwargs, exc, fragment):
+def test_bad_input_raises_before_any_job(
+    provider, emulator_server, name, circuits, kwargs, exc, fragment
+):
     backend = provider.get_backend(name)
     before = (emulator_server.job_count, emulator_server.stats["jobs_created"])
     with pytest.raises(exc) as info:

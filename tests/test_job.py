@@ -45,7 +45,9 @@ class _ScriptedClient:
 
     def __init__(self, raw_statuses):
         self.replies = [
-            JobStatusReply(raw_status=s, status=JobStatus(s) if s in JobStatus.__members__ else None)
+            JobStatusReply(
+                raw_status=s, status=JobStatus(s) if s in JobStatus.__members__ else None
+            )
             for s in raw_statuses
         ]
         self.polls = 0
@@ -99,10 +101,14 @@ def test_progress_log_can_be_switched_off(provider, caplog):
 
 
 def test_failed_job_raises_with_the_server_reason(provider):
-    job_id = provider.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    job_id = provider.client.send(
+        "POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10
+    ).json()["job_id"]
     job = provider.retrieve_job(job_id)
     assert job.status() is QiskitJobStatus.ERROR
-    with pytest.raises(QoroJobError, match="FAILED: Job created in FAILED state by the create_failed test helper") as info:
+    with pytest.raises(
+        QoroJobError, match="FAILED: Job created in FAILED state by the create_failed test helper"
+    ) as info:
         job.result()
     assert info.value.job_id == job_id and job_id in str(info.value)
     assert job.cancel() is False
@@ -161,6 +167,8 @@ def test_raw_results_are_the_decoded_rows_by_label(provider):
 
 
 def test_raw_results_of_a_failed_job_raise_like_result(provider):
-    job_id = provider.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    job_id = provider.client.send(
+        "POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10
+    ).json()["job_id"]
     with pytest.raises(QoroJobError, match="FAILED: Job created in FAILED state"):
         provider.retrieve_job(job_id).raw_results()

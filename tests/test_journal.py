@@ -38,12 +38,21 @@ def test_location_follows_env_then_xdg_then_home(monkeypatch, tmp_path):
 def test_record_lookup_replace_remove(tmp_path):
     journal = JobJournal(tmp_path / "sub" / "jobs.sqlite3")
     assert journal.lookup("nope") is None  # no file yet
-    payload = {"shots": 100, "circuits": [{"label": "circuit_0", "name": "bell", "creg_sizes": [["c", 2]]}]}
-    assert journal.record("job-1", KIND_BACKEND_RUN, "qoro_maestro", payload, base_url="http://h/api")
+    payload = {
+        "shots": 100,
+        "circuits": [{"label": "circuit_0", "name": "bell", "creg_sizes": [["c", 2]]}],
+    }
+    assert journal.record(
+        "job-1", KIND_BACKEND_RUN, "qoro_maestro", payload, base_url="http://h/api"
+    )
     entry = journal.lookup("job-1")
     assert isinstance(entry, JournalEntry)
     assert (entry.job_id, entry.kind, entry.backend_name, entry.base_url, entry.payload) == (
-        "job-1", KIND_BACKEND_RUN, "qoro_maestro", "http://h/api", payload,
+        "job-1",
+        KIND_BACKEND_RUN,
+        "qoro_maestro",
+        "http://h/api",
+        payload,
     )
     assert entry.created > 0
     journal.record("job-1", KIND_SAMPLER, "fake_ion", {"pubs": 2})

@@ -65,7 +65,11 @@ def test_backend_filters(provider):
     assert names(provider.backends(simulator=True)) == ["qoro_maestro"]
     assert names(provider.backends(simulator=False)) == ["fake_nairobi", "fake_ion"]
     assert names(provider.backends(min_num_qubits=11)) == ["qoro_maestro", "fake_ion"]
-    assert names(provider.backends(operational=True)) == ["qoro_maestro", "fake_nairobi", "fake_ion"]
+    assert names(provider.backends(operational=True)) == [
+        "qoro_maestro",
+        "fake_nairobi",
+        "fake_ion",
+    ]
     assert provider.backends(operational=False) == []
     assert names(provider.backends("fake_nairobi", simulator=False)) == ["fake_nairobi"]
     assert provider.backends("fake_nairobi", simulator=True) == []
@@ -169,14 +173,18 @@ def test_retrieve_job_from_another_process(provider, journal_path):
     # Without the journal entry: counts per Qoro label, one flat register.
     bare = _retrieve_in_child(provider, job.job_id(), "off")
     assert bare["names"] == ["circuit_0", "circuit_1"]
-    flat = [{key.replace(" ", ""): n for key, n in counts.items()} for counts in original.get_counts()]
+    flat = [
+        {key.replace(" ", ""): n for key, n in counts.items()} for counts in original.get_counts()
+    ]
     assert bare["counts"] == flat and bare["backend"] == "unknown"
 
 
 def test_retrieve_job_dispatches_registered_kinds(provider, journal_path):
     job = provider.get_backend("qoro_maestro").run(_two_register_circuit("x"), shots=10)
     JobJournal(journal_path).record(job.job_id(), "test-kind", "qoro_maestro", {"marker": 7})
-    register_job_kind("test-kind", lambda prov, entry: ("rebuilt", prov is provider, entry.payload["marker"]))
+    register_job_kind(
+        "test-kind", lambda prov, entry: ("rebuilt", prov is provider, entry.payload["marker"])
+    )
     try:
         assert provider.retrieve_job(job.job_id()) == ("rebuilt", True, 7)
     finally:
@@ -187,7 +195,9 @@ def test_retrieve_job_dispatches_registered_kinds(provider, journal_path):
 def test_readme_demo_runs(journal_path):
     demo = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "demo.py")
     env = dict(os.environ, QISKIT_DIVI_JOURNAL=str(journal_path))
-    done = subprocess.run([sys.executable, demo], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, demo], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "qoro_maestro" in done.stdout and "the qubits are entangled" in done.stdout
     assert "that is the device's noise" in done.stdout
@@ -196,9 +206,14 @@ def test_readme_demo_runs(journal_path):
 def test_a_url_without_the_api_root_says_to_check_the_url(emulator_server, emulator_token):
     root = emulator_server.base_url.removesuffix("/api")
     with QoroProvider(token=emulator_token, url=root) as wrong:
-        with pytest.raises(QoroNotFoundError, match=r"check the API URL \(try .*/api\), given as url=\.\.\. or QORO_API_URL"):
+        with pytest.raises(
+            QoroNotFoundError,
+            match=r"check the API URL \(try .*/api\), given as url=\.\.\. or QORO_API_URL",
+        ):
             wrong.get_backend("qoro_maestro")
-        with pytest.raises(QoroNotFoundError, match="check the API URL") as info:  # 404 on status/ too
+        with pytest.raises(
+            QoroNotFoundError, match="check the API URL"
+        ) as info:  # 404 on status/ too
             wrong.retrieve_job("some-job-id")
         assert "job id" not in str(info.value) and "No job with id" not in str(info.value)
 
@@ -214,28 +229,43 @@ def estimator_job(provider):
     circuit = QuantumCircuit(2)
     circuit.h(0)
     circuit.cx(0, 1)
-    job = EstimatorV2(mode=provider.get_backend("qoro_maestro"), options={"progress": False}).run([(circuit, "XX")])
+    job = EstimatorV2(mode=provider.get_backend("qoro_maestro"), options={"progress": False}).run(
+        [(circuit, "XX")]
+    )
     assert job.result()[0].data.evs == pytest.approx(1.0)
     return job
 
 
 def test_retrieving_by_kind_checks_the_journal_kind(provider, estimator_job):
     job_id = estimator_job.job_id()
-    assert provider.retrieve_job(job_id, kind="estimator").result()[0].data.evs == pytest.approx(1.0)
-    with pytest.raises(QoroJobError, match=rf"Job {job_id} was submitted by EstimatorV2, not by SamplerV2: retrieve it with EstimatorV2\.retrieve\('{job_id}', provider\)"):
+    assert provider.retrieve_job(job_id, kind="estimator").result()[0].data.evs == pytest.approx(
+        1.0
+    )
+    with pytest.raises(
+        QoroJobError,
+        match=rf"Job {job_id} was submitted by EstimatorV2, not by SamplerV2: retrieve it with EstimatorV2\.retrieve\('{job_id}', provider\)",
+    ):
         provider.retrieve_job(job_id, kind="sampler")
     run = provider.get_backend("qoro_maestro").run(_two_register_circuit("r"), shots=5)
-    with pytest.raises(QoroJobError, match=rf"submitted by backend.run\(\), not by SamplerV2: retrieve it with provider\.retrieve_job\('{run.job_id()}'\)"):
+    with pytest.raises(
+        QoroJobError,
+        match=rf"submitted by backend.run\(\), not by SamplerV2: retrieve it with provider\.retrieve_job\('{run.job_id()}'\)",
+    ):
         provider.retrieve_job(run.job_id(), kind="sampler")
 
 
-def test_a_missing_journal_entry_is_named_and_the_raw_results_stay_readable(provider, estimator_job, journal_path):
+def test_a_missing_journal_entry_is_named_and_the_raw_results_stay_readable(
+    provider, estimator_job, journal_path
+):
     job_id = estimator_job.job_id()
     assert provider.journal.remove(job_id)
     with pytest.raises(QoroJobError) as info:
         provider.retrieve_job(job_id, kind="estimator")
     message = str(info.value)
-    assert f"Job {job_id} exists at {provider.url}, but the local job journal ({journal_path}) has no entry for it" in message
+    assert (
+        f"Job {job_id} exists at {provider.url}, but the local job journal ({journal_path}) has no entry for it"
+        in message
+    )
     assert "submitted from another machine" in message and "its entry was deleted" in message
     assert "set QISKIT_DIVI_JOURNAL to the journal file" in message
     assert f"provider.retrieve_job('{job_id}').raw_results()" in message
@@ -243,7 +273,9 @@ def test_a_missing_journal_entry_is_named_and_the_raw_results_stay_readable(prov
 
     bare = provider.retrieve_job(job_id)  # what the message says works
     assert isinstance(bare, QoroJob) and bare.raw_results() == {"p0_0": {"XX": pytest.approx(1.0)}}
-    with pytest.raises(QoroJobError) as info:  # and result() points there too, not back to the primitive
+    with pytest.raises(
+        QoroJobError
+    ) as info:  # and result() points there too, not back to the primitive
         bare.result()
     message = str(info.value)
     assert "retrieved without a journal entry" in message and "job.raw_results()" in message
@@ -252,7 +284,9 @@ def test_a_missing_journal_entry_is_named_and_the_raw_results_stay_readable(prov
 
 def test_journaling_off_is_named(provider, estimator_job, monkeypatch):
     monkeypatch.setenv("QISKIT_DIVI_JOURNAL", "off")
-    with pytest.raises(QoroJobError, match=r"journaling is off \(QISKIT_DIVI_JOURNAL='off'\), so there is no entry"):
+    with pytest.raises(
+        QoroJobError, match=r"journaling is off \(QISKIT_DIVI_JOURNAL='off'\), so there is no entry"
+    ):
         provider.retrieve_job(estimator_job.job_id(), kind="estimator")
 
 
@@ -271,6 +305,9 @@ def test_a_call_whose_first_entry_is_gone_says_so(provider, journal_path):
     with pytest.raises(QoroJobError) as info:
         provider.retrieve_job(second)
     message = str(info.value)
-    assert f"a sampler call whose first job is {first}, and the local job journal ({journal_path}) has no entry" in message
+    assert (
+        f"a sampler call whose first job is {first}, and the local job journal ({journal_path}) has no entry"
+        in message
+    )
     assert f"QoroJob(None, '{second}', provider=provider).raw_results()" in message
     assert QoroJob(None, second, provider=provider).raw_results() == {"p1_0": {"1": 20}}

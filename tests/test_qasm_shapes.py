@@ -11,7 +11,9 @@ HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
 
 
 def _text(a: float, b: float, c: float = 0.25) -> str:
-    return HEADER + f"ry({a}) q[0];\ncx q[0],q[1];\nu({b},{c},-1.5e-3) q[1];\nmeasure q[0] -> c[0];\n"
+    return (
+        HEADER + f"ry({a}) q[0];\ncx q[0],q[1];\nu({b},{c},-1.5e-3) q[1];\nmeasure q[0] -> c[0];\n"
+    )
 
 
 def _load(text: str):
@@ -98,4 +100,6 @@ def test_integral_and_signed_literals_bind_to_the_floats_the_parser_gives():
         bound, parsed = parser.parse(text).bound(), _load(text)
         assert bound == parsed
         for mine, theirs in zip(bound.data, parsed.data):
-            assert [(type(p), p) for p in mine.operation.params] == [(type(p), p) for p in theirs.operation.params]
+            assert [(type(p), p) for p in mine.operation.params] == [
+                (type(p), p) for p in theirs.operation.params
+            ]

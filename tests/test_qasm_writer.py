@@ -29,8 +29,14 @@ def _random_circuit(seed: int, num_qubits: int = 4, depth: int = 40) -> QuantumC
     circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), ClassicalRegister(num_qubits, "c"))
     for _ in range(depth):
         op = mapping[str(rng.choice(names))]
-        angles = [float(rng.choice([rng.normal(), rng.uniform(-1e-7, 1e-7), rng.normal() * 1e12, math.pi / 3]))
-                  for _ in op.params]
+        angles = [
+            float(
+                rng.choice(
+                    [rng.normal(), rng.uniform(-1e-7, 1e-7), rng.normal() * 1e12, math.pi / 3]
+                )
+            )
+            for _ in op.params
+        ]
         gate = op.base_class(*angles) if op.params else op
         circuit.append(gate, [int(q) for q in rng.permutation(num_qubits)[: op.num_qubits]])
     circuit.barrier()
@@ -55,7 +61,9 @@ def test_text_matches_qasm2_dumps_up_to_angle_formatting(seed):
         (i.operation.name, i.qubits, i.clbits) for i in theirs.data
     ]
     for mine, reference in zip(ours.data, theirs.data):
-        assert np.allclose(mine.operation.params, reference.operation.params, rtol=1e-12, atol=1e-12)
+        assert np.allclose(
+            mine.operation.params, reference.operation.params, rtol=1e-12, atol=1e-12
+        )
 
 
 def test_parameters_are_filled_per_binding_including_expressions():
@@ -84,7 +92,12 @@ def test_wrong_number_of_values_and_non_finite_values_are_refused():
 
 @pytest.mark.parametrize(
     "values",
-    [[0.1, -2.0, 3.5], [1e-05, 0.25, 1e300], [2.0, 1e22, -0.0], [7, np.float64(0.5), np.float32(0.25)]],
+    [
+        [0.1, -2.0, 3.5],
+        [1e-05, 0.25, 1e300],
+        [2.0, 1e22, -0.0],
+        [7, np.float64(0.5), np.float32(0.25)],
+    ],
     ids=["plain", "exponent without a point", "large integral", "other number types"],
 )
 def test_templates_of_bare_parameters_render_like_bound_circuits(values):
@@ -140,8 +153,12 @@ def test_circuits_qasm2_dumps_must_write_are_not_templated(build):
 
 
 def test_any_registers_are_written_as_flatten_registers_lays_them_out():
-    circuit = QuantumCircuit(QuantumRegister(2, "a"), QuantumRegister(1, "b"), ClassicalRegister(1, "x"),
-                             ClassicalRegister(2, "y"))
+    circuit = QuantumCircuit(
+        QuantumRegister(2, "a"),
+        QuantumRegister(1, "b"),
+        ClassicalRegister(1, "x"),
+        ClassicalRegister(2, "y"),
+    )
     circuit.h(2)
     circuit.cx(2, 0)
     circuit.measure([0, 1, 2], [2, 0, 1])
@@ -151,7 +168,13 @@ def test_any_registers_are_written_as_flatten_registers_lays_them_out():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.5, "0.5"), (1e-05, "1.0e-05"), (-2.5e20, "-2.5e+20"), (3.0, "3.0"), (1.2345678901234567, "1.2345678901234567")],
+    [
+        (0.5, "0.5"),
+        (1e-05, "1.0e-05"),
+        (-2.5e20, "-2.5e+20"),
+        (3.0, "3.0"),
+        (1.2345678901234567, "1.2345678901234567"),
+    ],
 )
 def test_reals_are_written_with_a_decimal_point_and_read_back_exactly(value, text):
     assert format_real(value) == text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit, qasm2
@@ -59,7 +58,11 @@ def local() -> Iterator[Callable[..., tuple[EmulatorServer, QoroProvider]]]:
     opened: list[tuple[EmulatorServer, QoroProvider]] = []
 
     def make(config: EmulatorConfig | None = None, faults: FaultConfig | None = None):
-        server = EmulatorServer(tokens=[TOKEN], config=config or EmulatorConfig(min_job_seconds=0.0, seed=7), faults=faults)
+        server = EmulatorServer(
+            tokens=[TOKEN],
+            config=config or EmulatorConfig(min_job_seconds=0.0, seed=7),
+            faults=faults,
+        )
         server.start()
         provider = QoroProvider(token=TOKEN, url=server.base_url)
         provider.client.retry_policy = RetryPolicy(**FAST_POLICY)
@@ -76,12 +79,18 @@ def local() -> Iterator[Callable[..., tuple[EmulatorServer, QoroProvider]]]:
 
 
 def test_circuit_wider_than_the_system(provider, emulator_server):
-    with no_job_created(emulator_server), pytest.raises(QoroInputError, match="uses 8 qubits but backend 'fake_nairobi' has only 7"):
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(QoroInputError, match="uses 8 qubits but backend 'fake_nairobi' has only 7"),
+    ):
         provider.get_backend("fake_nairobi").run(bell(8), shots=10)
 
 
 def test_instruction_outside_the_target(provider, emulator_server):
-    with no_job_created(emulator_server), pytest.raises(QoroInputError, match=r"contains 'h'.*transpile\(circuit, backend\)"):
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(QoroInputError, match=r"contains 'h'.*transpile\(circuit, backend\)"),
+    ):
         provider.get_backend("fake_nairobi").run(bell(2), shots=10)
 
 
@@ -89,7 +98,10 @@ def test_unbound_parameters(provider, emulator_server):
     qc = QuantumCircuit(1, 1)
     qc.ry(Parameter("theta"), 0)
     qc.measure(0, 0)
-    with no_job_created(emulator_server), pytest.raises(QoroInputError, match="unbound parameters \\(theta\\)"):
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(QoroInputError, match="unbound parameters \\(theta\\)"),
+    ):
         provider.get_backend("qoro_maestro").run(qc, shots=10)
 
 
@@ -100,18 +112,26 @@ def test_bad_shots_through_backend_run(provider, emulator_server, shots):
 
 
 def test_the_shots_maximum_is_accepted(provider):
-    counts = provider.get_backend("qoro_maestro").run(bell(1), shots=MAX_SHOTS).result().get_counts()
+    counts = (
+        provider.get_backend("qoro_maestro").run(bell(1), shots=MAX_SHOTS).result().get_counts()
+    )
     assert sum(counts.values()) == MAX_SHOTS
 
 
 def test_unknown_system_name(provider, emulator_server):
-    with no_job_created(emulator_server), pytest.raises(QoroBackendNotFoundError, match="No Qoro backend named 'nope'.*qoro_maestro"):
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(QoroBackendNotFoundError, match="No Qoro backend named 'nope'.*qoro_maestro"),
+    ):
         provider.get_backend("nope")
 
 
 def test_unknown_job_id(provider, emulator_server):
     job_id = str(uuid.uuid4())
-    with no_job_created(emulator_server), pytest.raises(QoroNotFoundError, match=f"No job with id '{job_id}'"):
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(QoroNotFoundError, match=f"No job with id '{job_id}'"),
+    ):
         provider.retrieve_job(job_id)
 
 
@@ -168,7 +188,9 @@ def test_counts_that_do_not_add_up_to_the_shots_are_refused(provider, monkeypatc
     job = provider.get_backend("qoro_maestro").run(bell(), shots=100)
     rows = [ResultRow("circuit_0", encode_envelope({"00": 50, "11": 49}, 2))]
     monkeypatch.setattr(provider.client, "iter_results", lambda job_id, **kw: iter(rows))
-    with pytest.raises(QoroProtocolError, match="circuit 'circuit_0' .* add up to 99 shots, but 100 were requested"):
+    with pytest.raises(
+        QoroProtocolError, match="circuit 'circuit_0' .* add up to 99 shots, but 100 were requested"
+    ):
         job.result(timeout=30)
 
 
@@ -176,7 +198,9 @@ def test_counts_that_do_not_add_up_to_the_shots_are_refused(provider, monkeypatc
 
 
 def test_lost_init_reply_is_resent_with_its_key_and_creates_one_job(local):
-    server, provider = local(faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"}), seed=1))
+    server, provider = local(
+        faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"}), seed=1)
+    )
     backend = provider.get_backend("qoro_maestro")
     # Every init reply is lost: the client re-sends with the same key until it gives up.
     with pytest.raises(QoroAmbiguousRequestError, match="same Idempotency-Key"):
@@ -193,7 +217,9 @@ def test_ambiguous_init_without_support_is_reported_not_resent(local):
     with pytest.raises(QoroAmbiguousRequestError) as info:
         provider.get_backend("qoro_maestro").run(bell(), shots=10)
     assert "not re-sent" in str(info.value) and "job may have been created" in str(info.value)
-    assert server.stats["requests_by_endpoint"]["job_init"] == 1 and server.stats["jobs_created"] == 1
+    assert (
+        server.stats["requests_by_endpoint"]["job_init"] == 1 and server.stats["jobs_created"] == 1
+    )
 
 
 def test_ambiguous_upload_without_support_discards_the_job(local):
@@ -224,9 +250,16 @@ def test_half_uploaded_job_is_cancelled_and_deleted_under_faults(local):
 
 
 def test_chunks_resent_with_their_keys_are_appended_once(local):
-    server, provider = local(faults=FaultConfig(reset_after_rate=0.5, seed=3, endpoints=frozenset({"add_circuits"})))
+    server, provider = local(
+        faults=FaultConfig(reset_after_rate=0.5, seed=3, endpoints=frozenset({"add_circuits"}))
+    )
     circuits = [bell(3) for _ in range(12)]
-    spec = JobSpec("qoro_maestro", JobType.SIMULATE, {f"c{i}": qasm2.dumps(c) for i, c in enumerate(circuits)}, shots=10)
+    spec = JobSpec(
+        "qoro_maestro",
+        JobType.SIMULATE,
+        {f"c{i}": qasm2.dumps(c) for i, c in enumerate(circuits)},
+        shots=10,
+    )
     job_id = submit_job(provider.client, spec, max_bytes=700)
     assert server.stats["faults"]["reset_after"] > 0 and provider.client.stats["resent"] > 0
     assert server.jobs[job_id].n_circuits == 12 and server.stats["jobs_created"] == 1
@@ -246,11 +279,19 @@ def test_polling_survives_faults_on_status(local):
     job = provider.get_backend("qoro_maestro").run(flip, shots=50)
     assert job.result(timeout=60).get_counts() == {"10": 50}
     faults = server.stats["faults"]
-    assert sum(faults[k] for k in ("reset_before", "reset_after", "http_502", "http_503", "http_504", "http_429")) > 0
+    assert (
+        sum(
+            faults[k]
+            for k in ("reset_before", "reset_after", "http_502", "http_503", "http_504", "http_429")
+        )
+        > 0
+    )
 
 
 def test_polling_gives_up_when_status_keeps_failing(local):
-    server, provider = local(faults=FaultConfig(error_rate=1.0, error_statuses=(503,), endpoints=frozenset({"status"})))
+    server, provider = local(
+        faults=FaultConfig(error_rate=1.0, error_statuses=(503,), endpoints=frozenset({"status"}))
+    )
     job = provider.get_backend("qoro_maestro").run(bell(1), shots=5)
     with pytest.raises(QoroError, match="503"):
         job.result()
@@ -269,8 +310,12 @@ def test_timeout_says_the_job_keeps_running(slow_provider):
 
 
 def test_timeout_is_honoured_while_status_fails(local):
-    server, provider = local(faults=FaultConfig(reset_before_rate=1.0, endpoints=frozenset({"status"})))
+    server, provider = local(
+        faults=FaultConfig(reset_before_rate=1.0, endpoints=frozenset({"status"}))
+    )
     provider.client.retry_policy = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_cap=0.02)
     job = provider.get_backend("qoro_maestro").run(bell(1), shots=5)
     with pytest.raises(QoroJobTimeoutError, match="may still be running"):
-        wait_for_final_status(provider.client, job.job_id(), timeout=0.05, timeout_error=QoroJobTimeoutError)
+        wait_for_final_status(
+            provider.client, job.job_id(), timeout=0.05, timeout_error=QoroJobTimeoutError
+        )

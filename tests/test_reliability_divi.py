@@ -14,8 +14,13 @@ import requests
 from qiskit import QuantumCircuit, qasm2
 
 from qiskit_divi.api.submission import MAX_SHOTS
-from qiskit_divi.backends import ExecutionResult, JobConfig, JobStatus
-from qiskit_divi.backends import MaxRetriesReachedError, QoroService
+from qiskit_divi.backends import (
+    ExecutionResult,
+    JobConfig,
+    JobStatus,
+    MaxRetriesReachedError,
+    QoroService,
+)
 from qiskit_divi.emulator import EmulatorServer
 
 BAD_QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nfrobnicate q[0];\nmeasure q -> c;\n'
@@ -40,7 +45,9 @@ def no_job_created(server: EmulatorServer) -> Iterator[None]:
 
 @pytest.fixture
 def service(emulator_server, emulator_token):
-    return QoroService(emulator_token, polling_interval=0.01, max_retries=1000, url=emulator_server.base_url)
+    return QoroService(
+        emulator_token, polling_interval=0.01, max_retries=1000, url=emulator_server.base_url
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,7 +61,15 @@ def service(emulator_server, emulator_token):
         ({"a": bell(2)}, {"ham_ops": "ZZZ"}, "act on 3 qubits but circuit 'a' has 2"),
         ({"a": bell(25)}, {}, "uses 25 qubits but system 'qoro_maestro' has 24"),
     ],
-    ids=["invalid-qasm", "not-qasm", "empty-dict", "ham-ops-lengths", "ham-ops-letters", "ham-ops-wider", "too-wide"],
+    ids=[
+        "invalid-qasm",
+        "not-qasm",
+        "empty-dict",
+        "ham-ops-lengths",
+        "ham-ops-letters",
+        "ham-ops-wider",
+        "too-wide",
+    ],
 )
 def test_bad_input(service, emulator_server, circuits, kwargs, message):
     with no_job_created(emulator_server), pytest.raises(ValueError, match=message):
@@ -68,8 +83,13 @@ def test_bad_shots(service, emulator_server, shots):
 
 
 def test_too_wide_for_a_named_system(service, emulator_server):
-    with no_job_created(emulator_server), pytest.raises(ValueError, match="uses 8 qubits but system 'fake_nairobi' has 7"):
-        service.submit_circuits({"a": bell(8)}, override_config=JobConfig(qpu_system="fake_nairobi"))
+    with (
+        no_job_created(emulator_server),
+        pytest.raises(ValueError, match="uses 8 qubits but system 'fake_nairobi' has 7"),
+    ):
+        service.submit_circuits(
+            {"a": bell(8)}, override_config=JobConfig(qpu_system="fake_nairobi")
+        )
 
 
 def test_unknown_system(service, emulator_server):
@@ -88,7 +108,12 @@ def test_rejected_token_names_what_to_fix(emulator_server, caplog):
         QoroService(WRONG, url=emulator_server.base_url)
     message = str(info.value)
     assert "401" in message and "QORO_API_KEY" in message and "auth_token" in message
-    for text in (message, repr(info.value), "".join(traceback.format_exception(info.value)), caplog.text):
+    for text in (
+        message,
+        repr(info.value),
+        "".join(traceback.format_exception(info.value)),
+        caplog.text,
+    ):
         assert WRONG not in text
 
 
@@ -116,10 +141,18 @@ def _reply(status: int, body: bytes) -> requests.Response:
     [
         ("job/init/", b"<html>oops</html>", "job/init/ returned non-JSON"),
         ("job/init/", b'{"id": "x"}', "no 'job_id' field"),
-        ("resultsV2", b'{"count": 1, "next": null, "results": [{"results": {}}]}', "results row 0 has no 'label' field"),
+        (
+            "resultsV2",
+            b'{"count": 1, "next": null, "results": [{"results": {}}]}',
+            "results row 0 has no 'label' field",
+        ),
         ("resultsV2", b'{"count": 1, "next": null}', "no 'results' field"),
-        ("resultsV2", b'{"count": 1, "next": null, "results": [{"label": "a", "results": '
-                      b'{"encoding": "qh1", "n_bits": 1, "payload": "WFla"}}]}', "bad magic"),
+        (
+            "resultsV2",
+            b'{"count": 1, "next": null, "results": [{"label": "a", "results": '
+            b'{"encoding": "qh1", "n_bits": 1, "payload": "WFla"}}]}',
+            "bad magic",
+        ),
     ],
 )
 def test_malformed_replies_are_protocol_errors(service, monkeypatch, endpoint, body, message):
@@ -130,7 +163,11 @@ def test_malformed_replies_are_protocol_errors(service, monkeypatch, endpoint, b
     real = service.client.send
 
     def send(method, path, **kwargs):
-        return _reply(201 if endpoint == "job/init/" else 200, body) if endpoint in path else real(method, path, **kwargs)
+        return (
+            _reply(201 if endpoint == "job/init/" else 200, body)
+            if endpoint in path
+            else real(method, path, **kwargs)
+        )
 
     monkeypatch.setattr(service.client, "send", send)
     with pytest.raises(QoroProtocolError, match=message):
@@ -144,7 +181,10 @@ def test_polling_is_bounded_and_says_the_job_keeps_running(slow_provider):
     service = QoroService(client=slow_provider.client, polling_interval=0.01, max_retries=3)
     handle = service.submit_circuits({"a": bell()})
     try:
-        with pytest.raises(MaxRetriesReachedError, match="3 retries attempted for job .* keeps running on the server"):
+        with pytest.raises(
+            MaxRetriesReachedError,
+            match="3 retries attempted for job .* keeps running on the server",
+        ):
             service.poll_job_status(handle, loop_until_complete=True, verbose=False)
         assert service.poll_job_status(handle) in (JobStatus.PENDING, JobStatus.RUNNING)
     finally:

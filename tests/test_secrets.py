@@ -64,7 +64,9 @@ def assert_error_hidden(exc: BaseException) -> None:
 def faulty_server():
     """An emulator accepting TOKEN with a few faults, so retry and error paths log too."""
     faults = FaultConfig.mixed(0.25, seed=99, retry_after="0")
-    with EmulatorServer(tokens=[TOKEN], config=EmulatorConfig(min_job_seconds=0.0, seed=3), faults=faults) as server:
+    with EmulatorServer(
+        tokens=[TOKEN], config=EmulatorConfig(min_job_seconds=0.0, seed=3), faults=faults
+    ) as server:
         yield server
 
 
@@ -72,7 +74,9 @@ def exercise_everything(server: EmulatorServer, journal: JobJournal) -> list[Bas
     """Every code path that handles the token; returns the errors it provoked."""
     errors: list[BaseException] = []
     with QoroProvider(token=TOKEN, url=server.base_url, journal=journal) as provider:
-        provider.client.retry_policy = RetryPolicy(max_attempts=10, backoff_base=0.001, backoff_cap=0.005)
+        provider.client.retry_policy = RetryPolicy(
+            max_attempts=10, backoff_base=0.001, backoff_cap=0.005
+        )
         backend = provider.get_backend("qoro_maestro")
         jobs = [backend.run(bell(), shots=20) for _ in range(4)]
         for job in jobs:
@@ -85,8 +89,19 @@ def exercise_everything(server: EmulatorServer, journal: JobJournal) -> list[Bas
         assert sampled.result(timeout=30)[0].data.c.num_shots == 20
         assert estimated.result(timeout=30)[0].data.evs == pytest.approx(1.0)
         provider.retrieve_job(estimated.job_id()).result(timeout=30)
-        for thing in (provider, backend, jobs[0], provider.client, server, journal, provider.client._token,
-                      sampler, estimator, sampled, estimated):
+        for thing in (
+            provider,
+            backend,
+            jobs[0],
+            provider.client,
+            server,
+            journal,
+            provider.client._token,
+            sampler,
+            estimator,
+            sampled,
+            estimated,
+        ):
             assert_hidden(repr(thing))
             assert_hidden(str(thing))
         try:
@@ -120,7 +135,9 @@ def test_token_never_logged_shown_or_stored(faulty_server, tmp_path, caplog, cap
     for exc in errors:
         assert_error_hidden(exc)
 
-    assert any(r.name.startswith("urllib3") for r in caplog.records), "urllib3 DEBUG records expected"
+    assert any(r.name.startswith("urllib3") for r in caplog.records), (
+        "urllib3 DEBUG records expected"
+    )
     assert any("Retrying" in r.getMessage() for r in caplog.records), "retry logging expected"
     assert any(r.name.startswith("qiskit_divi.emulator") for r in caplog.records)
     assert_hidden(caplog.text)
@@ -142,11 +159,14 @@ def test_package_errors_hide_the_token(tmp_path, monkeypatch):
     with pytest.raises(QoroConfigurationError) as bad_url:
         QoroClient(TOKEN, "ftp://example.com/api")
     assert_error_hidden(bad_url.value)
-    with EmulatorServer(
-        tokens=[TOKEN],
-        config=EmulatorConfig(min_job_seconds=60, idempotency=False),
-        faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"})),
-    ) as server, QoroProvider(token=TOKEN, url=server.base_url) as provider:
+    with (
+        EmulatorServer(
+            tokens=[TOKEN],
+            config=EmulatorConfig(min_job_seconds=60, idempotency=False),
+            faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"})),
+        ) as server,
+        QoroProvider(token=TOKEN, url=server.base_url) as provider,
+    ):
         backend = provider.get_backend("qoro_maestro")
         with pytest.raises(QoroAmbiguousRequestError) as ambiguous:
             backend.run(bell(), shots=5)
@@ -176,8 +196,13 @@ def test_cassettes_hold_no_credentials():
     assert cassettes
     for path in cassettes:
         text = path.read_text()
-        assert not re.search(r"Bearer (?!realm=)", text), path.name  # WWW-Authenticate challenges are fine
-        for token in ("replay-token-not-a-secret", "wrong-token-xyz"):  # the tokens the cassette tests use
+        assert not re.search(r"Bearer (?!realm=)", text), (
+            path.name
+        )  # WWW-Authenticate challenges are fine
+        for token in (
+            "replay-token-not-a-secret",
+            "wrong-token-xyz",
+        ):  # the tokens the cassette tests use
             assert token not in text, path.name
         for interaction in yaml.safe_load(text)["interactions"]:
             headers = {k.lower() for k in interaction["request"]["headers"]}
@@ -188,7 +213,9 @@ def test_cassettes_hold_no_credentials():
 
 
 def test_no_code_turns_tls_verification_off():
-    pattern = re.compile(r"verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False|_create_unverified_context|disable_warnings")
+    pattern = re.compile(
+        r"verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False|_create_unverified_context|disable_warnings"
+    )
     offenders = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in (ROOT / "qiskit_divi").rglob("*.py")
@@ -205,12 +232,17 @@ def test_https_sessions_verify_certificates():
         assert provider.client._session.verify is True
     custom = requests.Session()
     custom.verify = "/etc/ssl/certs/ca-certificates.crt"  # a CA bundle is kept
-    assert QoroClient(TOKEN, "https://qoro.example.com/api", session=custom)._session.verify == custom.verify
+    assert (
+        QoroClient(TOKEN, "https://qoro.example.com/api", session=custom)._session.verify
+        == custom.verify
+    )
     insecure = requests.Session()
     insecure.verify = False
     with pytest.raises(QoroConfigurationError, match="cannot be turned off"):
         QoroClient(TOKEN, "https://qoro.example.com/api", session=insecure)
-    assert QoroClient(TOKEN, "https://127.0.0.1:8443/api", session=insecure)._session.verify is False  # loopback
+    assert (
+        QoroClient(TOKEN, "https://127.0.0.1:8443/api", session=insecure)._session.verify is False
+    )  # loopback
 
 
 # --- the emulator ------------------------------------------------------------------------
@@ -223,8 +255,14 @@ def test_emulator_binds_loopback_and_requires_a_token():
         assert len(token) >= 24
         url = server.base_url + "/qpusystem/"
         assert requests.get(url, timeout=10).status_code == 401
-        assert requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
-        assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+        assert (
+            requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code
+            == 401
+        )
+        assert (
+            requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+            == 200
+        )
         assert_hidden(repr(server))
         assert token not in repr(server)
         # Not reachable on another interface of this machine.

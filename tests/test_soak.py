@@ -194,13 +194,18 @@ def run_sampler(run: Run, jobs: list[int]) -> None:
         sampler = SamplerV2(mode=provider.get_backend("qoro_maestro"))
         submitted = []
         for j in jobs:
-            pubs = [(marker_circuit(j),), (random_circuit(j, 0),), (sweep_circuit(j), [[0.3 * k + 0.01 * j] for k in range(4)])]
+            pubs = [
+                (marker_circuit(j),),
+                (random_circuit(j, 0),),
+                (sweep_circuit(j), [[0.3 * k + 0.01 * j] for k in range(4)]),
+            ]
             submitted.append((j, sampler.run(pubs, shots=SHOTS)))
         for j, pjob in submitted:
             result = pjob.result(timeout=120)
             assert result[0].data.c.get_counts() == {marker_bits(j): SHOTS}
             run.results[("sampler", j)] = [
-                {name: result[i].data[name].get_counts() for name in result[i].data} for i in range(len(result))
+                {name: result[i].data[name].get_counts() for name in result[i].data}
+                for i in range(len(result))
             ] + [result[2].data.c.get_counts(k) for k in range(4)]
             run.kept.update(pjob.job_ids)
 
@@ -213,7 +218,10 @@ def run_estimator(run: Run, jobs: list[int]) -> None:
         submitted = []
         for j in jobs:
             template = sweep_circuit(j).remove_final_measurements(inplace=False)
-            pubs = [(template, observables[0], [0.2 * j]), (template, [[o] for o in observables], [[0.1], [0.7 + 0.01 * j]])]
+            pubs = [
+                (template, observables[0], [0.2 * j]),
+                (template, [[o] for o in observables], [[0.1], [0.7 + 0.01 * j]]),
+            ]
             submitted.append((j, estimator.run(pubs)))
         for j, pjob in submitted:
             result = pjob.result(timeout=120)
@@ -224,7 +232,12 @@ def run_estimator(run: Run, jobs: list[int]) -> None:
             run.kept.update(pjob.job_ids)
 
 
-MODES: dict[str, Mode] = {"backend": run_backend, "service": run_service, "sampler": run_sampler, "estimator": run_estimator}
+MODES: dict[str, Mode] = {
+    "backend": run_backend,
+    "service": run_service,
+    "sampler": run_sampler,
+    "estimator": run_estimator,
+}
 
 
 def split_jobs(total: int, modes: list[str]) -> dict[str, list[int]]:
@@ -236,14 +249,18 @@ def split_jobs(total: int, modes: list[str]) -> dict[str, list[int]]:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Upload every job in several ``add_circuits`` chunks (the faults then hit mid-upload)."""
-    monkeypatch.setattr(backend_module, "submit_job", functools.partial(submit_job, max_bytes=CHUNK_BYTES))
+    monkeypatch.setattr(
+        backend_module, "submit_job", functools.partial(submit_job, max_bytes=CHUNK_BYTES)
+    )
     from qiskit_divi.backends import _qoro_service
 
     monkeypatch.setattr(_qoro_service, "_MAX_PAYLOAD_SIZE_MB", CHUNK_BYTES / (1024 * 1024))
     yield
 
 
-def run_workload(config: EmulatorConfig, faults: FaultConfig | None, plan: dict[str, list[int]]) -> Run:
+def run_workload(
+    config: EmulatorConfig, faults: FaultConfig | None, plan: dict[str, list[int]]
+) -> Run:
     with EmulatorServer(tokens=[TOKEN], config=config, faults=faults) as server:
         run = Run(server)
         for mode, jobs in plan.items():
@@ -253,7 +270,9 @@ def run_workload(config: EmulatorConfig, faults: FaultConfig | None, plan: dict[
     return run
 
 
-def test_soak_nothing_lost_nothing_duplicated(small_chunks: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_soak_nothing_lost_nothing_duplicated(
+    small_chunks: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = EmulatorConfig(min_job_seconds=0.0, seed=EMULATOR_SEED)
     plan = split_jobs(TOTAL_JOBS, list(MODES))
     submitted = sum(len(jobs) for jobs in plan.values())
@@ -267,22 +286,36 @@ def test_soak_nothing_lost_nothing_duplicated(small_chunks: None, capsys: pytest
     faulted_seconds = time.monotonic() - started
 
     # Every result arrived and equals the clean run's.
-    assert set(faulted.results) == set(clean.results) == {(m, j) for m, jobs in plan.items() for j in jobs}
+    assert (
+        set(faulted.results)
+        == set(clean.results)
+        == {(m, j) for m, jobs in plan.items() for j in jobs}
+    )
     lost = [key for key in clean.results if faulted.results.get(key) != clean.results[key]]
     assert lost == []
 
     # No duplicate: exactly the jobs of the clean run. No orphan: what is left was completed and read.
     stats = faulted.stats
-    assert stats["jobs_created"] == clean.stats["jobs_created"] == len(faulted.kept) + len(faulted.deleted)
+    assert (
+        stats["jobs_created"]
+        == clean.stats["jobs_created"]
+        == len(faulted.kept) + len(faulted.deleted)
+    )
     leftover = faulted.leftover
     assert set(leftover) == faulted.kept
     assert all(job.status == "COMPLETED" and job.finalized for job in leftover.values())
 
     faults = stats["faults"]
-    request_faults = sum(faults[k] for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504"))
+    request_faults = sum(
+        faults[k]
+        for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504")
+    )
     assert request_faults >= 0.1 * stats["requests"]  # the faults really happened (~20 %)
     assert faults["reset_after"] > 0 and stats["idempotent_replays"] > 0
-    client_stats = {k: sum(c.stats[k] for c in faulted.clients) for k in ("requests", "retries", "resent", "replayed")}
+    client_stats = {
+        k: sum(c.stats[k] for c in faulted.clients)
+        for k in ("requests", "retries", "resent", "replayed")
+    }
     with capsys.disabled():
         print(
             f"\nsoak: {submitted} jobs ({', '.join(f'{m} {len(j)}' for m, j in plan.items())}), "

@@ -24,15 +24,42 @@ from qiskit_divi.target import (
 DIRECTIVES = {"measure", "reset", "barrier"}
 
 
-def _system(name: str, kind: str, q_bits: int = 5, status: str = "active", coupling_map=None) -> QPUSystem:
+def _system(
+    name: str, kind: str, q_bits: int = 5, status: str = "active", coupling_map=None
+) -> QPUSystem:
     return QPUSystem(name=name, qpus=[QPU("qpu", q_bits, status, kind, coupling_map)])
 
 
 def test_qasm2_gate_set_is_exactly_what_dumps_writes_as_qelib1():
     gates = set(qasm2_standard_gates())
-    assert {"h", "x", "cx", "u", "p", "cp", "rxx", "rzz", "ccx", "cswap", "sx", "sxdg", "id"} <= gates
+    assert {
+        "h",
+        "x",
+        "cx",
+        "u",
+        "p",
+        "cp",
+        "rxx",
+        "rzz",
+        "ccx",
+        "cswap",
+        "sx",
+        "sxdg",
+        "id",
+    } <= gates
     # Need a `gate` definition, or cannot be exported at all:
-    assert not gates & {"ecr", "iswap", "rzx", "ryy", "dcx", "r", "xx_plus_yy", "global_phase", "delay", "measure"}
+    assert not gates & {
+        "ecr",
+        "iswap",
+        "rzx",
+        "ryy",
+        "dcx",
+        "r",
+        "xx_plus_yy",
+        "global_phase",
+        "delay",
+        "measure",
+    }
 
 
 @pytest.mark.parametrize(
@@ -57,12 +84,16 @@ def test_simulator_target_has_every_qelib1_gate_and_no_coupling_map():
     target = build_target(_system("sim", "simulator", q_bits=24))
     assert set(target.operation_names) == set(qasm2_standard_gates()) | DIRECTIVES
     assert target.build_coupling_map() is None
-    assert target.instruction_supported("cx", (0, 23)) and not target.instruction_supported("cx", (0, 24))
+    assert target.instruction_supported("cx", (0, 23)) and not target.instruction_supported(
+        "cx", (0, 24)
+    )
     assert "delay" not in target.operation_names
 
 
 def test_server_coupling_map_is_used_and_made_symmetric():
-    target = build_target(_system("dev", "superconducting", q_bits=3, coupling_map=((0, 1), (1, 2), (2, 9))))
+    target = build_target(
+        _system("dev", "superconducting", q_bits=3, coupling_map=((0, 1), (1, 2), (2, 9)))
+    )
     assert set(target.build_coupling_map().get_edges()) == {(0, 1), (1, 0), (1, 2), (2, 1)}
     assert not target.instruction_supported("cz", (0, 2))
 
@@ -78,13 +109,23 @@ def test_nominal_properties_are_plausible_and_absent_for_unknown_kinds():
 
 
 def test_system_classification():
-    assert is_simulator(QPUSystem(name="qoro_maestro")) and system_num_qubits(QPUSystem(name="qoro_maestro")) == FALLBACK_SIMULATOR_QUBITS
+    assert (
+        is_simulator(QPUSystem(name="qoro_maestro"))
+        and system_num_qubits(QPUSystem(name="qoro_maestro")) == FALLBACK_SIMULATOR_QUBITS
+    )
     assert is_simulator(_system("other_sim", "Simulator"))
     assert not is_simulator(_system("dev", "superconducting"))
-    mixed = QPUSystem(name="mix", qpus=[QPU("a", 5, "active", "superconducting"), QPU("b", 7, "offline", "trapped_ion")])
-    assert system_kind(mixed) == "default" and system_num_qubits(mixed) == 7 and is_operational(mixed)
+    mixed = QPUSystem(
+        name="mix",
+        qpus=[QPU("a", 5, "active", "superconducting"), QPU("b", 7, "offline", "trapped_ion")],
+    )
+    assert (
+        system_kind(mixed) == "default" and system_num_qubits(mixed) == 7 and is_operational(mixed)
+    )
     assert not is_operational(_system("down", "trapped_ion", status="maintenance"))
-    assert system_num_qubits(QPUSystem(name="empty")) == 0 and not is_operational(QPUSystem(name="empty"))
+    assert system_num_qubits(QPUSystem(name="empty")) == 0 and not is_operational(
+        QPUSystem(name="empty")
+    )
     assert set(NATIVE_GATES) >= {"superconducting", "trapped_ion", "default"}
 
 
@@ -148,7 +189,10 @@ def test_seeded_transpile_gives_the_same_circuit_in_every_process():
 
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", _TRANSPILE_IN_A_FRESH_PROCESS], check=True, capture_output=True, text=True
+            [sys.executable, "-c", _TRANSPILE_IN_A_FRESH_PROCESS],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         for _ in range(4)
     }
@@ -167,7 +211,9 @@ def test_simulator_target_keeps_the_two_qubit_gates_a_circuit_has():
     target = build_target(_system("qoro_maestro", "simulator", q_bits=6))
     for level in (0, 1, 2, 3):
         out = transpile(qc, target=target, optimization_level=level, seed_transpiler=1)
-        assert Operator.from_circuit(out).equiv(Operator(qc))  # from_circuit: an elided swap's permutation
+        assert Operator.from_circuit(out).equiv(
+            Operator(qc)
+        )  # from_circuit: an elided swap's permutation
     assert transpile(qc, target=target, optimization_level=0).count_ops() == qc.count_ops()
     assert target.instruction_supported("crx", (0, 1), parameters=[0.25])
 

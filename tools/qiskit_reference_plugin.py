@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -87,7 +87,8 @@ DESELECTED: dict[str, str] = {
         "be sent."
     ),
     f"{SAMPLER_MODULE}.py::TestBackendSamplerV2::test_metadata": _METADATA_REASON.format(
-        keys="BackendSamplerV2's ({'version': 2}; per PUB only 'shots' and 'circuit_metadata')", extra=""
+        keys="BackendSamplerV2's ({'version': 2}; per PUB only 'shots' and 'circuit_metadata')",
+        extra="",
     ),
     f"{ESTIMATOR_MODULE}.py::TestBackendEstimatorV2::test_metadata": _METADATA_REASON.format(
         keys="BackendEstimatorV2's ({'version': 2}; per PUB only 'target_precision', 'shots', 'circuit_metadata')",
@@ -116,7 +117,9 @@ def _the_provider() -> QoroProvider:
     global _provider
     if _provider is None:
         seed = os.environ.get("QISKIT_REFERENCE_SEED", str(EMULATOR_SEED))
-        config = EmulatorConfig(min_job_seconds=0.0, seed=None if seed.lower() == "none" else int(seed))
+        config = EmulatorConfig(
+            min_job_seconds=0.0, seed=None if seed.lower() == "none" else int(seed)
+        )
         _provider = QoroProvider.local(config=config)
     return _provider
 
@@ -130,10 +133,14 @@ def qoro_backend_for(backend: Any) -> QoroBackend:
     elif isinstance(backend, BasicSimulator) or _is_noiseless_aer(backend):
         name = NOISELESS_SYSTEM
     else:
-        raise AdapterError(f"No Qoro system stands in for {backend!r}; add it to qoro_backend_for().")
+        raise AdapterError(
+            f"No Qoro system stands in for {backend!r}; add it to qoro_backend_for()."
+        )
     qoro = _the_provider().get_backend(name)
     if isinstance(backend, GenericBackendV2) and backend.num_qubits > (qoro.target.num_qubits or 0):
-        raise AdapterError(f"{backend!r} has {backend.num_qubits} qubits, more than {name}, which stands in for it.")
+        raise AdapterError(
+            f"{backend!r} has {backend.num_qubits} qubits, more than {name}, which stands in for it."
+        )
     key = f"{type(backend).__name__} -> {name}"
     _stats["by_system"][key] = _stats["by_system"].get(key, 0) + 1
     return qoro
@@ -172,7 +179,9 @@ def _to_isa(circuit: QuantumCircuit, backend: QoroBackend) -> QuantumCircuit:
         return circuit
     pm = _pass_managers.get(backend.name)
     if pm is None:
-        pm = generate_preset_pass_manager(optimization_level=0, backend=backend, seed_transpiler=EMULATOR_SEED)
+        pm = generate_preset_pass_manager(
+            optimization_level=0, backend=backend, seed_transpiler=EMULATOR_SEED
+        )
         _pass_managers[backend.name] = pm
     _stats["transpiled"] += 1
     return pm.run(circuit)
@@ -204,7 +213,9 @@ def _estimator_pub(pub: Any, backend: QoroBackend) -> Any:
         isa = _to_isa(pub.circuit, backend)
         if isa is pub.circuit:
             return pub
-        return EstimatorPub(isa, _follow_layout(pub.observables, isa), pub.parameter_values, pub.precision)
+        return EstimatorPub(
+            isa, _follow_layout(pub.observables, isa), pub.parameter_values, pub.precision
+        )
     if isinstance(pub, (tuple, list)) and len(pub) >= 2 and isinstance(pub[0], QuantumCircuit):
         isa = _to_isa(pub[0], backend)
         if isa is pub[0]:
@@ -217,7 +228,9 @@ def _follow_layout(observables: Any, isa: QuantumCircuit) -> ObservablesArray:
     try:
         return ObservablesArray.coerce(observables).apply_layout(isa.layout)
     except Exception as exc:
-        raise AdapterError(f"Cannot map the observables {observables!r} onto the transpiled circuit: {exc}") from exc
+        raise AdapterError(
+            f"Cannot map the observables {observables!r} onto the transpiled circuit: {exc}"
+        ) from exc
 
 
 # --- the stand-ins ------------------------------------------------------------------------
@@ -262,14 +275,18 @@ class ReferenceSampler(_ConstructedAsQiskits, SamplerV2):
     """``BackendSamplerV2(backend=..., options=...)``, as the tests call it, as our ``SamplerV2``."""
 
     def run(self, pubs: Any, *, shots: int | None = None) -> Any:
-        return super().run(_map_pubs(pubs, lambda pub: _sampler_pub(pub, self.backend)), shots=shots)
+        return super().run(
+            _map_pubs(pubs, lambda pub: _sampler_pub(pub, self.backend)), shots=shots
+        )
 
 
 class ReferenceEstimator(_ConstructedAsQiskits, EstimatorV2):
     """``BackendEstimatorV2(backend=..., options=...)``, as the tests call it, as our ``EstimatorV2``."""
 
     def run(self, pubs: Any, *, precision: float | None = None) -> Any:
-        return super().run(_map_pubs(pubs, lambda pub: _estimator_pub(pub, self.backend)), precision=precision)
+        return super().run(
+            _map_pubs(pubs, lambda pub: _estimator_pub(pub, self.backend)), precision=precision
+        )
 
 
 STAND_INS = {
@@ -306,8 +323,12 @@ def _relative_id(item: pytest.Item) -> str:
     return item.nodeid.rsplit("/", 1)[-1]
 
 
-@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect anything: DESELECTED is checked against all tests
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(
+    tryfirst=True
+)  # before -k / -m deselect anything: DESELECTED is checked against all tests
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     rebound = set()
     for item in items:
         module = item.getparent(pytest.Module)
@@ -315,16 +336,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if name in STAND_INS and name not in rebound:
             attribute, stand_in = STAND_INS[name]
             if not hasattr(module.obj, attribute):
-                raise pytest.UsageError(f"{name} no longer uses {attribute}: the adapter has nothing to replace.")
+                raise pytest.UsageError(
+                    f"{name} no longer uses {attribute}: the adapter has nothing to replace."
+                )
             setattr(module.obj, attribute, stand_in)
             rebound.add(name)
     if not rebound:
-        raise pytest.UsageError(f"None of {sorted(STAND_INS)} was collected: nothing runs on qiskit_divi.")
+        raise pytest.UsageError(
+            f"None of {sorted(STAND_INS)} was collected: nothing runs on qiskit_divi."
+        )
 
     ids = {_relative_id(item) for item in items}
     stale = [test for test in DESELECTED if test not in ids and test.split("::")[0][:-3] in rebound]
     if stale:
-        raise pytest.UsageError(f"Deselected tests that no longer exist (update DESELECTED): {stale}")
+        raise pytest.UsageError(
+            f"Deselected tests that no longer exist (update DESELECTED): {stale}"
+        )
     keep, drop = [], []
     for item in items:
         (drop if _relative_id(item) in DESELECTED else keep).append(item)

@@ -68,10 +68,21 @@ def ensure_sdist(version: str, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:  # no half-downloaded file in the cache
         print(f"Downloading the sdist of qiskit=={version} with pip ...", flush=True)
-        pip("download", "--quiet", "--no-deps", "--no-binary", ":all:", f"qiskit=={version}", "-d", tmp)
+        pip(
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"qiskit=={version}",
+            "-d",
+            tmp,
+        )
         found = sorted(Path(tmp).glob("qiskit-*.tar.gz"))
         if len(found) != 1 or found[0].name != sdist.name:
-            raise SystemExit(f"pip download gave {[p.name for p in Path(tmp).iterdir()]}, expected {sdist.name}.")
+            raise SystemExit(
+                f"pip download gave {[p.name for p in Path(tmp).iterdir()]}, expected {sdist.name}."
+            )
         found[0].replace(sdist)
     return sdist
 
@@ -96,10 +107,16 @@ def needed_files(sources: dict[str, str]) -> list[str]:
         if path in out:
             continue
         if path not in sources:
-            raise SystemExit(f"{path} is not in the sdist: Qiskit's test layout changed; update this runner.")
+            raise SystemExit(
+                f"{path} is not in the sdist: Qiskit's test layout changed; update this runner."
+            )
         out.add(path)
         parts = path.split("/")[:-1]
-        todo.extend(f for i in range(1, len(parts) + 1) if (f := "/".join(parts[:i]) + "/__init__.py") in sources)
+        todo.extend(
+            f
+            for i in range(1, len(parts) + 1)
+            if (f := "/".join(parts[:i]) + "/__init__.py") in sources
+        )
         modules: list[str] = []
         for node in ast.walk(ast.parse(sources[path], filename=path)):
             if isinstance(node, ast.ImportFrom):
@@ -112,7 +129,9 @@ def needed_files(sources: dict[str, str]) -> list[str]:
                 else:
                     continue
                 modules.append(module)
-                modules.extend(f"{module}.{alias.name}" for alias in node.names)  # names may be submodules
+                modules.extend(
+                    f"{module}.{alias.name}" for alias in node.names
+                )  # names may be submodules
             elif isinstance(node, ast.Import):
                 modules.extend(a.name for a in node.names if a.name.split(".")[0] == TEST_PACKAGE)
         for module in modules:
@@ -126,10 +145,14 @@ def extract(sdist: Path, version: str, cache: Path) -> Path:
     sources: dict[str, str] = {}
     with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
-            if member.isfile() and member.name.startswith(root + TEST_PACKAGE + "/") and member.name.endswith(".py"):
+            if (
+                member.isfile()
+                and member.name.startswith(root + TEST_PACKAGE + "/")
+                and member.name.endswith(".py")
+            ):
                 handle = tar.extractfile(member)
                 assert handle is not None
-                sources[member.name[len(root):]] = handle.read().decode("utf-8")
+                sources[member.name[len(root) :]] = handle.read().decode("utf-8")
     if not sources:
         raise SystemExit(f"{sdist} has no {root}{TEST_PACKAGE}/ folder.")
     dest = cache / f"qiskit-{version}"
@@ -159,7 +182,9 @@ def ensure_helpers(cache: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help=f"default: {DEFAULT_CACHE}")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=DEFAULT_CACHE, help=f"default: {DEFAULT_CACHE}"
+    )
     args, pytest_args = parser.parse_known_args(argv)
     start = time.monotonic()
     cache = args.cache_dir.resolve()
@@ -172,12 +197,26 @@ def main(argv: list[str] | None = None) -> int:
         [str(TOOLS), str(src), str(site)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     command = [
-        sys.executable, "-m", "pytest", "-c", str(src / "pytest.ini"), "--rootdir", str(src),
-        "-p", "qiskit_reference_plugin", "-p", "no:cacheprovider", *TEST_FILES, *pytest_args,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(src / "pytest.ini"),
+        "--rootdir",
+        str(src),
+        "-p",
+        "qiskit_reference_plugin",
+        "-p",
+        "no:cacheprovider",
+        *TEST_FILES,
+        *pytest_args,
     ]
     print(f"Qiskit {version} reference tests on qiskit_divi: {' '.join(command[1:])}", flush=True)
     status = subprocess.run(command, cwd=src, env=env).returncode
-    print(f"Qiskit reference tests: exit status {status}, {time.monotonic() - start:.1f} s in all.", flush=True)
+    print(
+        f"Qiskit reference tests: exit status {status}, {time.monotonic() - start:.1f} s in all.",
+        flush=True,
+    )
     return status
 
 

@@ -244,7 +244,14 @@ class QoroClient:
                 if not (idempotent or never_sent or self._can_resend(key)):
                     raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
                 if attempt < policy.max_attempts:
-                    self._sleep_before_retry(attempt, None, method, endpoint, why, resend=not idempotent and not never_sent)
+                    self._sleep_before_retry(
+                        attempt,
+                        None,
+                        method,
+                        endpoint,
+                        why,
+                        resend=not idempotent and not never_sent,
+                    )
                     continue
                 if maybe_acted and not idempotent:
                     raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
@@ -254,28 +261,46 @@ class QoroClient:
                 ) from exc
             logger.debug(
                 "%s /%s -> %d in %.3fs (attempt %d)",
-                method, endpoint, response.status_code, time.monotonic() - started, attempt,
+                method,
+                endpoint,
+                response.status_code,
+                time.monotonic() - started,
+                attempt,
             )
             self._note_support(response)
             status = response.status_code
             if status < 400:
                 if response.headers.get(IDEMPOTENT_REPLAY_HEADER, "").strip().lower() == "true":
                     self.stats["replayed"] += 1
-                    logger.info("%s /%s: the server replayed the stored response of an earlier attempt.", method, endpoint)
+                    logger.info(
+                        "%s /%s: the server replayed the stored response of an earlier attempt.",
+                        method,
+                        endpoint,
+                    )
                 return response
             if method == "DELETE" and status == 404 and maybe_acted:
-                logger.info("DELETE /%s answered 404 after an earlier attempt may have acted: already deleted.", endpoint)
+                logger.info(
+                    "DELETE /%s answered 404 after an earlier attempt may have acted: already deleted.",
+                    endpoint,
+                )
                 return response
             if policy.status_is_retriable(method, status):
                 if attempt < policy.max_attempts:
-                    self._sleep_before_retry(attempt, response.headers.get("Retry-After"), method, endpoint, str(status))
+                    self._sleep_before_retry(
+                        attempt, response.headers.get("Retry-After"), method, endpoint, str(status)
+                    )
                     continue
             elif not idempotent and status in policy.retry_statuses:
                 # A gateway error on a state-changing request: the server may have acted.
                 maybe_acted = True
                 if attempt < policy.max_attempts and self._can_resend(key):
                     self._sleep_before_retry(
-                        attempt, response.headers.get("Retry-After"), method, endpoint, str(status), resend=True
+                        attempt,
+                        response.headers.get("Retry-After"),
+                        method,
+                        endpoint,
+                        str(status),
+                        resend=True,
                     )
                     continue
                 raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
@@ -284,7 +309,10 @@ class QoroClient:
             if not raise_errors:
                 return response
             raise api_error_for(
-                status, _server_message(response), method=method, endpoint=endpoint,
+                status,
+                _server_message(response),
+                method=method,
+                endpoint=endpoint,
                 hint=self.not_found_hint(endpoint) if status == 404 else None,
             )
 
@@ -303,7 +331,11 @@ class QoroClient:
 
     def _note_support(self, response: requests.Response) -> None:
         """Learn from any response whether the server honours ``Idempotency-Key``."""
-        if response.headers.get(IDEMPOTENCY_SUPPORT_HEADER, "").strip().lower() in ("1", "true", "?1"):
+        if response.headers.get(IDEMPOTENCY_SUPPORT_HEADER, "").strip().lower() in (
+            "1",
+            "true",
+            "?1",
+        ):
             if self.idempotency_supported is not True:
                 logger.debug("The Qoro API at %s honours Idempotency-Key.", self.base_url)
             self.idempotency_supported = True
@@ -327,7 +359,13 @@ class QoroClient:
             self.idempotency_supported = False
 
     def _ambiguous(
-        self, method: str, endpoint: str, why: str, job_id: str | None, key: str | None, attempts: int
+        self,
+        method: str,
+        endpoint: str,
+        why: str,
+        job_id: str | None,
+        key: str | None,
+        attempts: int,
     ) -> QoroAmbiguousRequestError:
         if self.idempotency_supported:
             how = (
@@ -354,7 +392,14 @@ class QoroClient:
         )
 
     def _sleep_before_retry(
-        self, attempt: int, retry_after: str | None, method: str, endpoint: str, why: str, *, resend: bool = False
+        self,
+        attempt: int,
+        retry_after: str | None,
+        method: str,
+        endpoint: str,
+        why: str,
+        *,
+        resend: bool = False,
     ) -> None:
         delay = self.retry_policy.delay(attempt, retry_after)
         self.stats["retries"] += 1
@@ -362,7 +407,12 @@ class QoroClient:
             self.stats["resent"] += 1
         logger.info(
             "Retrying %s /%s after %s in %.2fs (retry %d%s)",
-            method, endpoint, why, delay, attempt, ", same Idempotency-Key" if resend else "",
+            method,
+            endpoint,
+            why,
+            delay,
+            attempt,
+            ", same Idempotency-Key" if resend else "",
         )
         time.sleep(delay)
 
@@ -389,9 +439,13 @@ class QoroClient:
 
     def init_job(self, request: InitJobRequest) -> str:
         """``POST job/init/``: create an empty job; returns its id."""
-        response = self.send("POST", "job/init/", json_body=request.to_json(), timeout=self.timeouts["init"])
+        response = self.send(
+            "POST", "job/init/", json_body=request.to_json(), timeout=self.timeouts["init"]
+        )
         if response.status_code not in (200, 201):
-            raise QoroProtocolError(f"job/init/ answered {response.status_code}, expected 200 or 201.")
+            raise QoroProtocolError(
+                f"job/init/ answered {response.status_code}, expected 200 or 201."
+            )
         return parse_job_id(self._json(response, "job/init/"))
 
     def add_circuits(self, job_id: str, request: AddCircuitsRequest) -> None:
@@ -409,7 +463,9 @@ class QoroClient:
         response = self.send("GET", f"job/{job_id}/status/", timeout=self.timeouts["status"])
         return parse_job_status(self._json(response, "status/"))
 
-    def results_page(self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0) -> ResultsPage:
+    def results_page(
+        self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0
+    ) -> ResultsPage:
         """``GET job/<id>/resultsV2/?limit=&offset=``: one page of result rows."""
         response = self.send(
             "GET",
@@ -443,7 +499,9 @@ class QoroClient:
 
     def cancel_job(self, job_id: str) -> CancelReply:
         """``POST job/<id>/cancel/``; 409 (already finished) raises ``QoroConflictError``."""
-        response = self.send("POST", f"job/{job_id}/cancel/", timeout=self.timeouts["cancel"], job_id=job_id)
+        response = self.send(
+            "POST", f"job/{job_id}/cancel/", timeout=self.timeouts["cancel"], job_id=job_id
+        )
         return parse_cancel_reply(self._json(response, "cancel/"), job_id)
 
     def delete_job(self, job_id: str) -> None:
@@ -472,7 +530,12 @@ def _is_loopback_url(url: str) -> bool:
 
 
 def _positive_seconds(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or value == float("inf")
+    ):
         raise QoroConfigurationError(f"{name} must be a positive number of seconds, got {value!r}.")
     return float(value)
 
@@ -498,4 +561,10 @@ def _next_offset(next_url: str, fallback: int) -> int:
         return fallback
 
 
-__all__ = ["QoroClient", "QoroApiError", "TIMEOUTS", "IDEMPOTENCY_KEY_HEADER", "IDEMPOTENCY_SUPPORT_HEADER"]
+__all__ = [
+    "QoroClient",
+    "QoroApiError",
+    "TIMEOUTS",
+    "IDEMPOTENCY_KEY_HEADER",
+    "IDEMPOTENCY_SUPPORT_HEADER",
+]

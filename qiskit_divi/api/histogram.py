@@ -113,7 +113,9 @@ def encode_histogram(counts: Mapping[str, int] | Mapping[int, int], n_bits: int)
     """Encode ``{bitstring: count}`` (or ``{outcome as int: count}``) as qh1
     (``n_bits`` <= 255) or qh2 bytes."""
     items = sorted(
-        (key if isinstance(key, int) else int(key.replace(" ", ""), 2), count) for key, count in counts.items() if count
+        (key if isinstance(key, int) else int(key.replace(" ", ""), 2), count)
+        for key, count in counts.items()
+        if count
     )
     previous = -1
     for index, count in items:
@@ -186,7 +188,9 @@ def _read_varints(data: np.ndarray, pos: int, count: int) -> tuple[np.ndarray | 
     return values, pos + int(ends[-1]) + 1
 
 
-_BYTE_CHARS = (np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) + np.uint8(ord("0"))).view(np.uint64)[:, 0]
+_BYTE_CHARS = (
+    np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) + np.uint8(ord("0"))
+).view(np.uint64)[:, 0]
 """Entry ``b``: the 8 ASCII characters ``'0'``/``'1'`` of byte ``b`` (most significant
 first), as one 8-byte word, so that a key is assembled from whole words."""
 
@@ -254,7 +258,9 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     unique, pos = uleb128_decode(buf, pos)
     total_shots, pos = uleb128_decode(buf, pos)
     num_gaps, pos = uleb128_decode(buf, pos)
-    if n_bits <= 63 and num_gaps >= (VECTORISE_FROM if n_bits > _KEY_TABLE_MAX_BITS else 4 * VECTORISE_FROM):
+    if n_bits <= 63 and num_gaps >= (
+        VECTORISE_FROM if n_bits > _KEY_TABLE_MAX_BITS else 4 * VECTORISE_FROM
+    ):
         counts = _decode_vectorised(buf, pos, n_bits, unique, total_shots, num_gaps)
         if counts is not None:
             return counts
@@ -348,14 +354,16 @@ def _read_uints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
 _KEY_TABLE_MAX_BITS = 12
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _key_table(n_bits: int) -> tuple[str, ...]:
     """Every ``n_bits``-wide bitstring, indexed by its value (``n_bits`` <= 12)."""
     fmt = f"0{n_bits}b"
     return tuple(format(i, fmt) for i in range(1 << n_bits))
 
 
-def _decode_python(buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int) -> dict[str, int]:
+def _decode_python(
+    buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int
+) -> dict[str, int]:
     """Fields 6 to 10 decoded in plain Python with exact integers (any width), with the
     same checks as :func:`_decode_vectorised`. Built for histograms of a few outcomes."""
     gaps, pos = _read_uints(buf, pos, num_gaps)  # bounded: every gap takes a byte
@@ -427,7 +435,9 @@ def encode_envelope(counts: Mapping[str, int] | Mapping[int, int], n_bits: int) 
 
 def is_histogram_envelope(obj: Any) -> bool:
     """Whether a result payload is a histogram envelope (vs. an expectation-value dict)."""
-    return (type(obj) is dict or isinstance(obj, Mapping)) and "encoding" in obj and "payload" in obj
+    return (
+        (type(obj) is dict or isinstance(obj, Mapping)) and "encoding" in obj and "payload" in obj
+    )
 
 
 def decode_envelope(obj: Mapping[str, Any]) -> dict[str, int]:

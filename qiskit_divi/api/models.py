@@ -6,8 +6,6 @@ mistyped required field raises :class:`QoroProtocolError` naming it.
 
 from __future__ import annotations
 
-import dataclasses
-
 import enum
 import logging
 from collections.abc import Mapping
@@ -84,7 +82,9 @@ def _require(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> A
         raise QoroProtocolError(f"Malformed server reply: {where} has no '{key}' field.")
     value = obj[key]
     if isinstance(value, bool) and kind is int:
-        raise QoroProtocolError(f"Malformed server reply: '{key}' of {where} should be int, got bool.")
+        raise QoroProtocolError(
+            f"Malformed server reply: '{key}' of {where} should be int, got bool."
+        )
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise QoroProtocolError(
@@ -105,17 +105,23 @@ def parse_qpu(obj: Any, where: str = "a QPU object") -> QPU:
     )
 
 
-def _optional_coupling_map(obj: Mapping[str, Any], where: str) -> tuple[tuple[int, int], ...] | None:
+def _optional_coupling_map(
+    obj: Mapping[str, Any], where: str
+) -> tuple[tuple[int, int], ...] | None:
     """An optional ``coupling_map`` (list of ``[a, b]`` int pairs); anything else is ignored."""
     raw = obj.get("coupling_map")
     if raw is None:
         return None
     if isinstance(raw, list) and all(
-        isinstance(e, list) and len(e) == 2 and all(isinstance(q, int) and not isinstance(q, bool) for q in e)
+        isinstance(e, list)
+        and len(e) == 2
+        and all(isinstance(q, int) and not isinstance(q, bool) for q in e)
         for e in raw
     ):
         return tuple((e[0], e[1]) for e in raw)
-    logger.warning("Ignoring the malformed 'coupling_map' of %s (expected a list of [a, b] int pairs).", where)
+    logger.warning(
+        "Ignoring the malformed 'coupling_map' of %s (expected a list of [a, b] int pairs).", where
+    )
     return None
 
 
@@ -138,11 +144,15 @@ def parse_qpu_system(obj: Any) -> QPUSystem:
     # system keys, whereas an extra QPU key breaks it) applies to QPUs that bring none.
     system_map = _optional_coupling_map(obj, where)
     if system_map is not None:
-        qpus = [q if q.coupling_map is not None else replace(q, coupling_map=system_map) for q in qpus]
+        qpus = [
+            q if q.coupling_map is not None else replace(q, coupling_map=system_map) for q in qpus
+        ]
     supports_expval = obj.get("supports_expval")
     if not isinstance(supports_expval, bool):
         supports_expval = name in EXPVAL_SYSTEM_NAMES
-    return QPUSystem(name=name, qpus=qpus, access_level=access_level, supports_expval=supports_expval)
+    return QPUSystem(
+        name=name, qpus=qpus, access_level=access_level, supports_expval=supports_expval
+    )
 
 
 def parse_qpu_systems(data: Any) -> list[QPUSystem]:
@@ -233,7 +243,10 @@ def parse_job_status(obj: Any) -> JobStatusReply:
         status: JobStatus | None = JobStatus(raw.upper())
     except ValueError:
         status = None
-    reason = next((obj[k] for k in ("reason", "error", "detail", "message") if isinstance(obj.get(k), str)), None)
+    reason = next(
+        (obj[k] for k in ("reason", "error", "detail", "message") if isinstance(obj.get(k), str)),
+        None,
+    )
     return JobStatusReply(raw_status=raw, status=status, reason=reason)
 
 
@@ -258,17 +271,23 @@ def parse_results_page(obj: Any) -> ResultsPage:
     raw_rows = _require(obj, "results", list, "the resultsV2 reply")
     rows = []
     for i, row in enumerate(raw_rows):
-        if not (isinstance(row, Mapping) and isinstance(row.get("label"), str) and "results" in row):
+        if not (
+            isinstance(row, Mapping) and isinstance(row.get("label"), str) and "results" in row
+        ):
             where = f"results row {i}"
             _require(row, "label", str, where)  # raises the precise error for a bad row or label
             raise QoroProtocolError(f"Malformed server reply: {where} has no 'results' field.")
         rows.append(ResultRow(row["label"], row["results"]))
     count = obj.get("count")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-        raise QoroProtocolError("Malformed server reply: 'count' of the resultsV2 reply should be int.")
+        raise QoroProtocolError(
+            "Malformed server reply: 'count' of the resultsV2 reply should be int."
+        )
     nxt = obj.get("next")
     if nxt is not None and not isinstance(nxt, str):
-        raise QoroProtocolError("Malformed server reply: 'next' of the resultsV2 reply should be a URL or null.")
+        raise QoroProtocolError(
+            "Malformed server reply: 'next' of the resultsV2 reply should be a URL or null."
+        )
     return ResultsPage(count=count, next=nxt, rows=rows)
 
 
@@ -283,7 +302,9 @@ class CancelReply:
 
 def parse_cancel_reply(obj: Any, job_id: str) -> CancelReply:
     if not isinstance(obj, Mapping):
-        raise QoroProtocolError("Malformed server reply: the cancel/ reply should be a JSON object.")
+        raise QoroProtocolError(
+            "Malformed server reply: the cancel/ reply should be a JSON object."
+        )
     count = obj.get("circuits_cancelled")
     return CancelReply(
         status=str(obj.get("status", "cancelled")),

@@ -55,13 +55,17 @@ class JobSpec:
         if not self.circuits:
             raise QoroInputError("No circuits to submit: pass at least one circuit.")
         if (self.shots is None) == (self.observables is None):
-            raise QoroInputError("A job needs exactly one of shots (sampling) or observables (expectation).")
+            raise QoroInputError(
+                "A job needs exactly one of shots (sampling) or observables (expectation)."
+            )
         if self.shots is not None and (
             isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0
         ):
             raise QoroInputError(f"Shots must be a positive integer. Got {self.shots!r}.")
         if self.shots is not None and self.shots > MAX_SHOTS:
-            raise QoroInputError(f"Shots must be at most {MAX_SHOTS:,} per circuit. Got {self.shots:,}.")
+            raise QoroInputError(
+                f"Shots must be at most {MAX_SHOTS:,} per circuit. Got {self.shots:,}."
+            )
 
 
 def submit_job(
@@ -77,7 +81,11 @@ def submit_job(
     before the error propagates (no half-uploaded orphan); the error carries the
     job id. An upload whose fate is unknown is never re-sent into the same job.
     """
-    packed = packed if packed is not None else {label: pack_circuit(q) for label, q in spec.circuits.items()}
+    packed = (
+        packed
+        if packed is not None
+        else {label: pack_circuit(q) for label, q in spec.circuits.items()}
+    )
     overhead = 96 + (len(spec.observables) if spec.observables else 0)
     chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
     job_id = client.init_job(
@@ -90,7 +98,11 @@ def submit_job(
     )
     logger.info(
         "Created Qoro job %s (%s on %s): %d circuits in %d upload(s)",
-        job_id, spec.job_type.value, spec.system_name, len(packed), len(chunks),
+        job_id,
+        spec.job_type.value,
+        spec.system_name,
+        len(packed),
+        len(chunks),
     )
     try:
         for i, chunk in enumerate(chunks):
@@ -105,7 +117,11 @@ def submit_job(
             )
     except Exception as exc:
         cleaned = discard_job(client, job_id)
-        note = "it was cancelled and deleted" if cleaned else "cleaning it up failed; cancel or delete it by hand"
+        note = (
+            "it was cancelled and deleted"
+            if cleaned
+            else "cleaning it up failed; cancel or delete it by hand"
+        )
         message = f"Uploading circuits to job {job_id} failed ({exc}); {note}."
         if isinstance(exc, QoroAmbiguousRequestError):
             raise QoroAmbiguousRequestError(message, job_id=job_id) from exc
@@ -189,7 +205,9 @@ def wait_for_final_status(
         elapsed = time.monotonic() - started
         if reply.status is None and reply.raw_status not in warned:
             warned.add(reply.raw_status)
-            logger.warning("Job %s reported an unknown status %r; still waiting.", job_id, reply.raw_status)
+            logger.warning(
+                "Job %s reported an unknown status %r; still waiting.", job_id, reply.raw_status
+            )
         if callback is not None:
             callback(job_id, reply, elapsed)
         if reply.is_final:
@@ -241,7 +259,9 @@ def fetch_results(
     results: dict[str, dict[str, Any]] = {}
     for row in client.iter_results(job_id):
         if row.label in results:
-            raise QoroProtocolError(f"Malformed server reply: job {job_id} returned label '{row.label}' twice.")
+            raise QoroProtocolError(
+                f"Malformed server reply: job {job_id} returned label '{row.label}' twice."
+            )
         decoded = decode_result_payload(row.label, row.results)
         if shots is not None and is_histogram_envelope(row.results):
             total = sum(decoded.values())
@@ -256,7 +276,8 @@ def fetch_results(
         if missing:
             raise QoroProtocolError(
                 f"Malformed server reply: job {job_id} returned no result for {missing[:5]}"
-                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "") + "."
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                + "."
             )
     return results
 
@@ -266,4 +287,6 @@ def ensure_completed(reply: JobStatusReply, job_id: str) -> None:
     if reply.status is JobStatus.COMPLETED:
         return
     reason = f": {reply.reason}" if reply.reason else ""
-    raise QoroJobError(f"Job {job_id} ended {reply.raw_status}{reason}; it has no results.", job_id=job_id)
+    raise QoroJobError(
+        f"Job {job_id} ended {reply.raw_status}{reason}; it has no results.", job_id=job_id
+    )

@@ -66,11 +66,18 @@ def _normalize_properties(
         [_normalize_nduv(param, default_date) for param in qubit] for qubit in normalized["qubits"]
     ]
     normalized["gates"] = [
-        {**gate, "parameters": [_normalize_nduv(param, default_date) for param in gate.get("parameters", [])]}
+        {
+            **gate,
+            "parameters": [
+                _normalize_nduv(param, default_date) for param in gate.get("parameters", [])
+            ],
+        }
         for gate in normalized["gates"]
     ]
     if normalized["general"]:
-        normalized["general"] = [_normalize_nduv(param, default_date) for param in normalized["general"]]
+        normalized["general"] = [
+            _normalize_nduv(param, default_date) for param in normalized["general"]
+        ]
     return normalized
 
 

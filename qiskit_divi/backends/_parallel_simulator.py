@@ -269,7 +269,9 @@ def _parse_qasm(qasm: str) -> QuantumCircuit:
     includes = _INCLUDE.findall(qasm) if "include" in qasm else ()
     return qasm2.loads(
         qasm,
-        include_path=qasm2.LEGACY_INCLUDE_PATH if any(name != "qelib1.inc" for name in includes) else (),
+        include_path=qasm2.LEGACY_INCLUDE_PATH
+        if any(name != "qelib1.inc" for name in includes)
+        else (),
         custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
         custom_classical=qasm2.LEGACY_CUSTOM_CLASSICAL,
         strict=False,
@@ -284,7 +286,24 @@ fraction of the cost."""
 
 
 _STABILIZER_GATES = frozenset(
-    {"cx", "cy", "cz", "ecr", "h", "id", "pauli", "rz", "s", "sdg", "swap", "sx", "sxdg", "x", "y", "z"}
+    {
+        "cx",
+        "cy",
+        "cz",
+        "ecr",
+        "h",
+        "id",
+        "pauli",
+        "rz",
+        "s",
+        "sdg",
+        "swap",
+        "sx",
+        "sxdg",
+        "x",
+        "y",
+        "z",
+    }
 )
 """Gates Aer's stabilizer method runs: a circuit made of these only may be simulated as Clifford."""
 _PERMUTATION_GATES = frozenset({"swap", "permutation"})
@@ -326,7 +345,9 @@ def _skip_verdict(circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int,
     return _confirmed_skip(_structural_verdict(circuit, entry), circuit, entry)
 
 
-def _confirmed_skip(plan: _SkipPlan | None, circuit: QuantumCircuit, entry: _SimulatorEntry) -> tuple[int, ...] | None:
+def _confirmed_skip(
+    plan: _SkipPlan | None, circuit: QuantumCircuit, entry: _SimulatorEntry
+) -> tuple[int, ...] | None:
     """The probe qubits of ``plan`` for ``circuit`` (bound), or None if it must be transpiled."""
     if plan is None or (plan.check_init_stage and entry.init_stage_permutes(circuit)):
         return None
@@ -413,7 +434,9 @@ def _with_probe(circuit: QuantumCircuit, qubits: tuple[int, ...]) -> QuantumCirc
     if probe is None:
         probe = _probes.setdefault(len(qubits), SaveProbabilities(len(qubits), label=_PROBE_LABEL))
     position = next(i for i, inst in enumerate(circuit.data) if inst.name == "measure")
-    circuit.data.insert(position, CircuitInstruction(probe, tuple(circuit.qubits[q] for q in qubits)))
+    circuit.data.insert(
+        position, CircuitInstruction(probe, tuple(circuit.qubits[q] for q in qubits))
+    )
     return circuit
 
 
@@ -514,7 +537,11 @@ class _BatchOutcome:
 
 
 def _run_batch(
-    simulator: Any, circuits: list[QuantumCircuit], shots: int, options: dict[str, Any], probed: Sequence[int]
+    simulator: Any,
+    circuits: list[QuantumCircuit],
+    shots: int,
+    options: dict[str, Any],
+    probed: Sequence[int],
 ) -> _BatchOutcome:
     """Run ``circuits`` in one Aer call; ``probed`` lists the indices carrying a probe."""
     result = simulator.run(circuits, shots=shots, **options).result()
@@ -546,7 +573,10 @@ class ParallelSimulatorExecutorError(QoroError, RuntimeError):
 
 def _default_n_processes() -> int:
     """Default parallelism: 2 off the main thread/process, else from the CPU count."""
-    if threading.current_thread() is not threading.main_thread() or current_process().name != "MainProcess":
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or current_process().name != "MainProcess"
+    ):
         return 2
     cpu_count = os.cpu_count() or 4
     if cpu_count <= 4:
@@ -607,7 +637,9 @@ class ParallelSimulator(CircuitRunner):
         if max_job_size is not None and (
             isinstance(max_job_size, bool) or not isinstance(max_job_size, int) or max_job_size < 1
         ):
-            raise ValueError(f"max_job_size must be a positive number of circuits or None, got {max_job_size!r}")
+            raise ValueError(
+                f"max_job_size must be a positive number of circuits or None, got {max_job_size!r}"
+            )
         if executor is not None and not callable(getattr(executor, "submit", None)):
             raise TypeError(
                 "executor must have a submit(fn, *args) method returning a future: a "
@@ -720,7 +752,9 @@ class ParallelSimulator(CircuitRunner):
                 continue
             shaped = parsed.get(qasm) or _shapes.parse(qasm)
             skeleton = shaped.skeleton
-            known = plans.get(id(skeleton))  # holds the skeleton, so its id stays unique in this call
+            known = plans.get(
+                id(skeleton)
+            )  # holds the skeleton, so its id stays unique in this call
             if known is None:
                 plan = _structural_verdict(skeleton, entry)
                 probed = None if plan is None else _with_probe(skeleton.copy(), plan.probe_qubits)
@@ -731,10 +765,14 @@ class ParallelSimulator(CircuitRunner):
             if probe_qubits is None:
                 to_transpile[qasm] = circuit
             else:
-                item = prepared[qasm] = _Prepared(ShapedCircuit(probed, shaped.values).bound(), probe_qubits)
+                item = prepared[qasm] = _Prepared(
+                    ShapedCircuit(probed, shaped.values).bound(), probe_qubits
+                )
                 entry.put(qasm, self.simulation_seed, item)
         if to_transpile:
-            transpiled = transpile(list(to_transpile.values()), entry.simulator, **self._transpile_options())
+            transpiled = transpile(
+                list(to_transpile.values()), entry.simulator, **self._transpile_options()
+            )
             if isinstance(transpiled, QuantumCircuit):
                 transpiled = [transpiled]
             for qasm, circuit in zip(to_transpile, transpiled):
@@ -769,23 +807,31 @@ class ParallelSimulator(CircuitRunner):
         if self.executor is None and job_size is None:
             outcome = _run_batch(entry.simulator, circuits, self.shots, options, probed)
         else:
-            outcome = self._run_sub_batches(entry.simulator, circuits, options, probed, seed_stride, job_size)
+            outcome = self._run_sub_batches(
+                entry.simulator, circuits, options, probed, seed_stride, job_size
+            )
         if not self._deterministic_execution:
             self._warn_if_nondeterministic(outcome.metadata)
         counts = outcome.counts
         suspects = sorted(outcome.suspect_seeds)
         if suspects:
-            logger.debug("Running the transpiled copies of %d Clifford-looking circuits.", len(suspects))
+            logger.debug(
+                "Running the transpiled copies of %d Clifford-looking circuits.", len(suspects)
+            )
             texts = list(dict.fromkeys(qasm_strings[i] for i in suspects))
             transpiled = transpile(
-                [_shapes.parse(text).bound() for text in texts], entry.simulator, **self._transpile_options()
+                [_shapes.parse(text).bound() for text in texts],
+                entry.simulator,
+                **self._transpile_options(),
             )
             by_text = dict(zip(texts, transpiled))
             for text, circuit in by_text.items():
                 entry.put(text, self.simulation_seed, _Prepared(circuit))
             for i in suspects:
                 rerun_options = dict(options, seed_simulator=outcome.suspect_seeds[i])
-                rerun = entry.simulator.run([by_text[qasm_strings[i]]], shots=self.shots, **rerun_options)
+                rerun = entry.simulator.run(
+                    [by_text[qasm_strings[i]]], shots=self.shots, **rerun_options
+                )
                 counts[i] = _all_counts(rerun.result(), 1)[0]
         return counts
 
@@ -807,21 +853,31 @@ class ParallelSimulator(CircuitRunner):
         for start in starts:
             part_options = dict(options)
             if "seed_simulator" in options:
-                part_options["seed_simulator"] = _sub_batch_seed(options["seed_simulator"], start, seed_stride)
+                part_options["seed_simulator"] = _sub_batch_seed(
+                    options["seed_simulator"], start, seed_stride
+                )
             part_probed = [i - start for i in probed if start <= i < start + size]
-            calls.append((simulator, circuits[start : start + size], self.shots, part_options, part_probed))
-        logger.debug("Running %d circuits as %d sub-batches of at most %d", len(circuits), len(calls), size)
+            calls.append(
+                (simulator, circuits[start : start + size], self.shots, part_options, part_probed)
+            )
+        logger.debug(
+            "Running %d circuits as %d sub-batches of at most %d", len(circuits), len(calls), size
+        )
         if self.executor is None:
             parts = [_run_batch(*call) for call in calls]
         else:
-            parts = self._gather([self.executor.submit(_run_batch, *call) for call in calls], list(starts), size)
+            parts = self._gather(
+                [self.executor.submit(_run_batch, *call) for call in calls], list(starts), size
+            )
         counts: list[dict[str, int]] = []
         suspect_seeds: dict[int, int] = {}
         for start, part in zip(starts, parts):
             counts.extend(part.counts)
             suspect_seeds.update({start + i: seed for i, seed in part.suspect_seeds.items()})
         metadata = {
-            "parallel_experiments": max(part.metadata.get("parallel_experiments", 1) for part in parts),
+            "parallel_experiments": max(
+                part.metadata.get("parallel_experiments", 1) for part in parts
+            ),
             "omp_nested": any(part.metadata.get("omp_nested", False) for part in parts),
         }
         return _BatchOutcome(counts, suspect_seeds, metadata)
@@ -903,11 +959,17 @@ class ParallelSimulator(CircuitRunner):
         prepared = self._prepare(qasm_strings, entry, parsed)
 
         if self._deterministic_execution:  # each circuit alone, every one with the seed itself
-            seed_options = {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
-            counts = self._counts_of(qasm_strings, prepared, entry, seed_options, seed_stride=0, job_size=1)
+            seed_options = (
+                {} if self.simulation_seed is None else {"seed_simulator": self.simulation_seed}
+            )
+            counts = self._counts_of(
+                qasm_strings, prepared, entry, seed_options, seed_stride=0, job_size=1
+            )
         else:
             counts = self._counts_of(qasm_strings, prepared, entry, self._run_options(len(labels)))
-        return ExecutionResult(results=[{"label": label, "results": c} for label, c in zip(labels, counts)])
+        return ExecutionResult(
+            results=[{"label": label, "results": c} for label, c in zip(labels, counts)]
+        )
 
     # -- run-time estimates --
 
@@ -970,7 +1032,9 @@ class ParallelSimulator(CircuitRunner):
             if circuits is None:
                 raise _MissingCircuitsError("Provide either circuits or precomputed_durations.")
             estimate = partial(
-                ParallelSimulator.estimate_run_time_single_circuit, qiskit_backend="auto", **transpilation_kwargs
+                ParallelSimulator.estimate_run_time_single_circuit,
+                qiskit_backend="auto",
+                **transpilation_kwargs,
             )
             circuits = list(circuits)
             if len(circuits) >= _PARALLEL_ESTIMATE_THRESHOLD and (os.cpu_count() or 1) > 1:
@@ -997,4 +1061,6 @@ in this process, reusing the cached fake backends)."""
 
 
 def _estimate_auto(circuit: str, **transpilation_kwargs) -> float:
-    return ParallelSimulator.estimate_run_time_single_circuit(circuit, "auto", **transpilation_kwargs)
+    return ParallelSimulator.estimate_run_time_single_circuit(
+        circuit, "auto", **transpilation_kwargs
+    )

@@ -57,10 +57,10 @@ _MAX_PAYLOAD_SIZE_MB = 0.95
 _DEFAULT_SHOTS = 1000
 _RESULTS_PAGE_SIZE = 100
 _DEFAULT_QPU_SYSTEM = QPUSystem(name="qoro_maestro", supports_expval=True)
-_DEFAULT_JOB_CONFIG = JobConfig(shots=1000, qpu_system=_DEFAULT_QPU_SYSTEM, use_circuit_packing=False)
-_MISSING_JOB_ID = (
-    "ExecutionResult must have a job_id. This ExecutionResult appears to be from a synchronous backend."
+_DEFAULT_JOB_CONFIG = JobConfig(
+    shots=1000, qpu_system=_DEFAULT_QPU_SYSTEM, use_circuit_packing=False
 )
+_MISSING_JOB_ID = "ExecutionResult must have a job_id. This ExecutionResult appears to be from a synchronous backend."
 
 
 class QoroHTTPError(QoroError, requests.HTTPError):
@@ -109,9 +109,7 @@ def _raise_with_details(resp: requests.Response, hint: str | None = None) -> Non
     raise QoroHTTPError(f"{resp.status_code} {resp.reason}: {body}{hint}", response=resp)
 
 
-_AUTH_HINT = (
-    " Check the token: pass auth_token=... or set QORO_API_KEY in the environment or in a .env file."
-)
+_AUTH_HINT = " Check the token: pass auth_token=... or set QORO_API_KEY in the environment or in a .env file."
 
 
 def _resolve_system(config: JobConfig) -> JobConfig:
@@ -135,7 +133,9 @@ def _json_of(response: requests.Response, endpoint: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise QoroProtocolError(f"Malformed server reply: {endpoint} returned non-JSON content.") from None
+        raise QoroProtocolError(
+            f"Malformed server reply: {endpoint} returned non-JSON content."
+        ) from None
 
 
 def _job_id_of(execution_result: ExecutionResult) -> str:
@@ -176,21 +176,28 @@ class QoroService(CircuitRunner):
         self.max_retries = max_retries
         self.fetch_qpu_systems()
         self.config = _resolve_system(config if config is not None else _DEFAULT_JOB_CONFIG)
-        super().__init__(shots=self.config.shots if self.config.shots is not None else _DEFAULT_SHOTS)
+        super().__init__(
+            shots=self.config.shots if self.config.shots is not None else _DEFAULT_SHOTS
+        )
 
     @staticmethod
     def _token_from_environment() -> str:
         """``QORO_API_KEY`` from the environment, then ``.env`` (the order of
         :func:`~qiskit_divi.api.config.resolve_token`), read through this module's
         ``dotenv_values`` because divi's tests patch that name here."""
-        for candidate in (os.environ.get(TOKEN_ENV), dotenv_values(find_dotenv(usecwd=True)).get(TOKEN_ENV)):
+        for candidate in (
+            os.environ.get(TOKEN_ENV),
+            dotenv_values(find_dotenv(usecwd=True)).get(TOKEN_ENV),
+        ):
             if candidate and normalise_token(candidate):
                 return candidate
         raise ValueError(MISSING_TOKEN_MESSAGE)
 
     def __repr__(self) -> str:
         system = getattr(self.config.qpu_system, "name", self.config.qpu_system)
-        return f"QoroService(url={self._client.base_url!r}, qpu_system={system!r}, shots={self.shots})"
+        return (
+            f"QoroService(url={self._client.base_url!r}, qpu_system={system!r}, shots={self.shots})"
+        )
 
     @property
     def client(self) -> QoroClient:
@@ -222,7 +229,8 @@ class QoroService(CircuitRunner):
             raise TypeError(f"Unsupported request options: {sorted(kwargs)}")
         if response.status_code >= 400:
             _raise_with_details(
-                response, self._client.not_found_hint(endpoint) if response.status_code == 404 else None
+                response,
+                self._client.not_found_hint(endpoint) if response.status_code == 404 else None,
             )
         return response
 
@@ -263,10 +271,16 @@ class QoroService(CircuitRunner):
         Returns at once with the job id; poll with :meth:`poll_job_status` and read
         with :meth:`get_job_results`.
         """
-        config = _resolve_system(self.config.override(override_config)) if override_config else self.config
+        config = (
+            _resolve_system(self.config.override(override_config))
+            if override_config
+            else self.config
+        )
         if ham_ops is not None:
             if job_type is not None and job_type != JobType.EXPECTATION:
-                raise ValueError("Hamiltonian operators are only supported for EXPECTATION job type.")
+                raise ValueError(
+                    "Hamiltonian operators are only supported for EXPECTATION job type."
+                )
             job_type = JobType.EXPECTATION
             terms = ham_ops.split(";")
             if len({len(term) for term in terms}) != 1:
@@ -274,13 +288,17 @@ class QoroService(CircuitRunner):
             if not all(set(term) <= PAULI_LETTERS for term in terms):
                 raise ValueError("Hamiltonian operators must contain only I, X, Y, Z characters.")
             if not terms[0]:
-                raise ValueError("Hamiltonian operators must not be empty: pass terms such as 'ZI;IZ'.")
+                raise ValueError(
+                    "Hamiltonian operators must not be empty: pass terms such as 'ZI;IZ'."
+                )
         if job_type is None:
             job_type = JobType.SIMULATE
         if job_type == JobType.CIRCUIT_CUT and len(circuits) > 1:
             raise ValueError("Only one circuit allowed for circuit-cutting jobs.")
         if not circuits:
-            raise QoroInputError("No circuits to submit: pass a dict of {label: OpenQASM 2.0 string}.")
+            raise QoroInputError(
+                "No circuits to submit: pass a dict of {label: OpenQASM 2.0 string}."
+            )
         for label, qasm in circuits.items():
             if not is_valid_qasm(qasm):  # a module global: divi's tests patch it
                 try:
@@ -290,8 +308,12 @@ class QoroService(CircuitRunner):
                 raise ValueError(f"Circuit '{label}' is not a valid QASM.")
         self._check_widths(circuits, ham_ops, config.qpu_system)
         shots = config.shots if config.shots is not None else _DEFAULT_SHOTS
-        if ham_ops is None and (isinstance(shots, bool) or not isinstance(shots, int) or not 0 < shots <= MAX_SHOTS):
-            raise QoroInputError(f"Shots must be a positive integer of at most {MAX_SHOTS:,}. Got {shots!r}.")
+        if ham_ops is None and (
+            isinstance(shots, bool) or not isinstance(shots, int) or not 0 < shots <= MAX_SHOTS
+        ):
+            raise QoroInputError(
+                f"Shots must be a positive integer of at most {MAX_SHOTS:,}. Got {shots!r}."
+            )
 
         payload = {
             "tag": config.tag,
@@ -316,18 +338,24 @@ class QoroService(CircuitRunner):
                     body["observables"] = ham_ops
                 else:
                     body["shots"] = shots
-                response = self._make_request("post", f"job/{job_id}/add_circuits/", json=body, timeout=100)
+                response = self._make_request(
+                    "post", f"job/{job_id}/add_circuits/", json=body, timeout=100
+                )
                 if response.status_code != 200:
                     _raise_with_details(response)
         except Exception:
             self._discard(job_id)
             raise
-        logger.info("Submitted Qoro job %s: %d circuits in %d upload(s)", job_id, len(circuits), len(chunks))
+        logger.info(
+            "Submitted Qoro job %s: %d circuits in %d upload(s)", job_id, len(circuits), len(chunks)
+        )
         return ExecutionResult(results=None, job_id=job_id)
 
     @staticmethod
     def _check_widths(circuits: dict[str, str], ham_ops: str | None, system: QPUSystem) -> None:
-        if not system.qpus:  # e.g. the default QPUSystem("qoro_maestro"): use the fetched description
+        if (
+            not system.qpus
+        ):  # e.g. the default QPUSystem("qoro_maestro"): use the fetched description
             try:
                 system = get_qpu_system(system.name)
             except ValueError:
@@ -352,7 +380,13 @@ class QoroService(CircuitRunner):
             try:
                 self._make_request(method, endpoint, timeout=50)
             except (requests.RequestException, QoroError) as exc:
-                logger.warning("Clean-up of half-uploaded job %s: %s %s failed: %s", job_id, method.upper(), endpoint, exc)
+                logger.warning(
+                    "Clean-up of half-uploaded job %s: %s %s failed: %s",
+                    job_id,
+                    method.upper(),
+                    endpoint,
+                    exc,
+                )
 
     # --- job management --------------------------------------------------------------
 
@@ -378,21 +412,27 @@ class QoroService(CircuitRunner):
         while True:
             try:
                 response = self._make_request(
-                    "get", f"job/{job_id}/resultsV2/?limit={_RESULTS_PAGE_SIZE}&offset={offset}", timeout=100
+                    "get",
+                    f"job/{job_id}/resultsV2/?limit={_RESULTS_PAGE_SIZE}&offset={offset}",
+                    timeout=100,
                 )
             except requests.exceptions.HTTPError as exc:
                 if exc.response is not None and exc.response.status_code == 400:
                     raise self._results_not_available(job_id) from exc
                 raise
             page = parse_results_page(_json_of(response, "resultsV2"))
-            page_rows = [{"label": row.label, "results": _decode_qh1_b64(row.results)} for row in page.rows]
+            page_rows = [
+                {"label": row.label, "results": _decode_qh1_b64(row.results)} for row in page.rows
+            ]
             rows.extend(page_rows)
             if page.next is None or not page_rows:
                 break
             offset += len(page_rows)
         count = page.count
         if isinstance(count, int) and count != len(rows):
-            raise QoroError(f"Job {job_id} reported {count} results but {len(rows)} arrived; fetch them again.")
+            raise QoroError(
+                f"Job {job_id} reported {count} results but {len(rows)} arrived; fetch them again."
+            )
         return execution_result.with_results(rows)
 
     def _results_not_available(self, job_id: str) -> requests.exceptions.HTTPError:
@@ -419,7 +459,9 @@ class QoroService(CircuitRunner):
             )
         else:
             what = f"job {job_id} was CANCELLED. It has no results: submit the circuits again."
-        return QoroServiceJobError(f"400 Bad Request: Job results not available: {what}", job_id=job_id)
+        return QoroServiceJobError(
+            f"400 Bad Request: Job results not available: {what}", job_id=job_id
+        )
 
     def poll_job_status(
         self,
@@ -441,11 +483,14 @@ class QoroService(CircuitRunner):
         elif verbose:
             report = self._status_logger(job_id)
         else:
+
             def report(attempt: int, status: str) -> None:
                 return None
 
         if not loop_until_complete:
-            return self._status_of(self._make_request("get", f"job/{job_id}/status/", timeout=200), job_id)
+            return self._status_of(
+                self._make_request("get", f"job/{job_id}/status/", timeout=200), job_id
+            )
         for attempt in range(1, self.max_retries + 1):
             response = self._make_request("get", f"job/{job_id}/status/", timeout=200)
             status = self._status_of(response, job_id)
@@ -465,7 +510,13 @@ class QoroService(CircuitRunner):
         def report(attempt: int, status: str) -> None:
             if not last or last[-1] != status:
                 last.append(status)
-                logger.info("Job %s is %s. Polling attempt %d / %d", short_id, status, attempt, self.max_retries)
+                logger.info(
+                    "Job %s is %s. Polling attempt %d / %d",
+                    short_id,
+                    status,
+                    attempt,
+                    self.max_retries,
+                )
 
         return report
 
@@ -473,6 +524,10 @@ class QoroService(CircuitRunner):
     def _status_of(response: requests.Response, job_id: str) -> JobStatus:
         reply = parse_job_status(_json_of(response, "status"))
         if reply.status is None:
-            logger.warning("Job %s reported an unknown status %r; treating it as PENDING.", job_id, reply.raw_status)
+            logger.warning(
+                "Job %s reported an unknown status %r; treating it as PENDING.",
+                job_id,
+                reply.raw_status,
+            )
             return JobStatus.PENDING
         return reply.status

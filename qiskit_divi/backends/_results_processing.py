@@ -15,12 +15,16 @@ from ..api.histogram import decode_histogram, int_to_bitstr, rle_bool_decode, ul
 _SUPPORTED_ENCODINGS = ("qh1", "qh2")
 
 
-def convert_counts_to_probs(counts: dict[str, dict[str, int]], shots: int) -> dict[str, dict[str, float]]:
+def convert_counts_to_probs(
+    counts: dict[str, dict[str, int]], shots: int
+) -> dict[str, dict[str, float]]:
     """``{tag: {bitstring: count}}`` to ``{tag: {bitstring: count / shots}}``.
 
     Divides by the given ``shots``, not by each histogram's own total.
     """
-    return {tag: {bits: count / shots for bits, count in hist.items()} for tag, hist in counts.items()}
+    return {
+        tag: {bits: count / shots for bits, count in hist.items()} for tag, hist in counts.items()
+    }
 
 
 def reverse_dict_endianness(probs_dict: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -28,7 +32,9 @@ def reverse_dict_endianness(probs_dict: dict[str, dict[str, float]]) -> dict[str
 
     Turns Qiskit-ordered keys (qubit 0 rightmost) into qubit-0-first keys and back.
     """
-    return {tag: {bits[::-1]: value for bits, value in hist.items()} for tag, hist in probs_dict.items()}
+    return {
+        tag: {bits[::-1]: value for bits, value in hist.items()} for tag, hist in probs_dict.items()
+    }
 
 
 def _decode_qh1_b64(encoded: dict) -> dict:

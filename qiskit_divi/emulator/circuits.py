@@ -26,7 +26,10 @@ def parameter_binds(skeleton: QuantumCircuit, circuits: list[JobCircuit]) -> dic
     """Aer ``parameter_binds`` of ``skeleton`` (or a copy with the same parameters) for the
     circuits using it: parameter -> one value per circuit, in ``skeleton.parameters`` order
     (which :meth:`JobCircuit.bound` uses too)."""
-    return {parameter: [c.values[i] for c in circuits] for i, parameter in enumerate(skeleton.parameters)}
+    return {
+        parameter: [c.values[i] for c in circuits]
+        for i, parameter in enumerate(skeleton.parameters)
+    }
 
 
 def group_by_skeleton(circuits: list[JobCircuit]) -> list[tuple[QuantumCircuit, list[int]]]:

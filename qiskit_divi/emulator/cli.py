@@ -22,10 +22,14 @@ Serve a local emulator of the Qoro REST API (qiskit-aer backed) on loopback.
 It prints the base URL and the environment lines for clients, then serves
 until Ctrl-C."""
 
-EPILOG = "systems: " + ", ".join(
-    f"{s.name} ({s.q_bits} qubits, {s.system_kind}{', EXPECTATION' if s.supports_expectation else ''})"
-    for s in DEFAULT_SYSTEMS
-) + f"\nfault endpoints: {', '.join(sorted(ENDPOINTS))}"
+EPILOG = (
+    "systems: "
+    + ", ".join(
+        f"{s.name} ({s.q_bits} qubits, {s.system_kind}{', EXPECTATION' if s.supports_expectation else ''})"
+        for s in DEFAULT_SYSTEMS
+    )
+    + f"\nfault endpoints: {', '.join(sorted(ENDPOINTS))}"
+)
 
 
 def _rate(text: str) -> float:
@@ -53,7 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    net.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one (default: %(default)s)")
+    net.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port; 0 picks a free one (default: %(default)s)",
+    )
     net.add_argument(
         "--token",
         action="append",
@@ -61,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TOKEN",
         help="accepted bearer token (repeatable); default: $QORO_API_KEY, else a random token that is printed",
     )
-    net.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    net.add_argument(
+        "--allow-remote", action="store_true", help="allow binding a non-loopback address"
+    )
     net.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     emu = parser.add_argument_group("emulation")
     emu.add_argument("--seed", type=int, default=None, help="seed of transpiler and Aer sampler")
@@ -71,7 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.1,
         help="minimum time a job stays non-terminal (default: %(default)s)",
     )
-    emu.add_argument("--max-shots", type=int, default=1_000_000, help="largest accepted shots (default: %(default)s)")
+    emu.add_argument(
+        "--max-shots",
+        type=int,
+        default=1_000_000,
+        help="largest accepted shots (default: %(default)s)",
+    )
     emu.add_argument(
         "--max-body-bytes",
         type=int,
@@ -85,7 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ignore Idempotency-Key headers and do not advertise support (like a server without it)",
     )
     flt = parser.add_argument_group("fault injection (default: none)")
-    flt.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG (same seed, same faults)")
+    flt.add_argument(
+        "--fault-seed",
+        type=int,
+        default=None,
+        help="seed of the fault RNG (same seed, same faults)",
+    )
     flt.add_argument(
         "--fault-mix",
         type=_rate,
@@ -94,7 +115,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of requests faulted, spread over 502/503/504 (40%%), 429, reset before and reset "
         "after (20%% each); replaces the four rate options below",
     )
-    flt.add_argument("--fault-error-rate", type=_rate, default=0.0, help="fraction of requests answered 502/503/504")
+    flt.add_argument(
+        "--fault-error-rate",
+        type=_rate,
+        default=0.0,
+        help="fraction of requests answered 502/503/504",
+    )
     flt.add_argument(
         "--fault-error-statuses",
         type=_csv,
@@ -102,7 +128,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="comma-separated statuses drawn for --fault-error-rate (default: 502,503,504)",
     )
-    flt.add_argument("--fault-rate-limit-rate", type=_rate, default=0.0, help="fraction of requests answered 429")
+    flt.add_argument(
+        "--fault-rate-limit-rate", type=_rate, default=0.0, help="fraction of requests answered 429"
+    )
     flt.add_argument(
         "--fault-retry-after",
         default="0.05",
@@ -122,17 +150,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="fraction of connections reset after the handler acted (the response is lost)",
     )
-    flt.add_argument("--fault-latency", type=_seconds, default=0.0, metavar="SECONDS", help="latency added to requests")
-    flt.add_argument("--fault-latency-rate", type=_rate, default=1.0, help="fraction of requests delayed (default: 1)")
     flt.add_argument(
-        "--fault-queue-delay", type=_seconds, default=0.0, metavar="SECONDS", help="extra seconds before each job runs"
+        "--fault-latency",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="latency added to requests",
     )
     flt.add_argument(
-        "--fault-endpoints", type=_csv, default=None, metavar="LIST", help="restrict request faults to these endpoints"
+        "--fault-latency-rate",
+        type=_rate,
+        default=1.0,
+        help="fraction of requests delayed (default: 1)",
     )
     flt.add_argument(
-        "--fault-methods", type=_csv, default=None, metavar="LIST", help="restrict request faults to these HTTP methods"
+        "--fault-queue-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra seconds before each job runs",
     )
+    flt.add_argument(
+        "--fault-endpoints",
+        type=_csv,
+        default=None,
+        metavar="LIST",
+        help="restrict request faults to these endpoints",
+    )
+    flt.add_argument(
+        "--fault-methods",
+        type=_csv,
+        default=None,
+        metavar="LIST",
+        help="restrict request faults to these HTTP methods",
+    )
+
 
 def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
     """The configured (not started) server and whether its token was generated."""
@@ -157,7 +209,9 @@ def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
     }
     if args.fault_mix is not None:
         if any(rates.values()):
-            raise ValueError("--fault-mix replaces the individual fault rates; do not combine them.")
+            raise ValueError(
+                "--fault-mix replaces the individual fault rates; do not combine them."
+            )
         rates = {name: args.fault_mix * share for name, share in MIX_SHARES.items()}
     faults = FaultConfig(
         seed=args.fault_seed,
@@ -189,12 +243,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"qiskit-divi emulator: error: {exc}", file=sys.stderr)
         return 2
     # Our loggers at the requested level; everything else (qiskit's pass timings...) at WARNING.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("qiskit_divi").setLevel(args.log_level)
     try:
         server.start()
     except OSError as exc:
-        print(f"qiskit-divi emulator: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"qiskit-divi emulator: error: cannot serve on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

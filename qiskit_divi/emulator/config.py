@@ -45,15 +45,30 @@ class EmulatorConfig:
             or not math.isfinite(self.min_job_seconds)
             or self.min_job_seconds < 0
         ):
-            raise ValueError(f"min_job_seconds must be a non-negative number, got {self.min_job_seconds!r}.")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
+            raise ValueError(
+                f"min_job_seconds must be a non-negative number, got {self.min_job_seconds!r}."
+            )
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0
+        ):
             raise ValueError(f"seed must be a non-negative int or None, got {self.seed!r}.")
         if not isinstance(self.idempotency, bool):
             raise ValueError(f"idempotency must be a bool, got {self.idempotency!r}.")
         ttl = self.idempotency_ttl_seconds
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
+        if (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, (int, float))
+            or not math.isfinite(ttl)
+            or ttl <= 0
+        ):
             raise ValueError(f"idempotency_ttl_seconds must be a positive number, got {ttl!r}.")
-        for name in ("max_shots", "max_body_bytes", "default_page_size", "max_page_size", "idempotency_max_keys"):
+        for name in (
+            "max_shots",
+            "max_body_bytes",
+            "default_page_size",
+            "max_page_size",
+            "idempotency_max_keys",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")

@@ -67,7 +67,12 @@ FAULT_KINDS = (
 """Keys of ``server.stats["faults"]``."""
 
 
-MIX_SHARES = {"error_rate": 0.4, "rate_limit_rate": 0.2, "reset_before_rate": 0.2, "reset_after_rate": 0.2}
+MIX_SHARES = {
+    "error_rate": 0.4,
+    "rate_limit_rate": 0.2,
+    "reset_before_rate": 0.2,
+    "reset_after_rate": 0.2,
+}
 """How :meth:`FaultConfig.mixed` splits its rate over the request-fault kinds."""
 
 
@@ -83,7 +88,9 @@ def _check_seconds(name: str, value: float) -> None:
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ValueError(f"FaultConfig.{name} must be a non-negative number of seconds, got {value!r}.")
+        raise ValueError(
+            f"FaultConfig.{name} must be a non-negative number of seconds, got {value!r}."
+        )
 
 
 @dataclass(frozen=True)
@@ -114,21 +121,33 @@ class FaultConfig:
     methods: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_limit_rate", "reset_before_rate", "reset_after_rate", "latency_rate"):
+        for name in (
+            "error_rate",
+            "rate_limit_rate",
+            "reset_before_rate",
+            "reset_after_rate",
+            "latency_rate",
+        ):
             _check_rate(name, getattr(self, name))
-        total = self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
+        total = (
+            self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
+        )
         if total > 1.0 + 1e-12:
             raise ValueError(f"FaultConfig request-fault rates add up to {total:g} > 1.")
         statuses = tuple(self.error_statuses)
         if not statuses or any(s not in GATEWAY_STATUSES for s in statuses):
-            raise ValueError(f"FaultConfig.error_statuses must be a non-empty subset of {GATEWAY_STATUSES}.")
+            raise ValueError(
+                f"FaultConfig.error_statuses must be a non-empty subset of {GATEWAY_STATUSES}."
+            )
         object.__setattr__(self, "error_statuses", statuses)
         try:
             retry_after = float(self.retry_after)
         except (TypeError, ValueError):
             retry_after = -1.0
         if not math.isfinite(retry_after) or retry_after < 0:
-            raise ValueError(f"FaultConfig.retry_after must be a non-negative number string, got {self.retry_after!r}.")
+            raise ValueError(
+                f"FaultConfig.retry_after must be a non-negative number string, got {self.retry_after!r}."
+            )
         object.__setattr__(self, "retry_after", str(self.retry_after).strip())
         _check_seconds("latency_seconds", self.latency_seconds)
         _check_seconds("queue_delay_seconds", self.queue_delay_seconds)
@@ -167,7 +186,9 @@ class FaultConfig:
     @property
     def request_fault_rate(self) -> float:
         """Fraction of matching requests that get a request fault (latency aside)."""
-        return self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
+        return (
+            self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
+        )
 
     @property
     def injects_request_faults(self) -> bool:
@@ -225,7 +246,11 @@ class FaultInjector:
         with self._lock:
             # Always three draws per matching request, so one kind of fault
             # never shifts the random sequence of another.
-            roll, status_pick, latency_roll = self._rng.random(), self._rng.random(), self._rng.random()
+            roll, status_pick, latency_roll = (
+                self._rng.random(),
+                self._rng.random(),
+                self._rng.random(),
+            )
             kind: str | None = None
             threshold = 0.0
             for name, rate in (
@@ -241,7 +266,11 @@ class FaultInjector:
             if kind == "http_5xx":
                 statuses = cfg.error_statuses
                 kind = f"http_{statuses[min(int(status_pick * len(statuses)), len(statuses) - 1)]}"
-            latency = cfg.latency_seconds if cfg.latency_seconds and latency_roll < cfg.latency_rate else 0.0
+            latency = (
+                cfg.latency_seconds
+                if cfg.latency_seconds and latency_roll < cfg.latency_rate
+                else 0.0
+            )
             if kind:
                 self._counts[kind] += 1
             if latency:

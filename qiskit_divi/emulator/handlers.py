@@ -64,7 +64,9 @@ class ApiResponse:
 class ApiError(Exception):
     """Raised by handlers; becomes a JSON error response."""
 
-    def __init__(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+    def __init__(
+        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ):
         super().__init__(status, body)
         self.response = ApiResponse(status, dict(body), dict(headers or {}))
 
@@ -152,7 +154,7 @@ def _parse_bool(value: Any, name: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise bad_request(f"'{name}' must be \"true\" or \"false\", got {value!r}.")
+    raise bad_request(f'\'{name}\' must be "true" or "false", got {value!r}.')
 
 
 _SPARSE_TERM = re.compile(r"([XYZ])(\d+)")
@@ -178,7 +180,9 @@ def decode_gzs(value: str) -> str:
                     break
                 index = int(match.group(2))
                 if index >= n_qubits or dense[index] != "I":
-                    raise ValueError(f"sparse term {item!r} has a bad or repeated qubit index for {n_qubits} qubits")
+                    raise ValueError(
+                        f"sparse term {item!r} has a bad or repeated qubit index for {n_qubits} qubits"
+                    )
                 dense[index] = match.group(1)
                 pos = match.end()
             if pos != len(item) or not item:
@@ -194,7 +198,9 @@ def parse_observables(value: Any) -> list[str]:
     if value.startswith("@gzs"):
         value = decode_gzs(value)
     if "|" in value:
-        raise ValueError("observable groups ('|', with circuit_ham_map) are not supported by the emulator")
+        raise ValueError(
+            "observable groups ('|', with circuit_ham_map) are not supported by the emulator"
+        )
     return split_ham_ops(value)
 
 
@@ -228,7 +234,9 @@ class QoroApi:
         # Only digests are kept: the raw tokens stay with EmulatorServer.tokens.
         self._owners = {hashlib.sha256(t.encode("utf-8")).digest(): owner_hash(t) for t in tokens}
         self.idempotency: IdempotencyStore | None = (
-            IdempotencyStore(ttl_seconds=config.idempotency_ttl_seconds, max_keys=config.idempotency_max_keys)
+            IdempotencyStore(
+                ttl_seconds=config.idempotency_ttl_seconds, max_keys=config.idempotency_max_keys
+            )
             if config.idempotency
             else None
         )
@@ -268,11 +276,17 @@ class QoroApi:
                     {"Allow": ", ".join(sorted(route.methods))},
                 )
             handler = self._handlers[route.endpoint]
-            if self.idempotency is None or req.idempotency_key is None or req.method not in KEYED_METHODS:
+            if (
+                self.idempotency is None
+                or req.idempotency_key is None
+                or req.method not in KEYED_METHODS
+            ):
                 return handler(route, req, owner)
             key = normalise_key(req.idempotency_key)
             if key is None:
-                raise bad_request("Invalid Idempotency-Key header: expected 1 to 255 visible ASCII characters.")
+                raise bad_request(
+                    "Invalid Idempotency-Key header: expected 1 to 255 visible ASCII characters."
+                )
             query = json.dumps({k: list(v) for k, v in req.query.items()}, sort_keys=True)
             return self.idempotency.run(
                 owner,
@@ -286,10 +300,14 @@ class QoroApi:
     def _authenticate(self, header: str | None) -> str:
         challenge = {"WWW-Authenticate": 'Bearer realm="api"'}
         if not header:
-            raise ApiError(401, {"detail": "Authentication credentials were not provided."}, challenge)
+            raise ApiError(
+                401, {"detail": "Authentication credentials were not provided."}, challenge
+            )
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
-            raise ApiError(401, {"detail": "Invalid token header. Expected 'Bearer <token>'."}, challenge)
+            raise ApiError(
+                401, {"detail": "Invalid token header. Expected 'Bearer <token>'."}, challenge
+            )
         owner = self._owners.get(hashlib.sha256(parts[1].encode("utf-8")).digest())
         if owner is None:
             raise ApiError(401, {"detail": "Invalid token."}, challenge)
@@ -321,11 +339,15 @@ class QoroApi:
             job_type = JobType(raw_type)
         except ValueError:
             allowed = ", ".join(t.value for t in JobType)
-            raise bad_request(f"Unknown job_type {raw_type!r}; expected one of {allowed}.") from None
+            raise bad_request(
+                f"Unknown job_type {raw_type!r}; expected one of {allowed}."
+            ) from None
         system_name = body.get("qpu_system_name")
         if system_name is None:
             if "simulator_cluster" in body:
-                raise bad_request("Simulator clusters are not emulated; target a system with 'qpu_system_name'.")
+                raise bad_request(
+                    "Simulator clusters are not emulated; target a system with 'qpu_system_name'."
+                )
             raise bad_request("'qpu_system_name' is required.")
         system = self.catalogue.get(system_name) if isinstance(system_name, str) else None
         if system is None:
@@ -368,12 +390,20 @@ class QoroApi:
         job = self._job(route, owner)
         self._check_open(job)
         body = parse_json_object(req)
-        for unsupported in ("circuit_template", "parameter_sets", "parameter_names", "shot_groups", "circuit_ham_map"):
+        for unsupported in (
+            "circuit_template",
+            "parameter_sets",
+            "parameter_names",
+            "shot_groups",
+            "circuit_ham_map",
+        ):
             if unsupported in body:
                 raise bad_request(f"'{unsupported}' is not supported by the emulator.")
         circuits = body.get("circuits")
         if not isinstance(circuits, dict):
-            raise bad_request("'circuits' must be an object mapping labels to base64-gzip QASM strings.")
+            raise bad_request(
+                "'circuits' must be an object mapping labels to base64-gzip QASM strings."
+            )
         mode = body.get("mode", "append")
         if mode != "append":
             raise bad_request(f"Unsupported mode {mode!r}; only 'append' is supported.")
@@ -393,7 +423,9 @@ class QoroApi:
                 raise bad_request(f"Invalid observables: {exc}") from None
         else:
             if not has_shots:
-                raise bad_request(f"{job.job_type.value} jobs take 'shots'; 'observables' need an EXPECTATION job.")
+                raise bad_request(
+                    f"{job.job_type.value} jobs take 'shots'; 'observables' need an EXPECTATION job."
+                )
             shots = body["shots"]
             if isinstance(shots, bool) or not isinstance(shots, int):
                 raise bad_request(f"'shots' must be an integer, got {shots!r}.")
@@ -413,7 +445,9 @@ class QoroApi:
             try:
                 qasm = unpack_circuit(packed)
             except ValueError as exc:
-                raise bad_request(f"Circuit '{label}' is not base64-gzip UTF-8 text: {exc}") from None
+                raise bad_request(
+                    f"Circuit '{label}' is not base64-gzip UTF-8 text: {exc}"
+                ) from None
             try:
                 circuit = self.parser.parse(qasm)
             except QasmSyntaxError as exc:
@@ -433,7 +467,9 @@ class QoroApi:
         with self.store.lock:
             self._check_open(job)
             if shots is not None and job.shots is not None and shots != job.shots:
-                raise bad_request(f"'shots' ({shots}) differs from earlier chunks of this job ({job.shots}).")
+                raise bad_request(
+                    f"'shots' ({shots}) differs from earlier chunks of this job ({job.shots})."
+                )
             if terms is not None and job.observables is not None and terms != job.observables:
                 raise bad_request("'observables' differ from earlier chunks of this job.")
             seen = set(job.labels)
@@ -455,7 +491,12 @@ class QoroApi:
                 self.store.finalize(job)
         return ApiResponse(
             200,
-            {"job_id": job.id, "circuits_added": len(parsed), "total_circuits": total, "finalized": finalized},
+            {
+                "job_id": job.id,
+                "circuits_added": len(parsed),
+                "total_circuits": total,
+                "finalized": finalized,
+            },
         )
 
     def _check_open(self, job: Job) -> None:
@@ -506,7 +547,9 @@ class QoroApi:
                 "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
                 "results": [
                     {"label": label, "results": payload}
-                    for label, payload in zip(labels[offset : offset + limit], rows[offset : offset + limit])
+                    for label, payload in zip(
+                        labels[offset : offset + limit], rows[offset : offset + limit]
+                    )
                 ],
             },
         )
@@ -516,7 +559,9 @@ class QoroApi:
         job = self._job(route, owner)
         if not self.store.cancel(job):
             raise ApiError(409, {"error": CANCEL_CONFLICT})
-        return ApiResponse(200, {"status": "cancelled", "job_id": job.id, "circuits_cancelled": job.n_circuits})
+        return ApiResponse(
+            200, {"status": "cancelled", "job_id": job.id, "circuits_cancelled": job.n_circuits}
+        )
 
     # 9. DELETE job/<id>
     def delete(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
@@ -527,7 +572,10 @@ class QoroApi:
 
 
 def _error_as_response(
-    handler: Callable[[Route, ApiRequest, str], ApiResponse], route: Route, req: ApiRequest, owner: str
+    handler: Callable[[Route, ApiRequest, str], ApiResponse],
+    route: Route,
+    req: ApiRequest,
+    owner: str,
 ) -> ApiResponse:
     """Run a handler with its :class:`ApiError` as a response (error answers are stored for a key too)."""
     try:

@@ -111,12 +111,16 @@ class IdempotencyStore:
             if not entry.done.wait(self._wait) or entry.response is None:
                 return ApiResponse(
                     409,
-                    {"error": "A request with this Idempotency-Key is still being processed; retry later."},
+                    {
+                        "error": "A request with this Idempotency-Key is still being processed; retry later."
+                    },
                 )
             with self._lock:
                 self.replays += 1
             stored = entry.response
-            return ApiResponse(stored.status, stored.body, {**stored.headers, REPLAY_HEADER: "true"})
+            return ApiResponse(
+                stored.status, stored.body, {**stored.headers, REPLAY_HEADER: "true"}
+            )
         try:
             response = action()
         except BaseException:

@@ -177,7 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("Unhandled error in %s %s.", method, url.path)
             response = ApiResponse(500, {"detail": "Internal server error."})
         if decision.kind == "reset_after":
-            logger.debug("Injected fault: reset after %s %s acted (%d).", method, url.path, response.status)
+            logger.debug(
+                "Injected fault: reset after %s %s acted (%d).", method, url.path, response.status
+            )
             self._reset()
             return
         self._send(response)
@@ -194,11 +196,16 @@ class _Handler(BaseHTTPRequestHandler):
             if length < 0:
                 raise ValueError
         except ValueError:
-            raise _BodyError(ApiResponse(400, {"detail": "Invalid Content-Length header."}), True) from None
+            raise _BodyError(
+                ApiResponse(400, {"detail": "Invalid Content-Length header."}), True
+            ) from None
         if length > limit:
             drained = self._drain(length) if length <= DRAIN_LIMIT_BYTES else False
             raise _BodyError(
-                ApiResponse(413, {"detail": f"Request body of {length} bytes exceeds the {limit}-byte limit."}),
+                ApiResponse(
+                    413,
+                    {"detail": f"Request body of {length} bytes exceeds the {limit}-byte limit."},
+                ),
                 not drained,
             )
         return self.rfile.read(length) if length else b""
@@ -247,7 +254,9 @@ def _injected_response(status: int, retry_after: str) -> ApiResponse:
             {"detail": f"Request was throttled. Expected available in {retry_after} seconds."},
             {"Retry-After": retry_after},
         )
-    return ApiResponse(status, {"detail": f"{HTTPStatus(status).phrase} (injected by the emulator)."})
+    return ApiResponse(
+        status, {"detail": f"{HTTPStatus(status).phrase} (injected by the emulator)."}
+    )
 
 
 class EmulatorServer:

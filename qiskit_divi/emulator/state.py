@@ -118,7 +118,9 @@ class JobStore:
             if self._thread is not None:
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=self._work, name="qoro-emulator-worker", daemon=True)
+            self._thread = threading.Thread(
+                target=self._work, name="qoro-emulator-worker", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -136,12 +138,16 @@ class JobStore:
                 if job is None:
                     return
                 job.status = JobStatus.RUNNING
-                logger.debug("Job %s running (%d circuits on %s).", job.id, job.n_circuits, job.system)
+                logger.debug(
+                    "Job %s running (%d circuits on %s).", job.id, job.n_circuits, job.system
+                )
             try:
                 rows = self._runner(job)
                 outcome, reason = JobStatus.COMPLETED, None
             except Exception as exc:  # any simulation error fails the job, not the worker
-                logger.info("Job %s failed: %s", job.id, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+                logger.info(
+                    "Job %s failed: %s", job.id, exc, exc_info=logger.isEnabledFor(logging.DEBUG)
+                )
                 rows, outcome = None, JobStatus.FAILED
                 reason = f"{type(exc).__name__}: {exc}"[:1000]
             with self._wake:
@@ -150,7 +156,9 @@ class JobStore:
                 job.results = rows
                 job.reason = reason
                 job.outcome = outcome
-                job.terminal_at = max(self._clock(), (job.finalized_at or 0.0) + self._min_job_seconds)
+                job.terminal_at = max(
+                    self._clock(), (job.finalized_at or 0.0) + self._min_job_seconds
+                )
                 logger.info("Job %s %s.", job.id, outcome.value.lower())
 
     def _next_job(self) -> Job | None:

@@ -97,7 +97,9 @@ class _Simulator:
     circuit that measures nothing reads all-zero classical bits.
     """
 
-    def __init__(self, backend: Any, transpile_options: dict[str, Any], *, run_native: bool = False):
+    def __init__(
+        self, backend: Any, transpile_options: dict[str, Any], *, run_native: bool = False
+    ):
         self.backend = backend
         self.run_native = run_native
         self.transpile_options = dict(transpile_options)
@@ -121,7 +123,9 @@ class _Simulator:
             for skeleton, _ in groups
         )
 
-    def sample(self, circuits: Sequence[JobCircuit], shots: int, seed: int | None) -> list[dict[int, int]]:
+    def sample(
+        self, circuits: Sequence[JobCircuit], shots: int, seed: int | None
+    ) -> list[dict[int, int]]:
         """Counts per circuit, keyed by outcome: the integer whose bit ``i`` is clbit ``i``."""
         run_options: dict[str, Any] = {"shots": shots}
         if seed is not None:
@@ -138,12 +142,17 @@ class _Simulator:
                 num_processes=1,
                 **self.transpile_options,
             )
-            result, order = self.backend.run(compiled, **run_options).result(), list(range(len(circuits)))
+            result, order = (
+                self.backend.run(compiled, **run_options).result(),
+                list(range(len(circuits))),
+            )
         if not result.success:
             raise RuntimeError(f"Aer run failed: {result.status}")
         out: list[dict[int, int]] = [{} for _ in circuits]
         for i, (position, experiment) in enumerate(zip(order, result.results)):
-            raw = getattr(experiment.data, "counts", None)  # Aer's {"0x5": count}: memory slots as an integer
+            raw = getattr(
+                experiment.data, "counts", None
+            )  # Aer's {"0x5": count}: memory slots as an integer
             if not raw and "measure" not in circuits[position].skeleton.count_ops():
                 out[position] = {0: shots}  # nothing writes the classical bits: they all read 0
                 continue
@@ -178,9 +187,13 @@ def _left_to_aer_unsafely(op: Any, safe_gates: frozenset[str]) -> bool:
     return op.name not in safe_gates and any(isinstance(p, ParameterExpression) for p in op.params)
 
 
-def binds_safely(skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES) -> bool:
+def binds_safely(
+    skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES
+) -> bool:
     """Whether Aer may bind ``skeleton``'s parameters itself: every gate carrying one is in ``safe_gates``."""
-    return not any(_left_to_aer_unsafely(instruction.operation, safe_gates) for instruction in skeleton.data)
+    return not any(
+        _left_to_aer_unsafely(instruction.operation, safe_gates) for instruction in skeleton.data
+    )
 
 
 _MAX_DEFINITION_DEPTH = 4
@@ -207,7 +220,12 @@ def _bindable_by_aer(skeleton: QuantumCircuit, safe_gates: frozenset[str]) -> Qu
             elif instruction.operation.definition is None:
                 return None
             else:
-                rewritten.compose(instruction.operation.definition, instruction.qubits, instruction.clbits, inplace=True)
+                rewritten.compose(
+                    instruction.operation.definition,
+                    instruction.qubits,
+                    instruction.clbits,
+                    inplace=True,
+                )
         current = rewritten
     return None
 

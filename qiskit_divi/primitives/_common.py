@@ -45,7 +45,9 @@ def check_pubs(pubs: Any, primitive: str, example: str) -> None:
     else:
         return
     # Qiskit's own text first: code written for Qiskit's primitives matches on it.
-    raise QoroInputError(f"An invalid {primitive} pub-like was given ({type(pubs).__name__}): {what}, e.g. {example}.")
+    raise QoroInputError(
+        f"An invalid {primitive} pub-like was given ({type(pubs).__name__}): {what}, e.g. {example}."
+    )
 
 
 def check_precision(precision: Any, where: str) -> None:
@@ -71,7 +73,9 @@ def shape_size(shape: tuple[int, ...] | list[int]) -> int:
     return math.prod(shape)
 
 
-def check_isa(circuit: QuantumCircuit, pub_index: int, backend: QoroBackend, *, estimator: bool = False) -> None:
+def check_isa(
+    circuit: QuantumCircuit, pub_index: int, backend: QoroBackend, *, estimator: bool = False
+) -> None:
     """Raise :class:`QoroInputError` unless the PUB's circuit runs on ``backend`` as it is.
 
     ``circuit`` may be parameterised: it is checked with every parameter at 0
@@ -87,7 +91,9 @@ def check_isa(circuit: QuantumCircuit, pub_index: int, backend: QoroBackend, *, 
         )
     if circuit.num_qubits == 0:
         raise QoroInputError(f"PUB {pub_index}: its circuit '{circuit.name}' has no qubits.")
-    probe = circuit.assign_parameters([0.0] * circuit.num_parameters) if circuit.parameters else circuit
+    probe = (
+        circuit.assign_parameters([0.0] * circuit.num_parameters) if circuit.parameters else circuit
+    )
     if probe.num_clbits == 0:
         # validate_circuit refuses circuits without classical bits (backend.run's guard).
         probe = probe.copy()
@@ -95,7 +101,9 @@ def check_isa(circuit: QuantumCircuit, pub_index: int, backend: QoroBackend, *, 
     try:
         validate_circuit(probe, pub_index, backend.target, backend.name)
     except QoroInputError as exc:
-        raise QoroInputError(f"PUB {pub_index} is not an ISA circuit for backend '{backend.name}': {exc} {hint}") from None
+        raise QoroInputError(
+            f"PUB {pub_index} is not an ISA circuit for backend '{backend.name}': {exc} {hint}"
+        ) from None
 
 
 def json_safe(value: Any) -> Any:

@@ -73,7 +73,15 @@ from ..api.models import JobType
 from ..api.observables import join_ham_ops, qiskit_label_to_wire
 from ..api.submission import MAX_SHOTS, JobSpec
 from ..journal import KIND_ESTIMATOR
-from ._common import check_isa, check_mode, check_precision, check_pubs, json_safe, pub_label, shape_size
+from ._common import (
+    check_isa,
+    check_mode,
+    check_precision,
+    check_pubs,
+    json_safe,
+    pub_label,
+    shape_size,
+)
 from .job import PAYLOAD_FORMAT, QoroPrimitiveJob, journal_call, rebuild_job, submit_call
 from .options import EstimatorOptions, coerce_options
 from .sampler import _outcome_bits, _retrieve
@@ -109,7 +117,9 @@ class _Pub:
 
     def broadcast(self) -> tuple[np.ndarray, np.ndarray]:
         """Flat binding and observable indices, broadcast to the PUB's shape."""
-        params = np.arange(shape_size(self.pub.parameter_values.shape)).reshape(self.pub.parameter_values.shape)
+        params = np.arange(shape_size(self.pub.parameter_values.shape)).reshape(
+            self.pub.parameter_values.shape
+        )
         obs = np.arange(shape_size(self.pub.observables.shape)).reshape(self.pub.observables.shape)
         return tuple(np.broadcast_arrays(params, obs))  # type: ignore[return-value]
 
@@ -127,7 +137,9 @@ def _quantum_template(circuit: QuantumCircuit, index: int) -> QuantumCircuit:
                 "measurements are dropped)."
             )
         template.append(
-            instruction.operation, [template.qubits[stripped.find_bit(q).index] for q in instruction.qubits], copy=False
+            instruction.operation,
+            [template.qubits[stripped.find_bit(q).index] for q in instruction.qubits],
+            copy=False,
         )
     return template
 
@@ -162,7 +174,9 @@ class EstimatorV2(BaseEstimatorV2):
             ``scale_shots_by_norm`` False, ``timeout``, ``progress``, ``tag``).
     """
 
-    def __init__(self, mode: QoroBackend, options: EstimatorOptions | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, mode: QoroBackend, options: EstimatorOptions | Mapping[str, Any] | None = None
+    ) -> None:
         self._backend = check_mode(mode, "EstimatorV2")
         self._options = coerce_options(EstimatorOptions, options)
 
@@ -187,7 +201,9 @@ class EstimatorV2(BaseEstimatorV2):
         """``"expectation"`` on systems running EXPECTATION jobs, else ``"sampling"``."""
         return METHOD_EXPECTATION if self._backend.supports_expval else METHOD_SAMPLING
 
-    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> QoroPrimitiveJob:
+    def run(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
+    ) -> QoroPrimitiveJob:
         """Submit the PUBs (as few Qoro jobs as the API allows) and return the job at once.
 
         Everything is checked before any request; invalid input raises
@@ -199,11 +215,15 @@ class EstimatorV2(BaseEstimatorV2):
             precision = options.default_precision
         check_precision(precision, "run(precision=...)")
         check_pubs(
-            pubs, "Estimator", "run([(circuit, observables)]) or run([(circuit, observables, parameter_values)])"
+            pubs,
+            "Estimator",
+            "run([(circuit, observables)]) or run([(circuit, observables, parameter_values)])",
         )
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         if not coerced:
-            raise QoroInputError("run() got no PUBs: pass at least one (circuit, observables[, parameter values]).")
+            raise QoroInputError(
+                "run() got no PUBs: pass at least one (circuit, observables[, parameter values])."
+            )
         backend = self._backend
         prepared = []
         for index, pub in enumerate(coerced):
@@ -227,20 +247,32 @@ class EstimatorV2(BaseEstimatorV2):
         else:
             specs = self._plan_sampling(prepared)
         if len(specs) > 1:
-            logger.info("Estimator call split into %d Qoro jobs (%s).", len(specs),
-                        "one per circuit width" if self.method == METHOD_EXPECTATION else "one per shots value")
+            logger.info(
+                "Estimator call split into %d Qoro jobs (%s).",
+                len(specs),
+                "one per circuit width"
+                if self.method == METHOD_EXPECTATION
+                else "one per shots value",
+            )
         provider = backend.provider
         job_ids = submit_call(provider, specs)
         payload = {
             "format": PAYLOAD_FORMAT,
             "method": self.method,
-            "jobs": [{"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)],
+            "jobs": [
+                {"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)
+            ],
             "pubs": [item.entry for item in prepared],
         }
         journal_call(provider, KIND_ESTIMATOR, backend.name, payload)
         return QoroPrimitiveJob(
-            provider, ESTIMATOR_CODEC, payload, backend=backend, backend_name=backend.name,
-            progress=options.progress, timeout=options.timeout,
+            provider,
+            ESTIMATOR_CODEC,
+            payload,
+            backend=backend,
+            backend_name=backend.name,
+            progress=options.progress,
+            timeout=options.timeout,
             circuit_metadata=[pub.circuit.metadata for pub in coerced],
         )
 
@@ -284,7 +316,10 @@ class EstimatorV2(BaseEstimatorV2):
         scale = 1.0
         if self._options.scale_shots_by_norm:
             norm = max(
-                (sum(abs(c) for label, c in obs.items() if not _is_identity(label)) for obs in item.observables),
+                (
+                    sum(abs(c) for label, c in obs.items() if not _is_identity(label))
+                    for obs in item.observables
+                ),
                 default=0.0,
             )
             scale = norm if norm > 0 else 1.0
@@ -311,22 +346,28 @@ class EstimatorV2(BaseEstimatorV2):
             if letter in "XY":
                 rotation.h(qubit)
         target = self._backend.target
-        if all(target.instruction_supported(i.operation.name, (rotation.find_bit(i.qubits[0]).index,))
-               for i in rotation.data):
+        if all(
+            target.instruction_supported(i.operation.name, (rotation.find_bit(i.qubits[0]).index,))
+            for i in rotation.data
+        ):
             return rotation
         return PassManager([Optimize1qGatesDecomposition(target=target)]).run(rotation)
 
     def _plan_sampling(self, prepared: list[_Pub]) -> list[JobSpec]:
         backend, options = self._backend, self._options
         by_shots: dict[int, dict[str, str]] = {}
-        pending: list[tuple[_Pub, int, int, QuantumCircuit]] = []  # (pub, flat binding, group, measured template)
+        pending: list[
+            tuple[_Pub, int, int, QuantumCircuit]
+        ] = []  # (pub, flat binding, group, measured template)
         for item in prepared:
             shots = self._shots(item)
             item.entry["shots"] = shots
             by_shots.setdefault(shots, {})
             item.entry["job"] = list(by_shots).index(shots)
             param_index, obs_index = item.broadcast()
-            needed: dict[int, dict[str, None]] = {p: {} for p in range(shape_size(item.pub.parameter_values.shape))}
+            needed: dict[int, dict[str, None]] = {
+                p: {} for p in range(shape_size(item.pub.parameter_values.shape))
+            }
             for p, o in zip(param_index.reshape(-1), obs_index.reshape(-1)):
                 for label in item.observables[o]:
                     if not _is_identity(label):
@@ -339,7 +380,7 @@ class EstimatorV2(BaseEstimatorV2):
                 key = tuple(sorted(needed[p]))
                 if key not in grouping_cache:
                     ids = []
-                    for paulis in (self._groups(key) if key else []):
+                    for paulis in self._groups(key) if key else []:
                         group_key = tuple(paulis)
                         if group_key not in group_ids:
                             group_ids[group_key] = len(groups)
@@ -368,7 +409,13 @@ class EstimatorV2(BaseEstimatorV2):
             for group in item.entry["groups"]:
                 group.pop("basis", None)
         return [
-            JobSpec(system_name=backend.name, job_type=backend.job_type, circuits=circuits, shots=shots, tag=options.tag)
+            JobSpec(
+                system_name=backend.name,
+                job_type=backend.job_type,
+                circuits=circuits,
+                shots=shots,
+                tag=options.tag,
+            )
             for shots, circuits in by_shots.items()
         ]
 
@@ -385,7 +432,9 @@ class EstimatorV2(BaseEstimatorV2):
 
     def _measurement_template(self, item: _Pub, group: Mapping[str, Any]) -> QuantumCircuit:
         n, qubits = item.num_qubits, group["qubits"]
-        circuit = QuantumCircuit(QuantumRegister(n, "q"), ClassicalRegister(len(qubits), "c"), name=item.template.name)
+        circuit = QuantumCircuit(
+            QuantumRegister(n, "q"), ClassicalRegister(len(qubits), "c"), name=item.template.name
+        )
         circuit.compose(item.template, qubits=range(n), inplace=True)
         circuit.compose(self._rotations(group["basis"], n), qubits=range(n), inplace=True)
         circuit.measure(qubits, range(len(qubits)))
@@ -428,7 +477,9 @@ class _EstimatorCodec:
         out: list[list[str]] = [[] for _ in payload["jobs"]]
         for index, pub in enumerate(payload["pubs"]):
             if payload["method"] == METHOD_EXPECTATION:
-                out[pub["job"]].extend(pub_label(index, p) for p in range(shape_size(pub["param_shape"])))
+                out[pub["job"]].extend(
+                    pub_label(index, p) for p in range(shape_size(pub["param_shape"]))
+                )
             else:
                 for p, groups in enumerate(pub["param_groups"]):
                     out[pub["job"]].extend(pub_label(index, p, g) for g in groups)
@@ -456,19 +507,27 @@ class _EstimatorCodec:
             else:
                 terms = self._sampled_values(index, pub, raw_job)
             evs, spread = _combine(pub["observables"], terms, param_index, obs_index)
-            stds = spread / math.sqrt(pub["shots"]) if pub["shots"] else np.zeros(shape, dtype=np.float64)
+            stds = (
+                spread / math.sqrt(pub["shots"])
+                if pub["shots"]
+                else np.zeros(shape, dtype=np.float64)
+            )
             metadata: dict[str, Any] = {"target_precision": pub["target_precision"]}
             if pub["shots"]:
                 metadata["shots"] = pub["shots"]
             metadata["circuit_metadata"] = (
-                circuit_metadata[index] if circuit_metadata is not None else pub.get("circuit_metadata", {})
+                circuit_metadata[index]
+                if circuit_metadata is not None
+                else pub.get("circuit_metadata", {})
             )
             metadata["job_id"] = job_ids[pub["job"]]
             results.append(PubResult(DataBin(evs=evs, stds=stds, shape=shape), metadata=metadata))
         return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})
 
     @staticmethod
-    def _exact_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> _TermValues:
+    def _exact_values(
+        index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]
+    ) -> _TermValues:
         labels = [label for obs in pub["observables"] for label in obs if not _is_identity(label)]
         num_bindings = shape_size(pub["param_shape"])
         terms = _TermValues.empty(labels, num_bindings)
@@ -483,15 +542,20 @@ class _EstimatorCodec:
                     f"Malformed server reply: circuit '{circuit_label}' has no value for the term '{missing.args[0]}'."
                 ) from None
             if not all(type(value) is float or type(value) is int for value in values):
-                values = [_check_real(value, circuit_label, term) for value, term in zip(values, wire)]
+                values = [
+                    _check_real(value, circuit_label, term) for value, term in zip(values, wire)
+                ]
             terms.value[p] = values
         terms.measured[:] = True
         return terms
 
     @staticmethod
-    def _sampled_values(index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]) -> _TermValues:
+    def _sampled_values(
+        index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]
+    ) -> _TermValues:
         terms = _TermValues.empty(
-            (label for group in pub["groups"] for label in group["paulis"]), len(pub["param_groups"])
+            (label for group in pub["groups"] for label in group["paulis"]),
+            len(pub["param_groups"]),
         )
         shots = int(pub["shots"])
         n = int(pub["num_qubits"])
@@ -507,7 +571,8 @@ class _EstimatorCodec:
                         f"not {shots}."
                     )
                 masks = np.array(
-                    [[label[n - 1 - q] != "I" for q in qubits] for label in group["paulis"]], dtype=np.int64
+                    [[label[n - 1 - q] != "I" for q in qubits] for label in group["paulis"]],
+                    dtype=np.int64,
                 ).reshape(len(group["paulis"]), len(qubits))
                 parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x paulis
                 expvals = (counts[:, None] * (1 - 2 * parity)).sum(axis=0) / shots
@@ -520,7 +585,10 @@ class _EstimatorCodec:
 
 
 def _combine(
-    observables: Sequence[Mapping[str, float]], terms: _TermValues, param_index: np.ndarray, obs_index: np.ndarray
+    observables: Sequence[Mapping[str, float]],
+    terms: _TermValues,
+    param_index: np.ndarray,
+    obs_index: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expectation values and their spread (sum of ``|coeff| * sqrt(variance)``) at every
     position of the broadcast shape, term by term in each observable's order."""

@@ -106,8 +106,15 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         self._timeout = timeout
         self._circuit_metadata = list(circuit_metadata) if circuit_metadata is not None else None
         self._qoro_jobs = [
-            QoroJob(backend, str(job["job_id"]), provider=provider, shots=job.get("shots"),
-                    backend_name=backend_name, progress=progress, timeout=timeout)
+            QoroJob(
+                backend,
+                str(job["job_id"]),
+                provider=provider,
+                shots=job.get("shots"),
+                backend_name=backend_name,
+                progress=progress,
+                timeout=timeout,
+            )
             for job in jobs
         ]
         self._lock = threading.Lock()
@@ -225,24 +232,34 @@ def submit_call(provider: QoroProvider, specs: Sequence[JobSpec]) -> list[str]:
         for job_id in job_ids:
             discard_job(provider.client, job_id)
         if job_ids:
-            logger.warning("Discarded Qoro job(s) %s of a primitive call whose submission failed.",
-                           ", ".join(job_ids))
+            logger.warning(
+                "Discarded Qoro job(s) %s of a primitive call whose submission failed.",
+                ", ".join(job_ids),
+            )
         raise
     return job_ids
 
 
-def journal_call(provider: QoroProvider, kind: str, backend_name: str, payload: dict[str, Any]) -> None:
+def journal_call(
+    provider: QoroProvider, kind: str, backend_name: str, payload: dict[str, Any]
+) -> None:
     """Journal a call: the payload under the first id, a pointer to it under the others."""
     job_ids = [str(job["job_id"]) for job in payload["jobs"]]
     record_quietly(provider.journal, job_ids[0], kind, backend_name, payload, base_url=provider.url)
     for job_id in job_ids[1:]:
         record_quietly(
-            provider.journal, job_id, kind, backend_name,
-            {"format": PAYLOAD_FORMAT, "primary": job_ids[0]}, base_url=provider.url,
+            provider.journal,
+            job_id,
+            kind,
+            backend_name,
+            {"format": PAYLOAD_FORMAT, "primary": job_ids[0]},
+            base_url=provider.url,
         )
 
 
-def rebuild_job(provider: QoroProvider, entry: JournalEntry, codec: ResultCodec) -> QoroPrimitiveJob:
+def rebuild_job(
+    provider: QoroProvider, entry: JournalEntry, codec: ResultCodec
+) -> QoroPrimitiveJob:
     """The primitive job of a journal entry (any Qoro job of the call), for ``retrieve_job``."""
     payload = entry.payload
     if "primary" in payload:
@@ -269,7 +286,13 @@ def rebuild_job(provider: QoroProvider, entry: JournalEntry, codec: ResultCodec)
     try:
         backend = provider.get_backend(entry.backend_name)
     except QoroError:
-        logger.info("Backend %r of retrieved job %s is not available at %s.",
-                    entry.backend_name, entry.job_id, provider.url)
+        logger.info(
+            "Backend %r of retrieved job %s is not available at %s.",
+            entry.backend_name,
+            entry.job_id,
+            provider.url,
+        )
         backend = None
-    return QoroPrimitiveJob(provider, codec, payload, backend=backend, backend_name=entry.backend_name)
+    return QoroPrimitiveJob(
+        provider, codec, payload, backend=backend, backend_name=entry.backend_name
+    )

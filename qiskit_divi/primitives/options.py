@@ -112,7 +112,9 @@ _SAMPLER_ADVICE: dict[str, str] = {
 def _estimator_shots_advice(value: Any) -> str:
     equivalent = ""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
-        equivalent = f" (default_shots={int(value)} is default_precision={1 / math.sqrt(int(value)):.6g})"
+        equivalent = (
+            f" (default_shots={int(value)} is default_precision={1 / math.sqrt(int(value)):.6g})"
+        )
     return (
         "EstimatorV2 takes a precision, not shots: set default_precision (or precision= in run()); "
         f"the sampling fallback runs ceil(1 / precision**2) shots{equivalent}, and EXPECTATION "

@@ -76,7 +76,9 @@ class SamplerV2(BaseSamplerV2):
             Qoro API takes none.
     """
 
-    def __init__(self, mode: QoroBackend, options: SamplerOptions | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, mode: QoroBackend, options: SamplerOptions | Mapping[str, Any] | None = None
+    ) -> None:
         self._backend = check_mode(mode, "SamplerV2")
         self._options = coerce_options(SamplerOptions, options)
 
@@ -108,7 +110,9 @@ class SamplerV2(BaseSamplerV2):
         check_pubs(pubs, "Sampler", "run([circuit]) or run([(circuit, parameter_values)])")
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         if not coerced:
-            raise QoroInputError("run() got no PUBs: pass at least one circuit or (circuit, parameter values).")
+            raise QoroInputError(
+                "run() got no PUBs: pass at least one circuit or (circuit, parameter values)."
+            )
         backend = self._backend
         for index, pub in enumerate(coerced):
             check_isa(pub.circuit, index, backend)
@@ -137,29 +141,49 @@ class SamplerV2(BaseSamplerV2):
                     "shots": pub.shots,
                     "shape": list(pub.shape),
                     "num_clbits": circuit.num_clbits,
-                    "registers": [[reg.name, [circuit.find_bit(bit).index for bit in reg]] for reg in circuit.cregs],
+                    "registers": [
+                        [reg.name, [circuit.find_bit(bit).index for bit in reg]]
+                        for reg in circuit.cregs
+                    ],
                     "circuit_metadata": json_safe(circuit.metadata),
                 }
             )
         if not by_shots:
             by_shots[1] = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
         specs = [
-            JobSpec(system_name=backend.name, job_type=backend.job_type, circuits=circuits, shots=n, tag=options.tag)
+            JobSpec(
+                system_name=backend.name,
+                job_type=backend.job_type,
+                circuits=circuits,
+                shots=n,
+                tag=options.tag,
+            )
             for n, circuits in by_shots.items()
         ]
         if len(specs) > 1:
-            logger.info("Sampler call with %d distinct shot counts: submitting %d Qoro jobs.", len(specs), len(specs))
+            logger.info(
+                "Sampler call with %d distinct shot counts: submitting %d Qoro jobs.",
+                len(specs),
+                len(specs),
+            )
         provider = backend.provider
         job_ids = submit_call(provider, specs)
         payload = {
             "format": PAYLOAD_FORMAT,
-            "jobs": [{"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)],
+            "jobs": [
+                {"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)
+            ],
             "pubs": pub_entries,
         }
         journal_call(provider, KIND_SAMPLER, backend.name, payload)
         return QoroPrimitiveJob(
-            provider, SAMPLER_CODEC, payload, backend=backend, backend_name=backend.name,
-            progress=options.progress, timeout=options.timeout,
+            provider,
+            SAMPLER_CODEC,
+            payload,
+            backend=backend,
+            backend_name=backend.name,
+            progress=options.progress,
+            timeout=options.timeout,
             circuit_metadata=[pub.circuit.metadata for pub in coerced],
         )
 
@@ -183,7 +207,9 @@ def _retrieve(job_id: str, provider: QoroProvider, kind: str) -> QoroPrimitiveJo
 # --- decoding ----------------------------------------------------------------------
 
 
-def _outcome_bits(counts: Mapping[str, Any], num_clbits: int, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _outcome_bits(
+    counts: Mapping[str, Any], num_clbits: int, label: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct outcomes as a bool matrix (column ``i`` = clbit ``i``) and their counts, ascending."""
     keys: dict[str, int] = {}
     for key, value in counts.items():
@@ -201,8 +227,12 @@ def _outcome_bits(counts: Mapping[str, Any], num_clbits: int, label: str) -> tup
         keys[bits] = keys.get(bits, 0) + int(value)
     ordered = sorted(keys)
     if num_clbits == 0 or not ordered:
-        return np.zeros((len(ordered), num_clbits), dtype=bool), np.array([keys[k] for k in ordered], dtype=np.int64)
-    text = np.frombuffer("".join(ordered).encode("ascii"), dtype=np.uint8).reshape(len(ordered), num_clbits)
+        return np.zeros((len(ordered), num_clbits), dtype=bool), np.array(
+            [keys[k] for k in ordered], dtype=np.int64
+        )
+    text = np.frombuffer("".join(ordered).encode("ascii"), dtype=np.uint8).reshape(
+        len(ordered), num_clbits
+    )
     matrix = (text == ord("1"))[:, ::-1]  # rightmost character is clbit 0
     return matrix, np.array([keys[k] for k in ordered], dtype=np.int64)
 
@@ -213,8 +243,10 @@ def _packed(matrix: np.ndarray, clbits: Sequence[int]) -> np.ndarray:
     num_bytes = (num_bits + 7) // 8
     sub = matrix[:, list(clbits)[::-1]]  # most significant register bit first
     padded = np.zeros((matrix.shape[0], num_bytes * 8), dtype=bool)
-    padded[:, num_bytes * 8 - num_bits:] = sub
-    return np.packbits(padded, axis=1) if num_bytes else np.zeros((matrix.shape[0], 0), dtype=np.uint8)
+    padded[:, num_bytes * 8 - num_bits :] = sub
+    return (
+        np.packbits(padded, axis=1) if num_bytes else np.zeros((matrix.shape[0], 0), dtype=np.uint8)
+    )
 
 
 class _SamplerCodec:
@@ -224,7 +256,9 @@ class _SamplerCodec:
         out: list[list[str]] = [[] for _ in payload["jobs"]]
         for index, pub in enumerate(payload["pubs"]):
             if pub["job"] is not None:
-                out[pub["job"]].extend(pub_label(index, flat) for flat in range(shape_size(pub["shape"])))
+                out[pub["job"]].extend(
+                    pub_label(index, flat) for flat in range(shape_size(pub["shape"]))
+                )
         return out
 
     def decode(
@@ -241,7 +275,8 @@ class _SamplerCodec:
             size = shape_size(shape)
             registers = [(name, list(clbits)) for name, clbits in pub["registers"]]
             arrays = {
-                name: np.zeros((size, shots, (len(clbits) + 7) // 8), dtype=np.uint8) for name, clbits in registers
+                name: np.zeros((size, shots, (len(clbits) + 7) // 8), dtype=np.uint8)
+                for name, clbits in registers
             }
             for flat in range(size if pub["job"] is not None else 0):  # a PUB not sent has no bits
                 label = pub_label(index, flat)
@@ -254,12 +289,18 @@ class _SamplerCodec:
                     arrays[name][flat] = np.repeat(_packed(matrix, clbits), counts, axis=0)
             data = DataBin(
                 **{
-                    name: BitArray(arrays[name].reshape(shape + arrays[name].shape[1:]), len(clbits))
+                    name: BitArray(
+                        arrays[name].reshape(shape + arrays[name].shape[1:]), len(clbits)
+                    )
                     for name, clbits in registers
                 },
                 shape=shape,
             )
-            metadata = circuit_metadata[index] if circuit_metadata is not None else pub.get("circuit_metadata", {})
+            metadata = (
+                circuit_metadata[index]
+                if circuit_metadata is not None
+                else pub.get("circuit_metadata", {})
+            )
             results.append(
                 SamplerPubResult(
                     data,

@@ -36,17 +36,23 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 server.seen.append((self.command, self.path, dict(self.headers), body))
-                replies = server.script.get(f"{self.command} {self.path.split('?')[0]}") or [(404, {}, {"detail": "Not found."})]
+                replies = server.script.get(f"{self.command} {self.path.split('?')[0]}") or [
+                    (404, {}, {"detail": "Not found."})
+                ]
                 reply = replies.pop(0) if len(replies) > 1 else replies[0]
                 if callable(reply):
                     reply = reply()
                 if reply == "reset":
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
                     self.connection.close()
                     self.close_connection = True
                     return
                 status, headers, payload = reply
-                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                data = (
+                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                )
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -58,14 +64,18 @@ class ScriptedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def on(self, method: str, path: str, *replies: Reply) -> None:
         self.script[f"{method} /api/{path}"] = list(replies)
 
     def count(self, method: str, path: str) -> int:
-        return sum(1 for m, p, _, _ in self.seen if m == method and p.split("?")[0] == f"/api/{path}")
+        return sum(
+            1 for m, p, _, _ in self.seen if m == method and p.split("?")[0] == f"/api/{path}"
+        )
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -131,7 +141,9 @@ def recording_target():
         return
     from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
 
-    with EmulatorServer(tokens=[REPLAY_TOKEN], config=EmulatorConfig(min_job_seconds=0.1, seed=1234)) as server:
+    with EmulatorServer(
+        tokens=[REPLAY_TOKEN], config=EmulatorConfig(min_job_seconds=0.1, seed=1234)
+    ) as server:
         yield server.base_url, REPLAY_TOKEN
 
 
@@ -153,7 +165,12 @@ def cassette(request, recording_target, no_sockets):
     url, token = recording_target
     name = f"{request.node.name}.yaml"
     if not RECORDING and not (CASSETTE_DIR / name).exists():
-        pytest.fail(f"cassette {name} is missing: record it with QISKIT_DIVI_RECORD=1 pytest {request.node.nodeid}")
+        pytest.fail(
+            f"cassette {name} is missing: record it with QISKIT_DIVI_RECORD=1 pytest {request.node.nodeid}"
+        )
     policy = RetryPolicy(max_attempts=2, backoff_base=0.001)
-    with _recorder().use_cassette(name, allow_playback_repeats=False), QoroClient(token, url, retry_policy=policy) as qoro:
+    with (
+        _recorder().use_cassette(name, allow_playback_repeats=False),
+        QoroClient(token, url, retry_policy=policy) as qoro,
+    ):
         yield qoro

@@ -41,7 +41,11 @@ def test_chunks_respect_budget_and_order():
 
 def test_oversized_single_circuit_travels_alone():
     packed = {"small": "a" * 10, "huge": "b" * 5000, "tail": "c" * 10}
-    assert chunk_packed_circuits(packed, max_bytes=1000) == [{"small": "a" * 10}, {"huge": "b" * 5000}, {"tail": "c" * 10}]
+    assert chunk_packed_circuits(packed, max_bytes=1000) == [
+        {"small": "a" * 10},
+        {"huge": "b" * 5000},
+        {"tail": "c" * 10},
+    ]
 
 
 def test_empty_input_gives_no_chunks():

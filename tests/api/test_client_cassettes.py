@@ -6,13 +6,23 @@ opens no socket.
 
 import pytest
 
-from qiskit_divi.api.errors import QoroAuthenticationError, QoroConflictError, QoroNotFoundError, QoroResultsNotReadyError
+from qiskit_divi.api.errors import (
+    QoroAuthenticationError,
+    QoroConflictError,
+    QoroNotFoundError,
+    QoroResultsNotReadyError,
+)
 from qiskit_divi.api.models import JobStatus, JobType
 from qiskit_divi.api.submission import JobSpec, fetch_results, submit_job, wait_for_final_status
 
 
 def _x_circuit(n_qubits: int, flipped: list[int]) -> str:
-    lines = ['OPENQASM 2.0;', 'include "qelib1.inc";', f"qreg q[{n_qubits}];", f"creg c[{n_qubits}];"]
+    lines = [
+        "OPENQASM 2.0;",
+        'include "qelib1.inc";',
+        f"qreg q[{n_qubits}];",
+        f"creg c[{n_qubits}];",
+    ]
     lines += [f"x q[{i}];" for i in flipped]
     lines += [f"measure q[{i}] -> c[{i}];" for i in range(n_qubits)]
     return "\n".join(lines) + "\n"
@@ -44,11 +54,18 @@ def test_sampling_job_with_chunks_and_pages(cassette):
 
 
 def test_expectation_job(cassette):
-    spec = JobSpec("qoro_maestro", JobType.EXPECTATION, {"x01": _x_circuit(4, [0, 1])}, observables="ZIII;IZII;IIZI;IIIZ;ZZII")
+    spec = JobSpec(
+        "qoro_maestro",
+        JobType.EXPECTATION,
+        {"x01": _x_circuit(4, [0, 1])},
+        observables="ZIII;IZII;IIZI;IIIZ;ZZII",
+    )
     job_id = submit_job(cassette, spec)
     wait_for_final_status(cassette, job_id, timeout=60)
     values = fetch_results(cassette, job_id)["x01"]
-    assert values == pytest.approx({"ZIII": -1.0, "IZII": -1.0, "IIZI": 1.0, "IIIZ": 1.0, "ZZII": 1.0})
+    assert values == pytest.approx(
+        {"ZIII": -1.0, "IZII": -1.0, "IIZI": 1.0, "IIIZ": 1.0, "ZZII": 1.0}
+    )
 
 
 def test_cancel_then_conflict(cassette):

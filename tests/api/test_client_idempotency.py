@@ -24,7 +24,11 @@ CHUNK = AddCircuitsRequest({"a": "H4sI"}, finalized=True, shots=10)
 
 
 def _keys(scripted, method, path):
-    return [h.get(IDEMPOTENCY_KEY_HEADER) for m, p, h, _ in scripted.seen if m == method and p == f"/api/{path}"]
+    return [
+        h.get(IDEMPOTENCY_KEY_HEADER)
+        for m, p, h, _ in scripted.seen
+        if m == method and p == f"/api/{path}"
+    ]
 
 
 def _advertise(scripted, client, supported=True):
@@ -43,7 +47,11 @@ def test_state_changing_requests_carry_a_fresh_uuid4_key(scripted, client):
     client.cancel_job("j1")
     client.delete_job("j1")
     client.job_status("j1")
-    keys = _keys(scripted, "POST", "job/init/") + _keys(scripted, "POST", "job/j1/cancel/") + _keys(scripted, "DELETE", "job/j1")
+    keys = (
+        _keys(scripted, "POST", "job/init/")
+        + _keys(scripted, "POST", "job/j1/cancel/")
+        + _keys(scripted, "DELETE", "job/j1")
+    )
     assert len(set(keys)) == 4
     assert all(uuid.UUID(k).version == 4 for k in keys)
     assert _keys(scripted, "GET", "job/j1/status/") == [None]
@@ -59,7 +67,9 @@ def test_a_refused_post_is_retried_with_the_same_key(scripted, client):
 @pytest.mark.parametrize("ambiguous", ["reset", (502, {}, "bad gateway"), (504, {}, "timeout")])
 def test_ambiguous_post_is_resent_with_the_same_key_when_supported(scripted, client, ambiguous):
     _advertise(scripted, client)
-    scripted.on("POST", "job/init/", ambiguous, (201, {"Idempotent-Replayed": "true"}, {"job_id": "j1"}))
+    scripted.on(
+        "POST", "job/init/", ambiguous, (201, {"Idempotent-Replayed": "true"}, {"job_id": "j1"})
+    )
     assert client.init_job(INIT) == "j1"
     first, second = _keys(scripted, "POST", "job/init/")
     assert first == second and first is not None
@@ -85,7 +95,11 @@ def test_ambiguous_post_is_not_resent_without_advertised_support(scripted, clien
         client.init_job(INIT)
     assert scripted.count("POST", "job/init/") == 1
     message = str(info.value)
-    assert "not re-sent" in message and "Idempotency-Key" in message and "job may have been created" in message
+    assert (
+        "not re-sent" in message
+        and "Idempotency-Key" in message
+        and "job may have been created" in message
+    )
     assert client.idempotency_supported is False
     scripted.on("POST", "job/j1/cancel/", ambiguous, (200, {}, {}))
     with pytest.raises(QoroAmbiguousRequestError, match="Check job j1") as info:
@@ -139,13 +153,24 @@ def _slow(seconds, reply):
 
 
 def test_read_timeouts_are_user_settable(scripted, token):
-    scripted.httpd.handle_error = lambda request, address: None  # the late replies hit closed sockets
+    scripted.httpd.handle_error = lambda request, address: (
+        None
+    )  # the late replies hit closed sockets
     policy = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_cap=0.002)
-    with QoroClient(token, scripted.base_url, retry_policy=policy, timeouts={"status": 0.2, "init": 0.2}) as fast:
+    with QoroClient(
+        token, scripted.base_url, retry_policy=policy, timeouts={"status": 0.2, "init": 0.2}
+    ) as fast:
         assert fast.timeouts["status"] == 0.2 and fast.timeouts["results"] == 100
-        scripted.on("GET", "job/j/status/", _slow(0.5, (200, {}, {"status": "PENDING"})), (200, {}, {"status": "RUNNING"}))
+        scripted.on(
+            "GET",
+            "job/j/status/",
+            _slow(0.5, (200, {}, {"status": "PENDING"})),
+            (200, {}, {"status": "RUNNING"}),
+        )
         started = time.monotonic()
-        assert fast.job_status("j").raw_status == "RUNNING"  # the GET timed out once, then was retried
+        assert (
+            fast.job_status("j").raw_status == "RUNNING"
+        )  # the GET timed out once, then was retried
         assert time.monotonic() - started < 0.5
         scripted.on("GET", "", (200, {}, {}))
         scripted.on("POST", "job/init/", _slow(0.5, (201, {}, {"job_id": "late"})))
@@ -154,7 +179,9 @@ def test_read_timeouts_are_user_settable(scripted, token):
         assert scripted.count("POST", "job/init/") == 1
 
 
-@pytest.mark.parametrize("bad", [{"init": 0}, {"init": -1}, {"nope": 1}, {"status": float("inf")}, {"status": True}])
+@pytest.mark.parametrize(
+    "bad", [{"init": 0}, {"init": -1}, {"nope": 1}, {"status": float("inf")}, {"status": True}]
+)
 def test_invalid_timeouts_are_refused(token, bad):
     with pytest.raises(QoroConfigurationError):
         QoroClient(token, "http://127.0.0.1:9/api", timeouts=bad)

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from qiskit_divi.api.client import QoroClient
 from qiskit_divi.api.errors import (
     QoroAmbiguousRequestError,
     QoroAuthenticationError,
@@ -13,20 +14,22 @@ from qiskit_divi.api.errors import (
     QoroProtocolError,
     QoroResultsNotReadyError,
 )
-from qiskit_divi.api.client import QoroClient
 from qiskit_divi.api.models import InitJobRequest, JobType
 
 OK_SYSTEMS = (200, {}, [{"name": "qoro_maestro", "access_level": "PUBLIC"}])
 INIT = InitJobRequest(JobType.SIMULATE, "qoro_maestro")
 
 
-@pytest.mark.parametrize("transient", [
-    (502, {}, "bad gateway"),
-    (503, {}, {"detail": "busy"}),
-    (504, {}, "timeout"),
-    (429, {"Retry-After": "0"}, {"detail": "slow down"}),
-    "reset",
-])
+@pytest.mark.parametrize(
+    "transient",
+    [
+        (502, {}, "bad gateway"),
+        (503, {}, {"detail": "busy"}),
+        (504, {}, "timeout"),
+        (429, {"Retry-After": "0"}, {"detail": "slow down"}),
+        "reset",
+    ],
+)
 def test_get_is_retried_on_transient_failures(scripted, client, transient):
     scripted.on("GET", "qpusystem/", transient, transient, OK_SYSTEMS)
     assert [s.name for s in client.list_systems()] == ["qoro_maestro"]
@@ -57,7 +60,9 @@ def test_creating_post_is_never_resent_after_an_ambiguous_failure(scripted, clie
     assert scripted.count("POST", "job/init/") == 1
 
 
-@pytest.mark.parametrize("refused", [(503, {}, {"detail": "down"}), (429, {"Retry-After": "0"}, {})])
+@pytest.mark.parametrize(
+    "refused", [(503, {}, {"detail": "down"}), (429, {"Retry-After": "0"}, {})]
+)
 def test_post_refused_outright_is_retried(scripted, client, refused):
     scripted.on("POST", "job/init/", refused, (201, {}, {"job_id": "j1"}))
     assert client.init_job(INIT) == "j1"
@@ -85,7 +90,9 @@ def test_headers_follow_the_wire_contract(scripted, client, token):
 
 def test_error_statuses_map_to_the_tree_and_hide_the_token(scripted, client, token):
     scripted.on("GET", "qpusystem/", (401, {}, {"detail": "Invalid token."}))
-    scripted.on("POST", "job/j/cancel/", (409, {}, {"error": "Can only cancel a PENDING or RUNNING job"}))
+    scripted.on(
+        "POST", "job/j/cancel/", (409, {}, {"error": "Can only cancel a PENDING or RUNNING job"})
+    )
     scripted.on("GET", "job/j/resultsV2/", (400, {}, {"error": "not ready"}))
     with pytest.raises(QoroAuthenticationError) as auth:
         client.list_systems()
@@ -106,15 +113,33 @@ def test_non_json_reply_is_a_protocol_error(scripted, client):
 
 def test_pages_are_followed_until_next_is_null(scripted, client):
     base = f"{scripted.base_url}/job/j/resultsV2/"
-    scripted.on("GET", "job/j/resultsV2/",
-                (200, {}, {"count": 3, "next": f"{base}?limit=2&offset=2", "results": [{"label": "a", "results": None}, {"label": "b", "results": None}]}),
-                (200, {}, {"count": 3, "next": None, "results": [{"label": "c", "results": None}]}))
+    scripted.on(
+        "GET",
+        "job/j/resultsV2/",
+        (
+            200,
+            {},
+            {
+                "count": 3,
+                "next": f"{base}?limit=2&offset=2",
+                "results": [{"label": "a", "results": None}, {"label": "b", "results": None}],
+            },
+        ),
+        (200, {}, {"count": 3, "next": None, "results": [{"label": "c", "results": None}]}),
+    )
     assert [row.label for row in client.iter_results("j", limit=2)] == ["a", "b", "c"]
-    assert [p for m, p, _, _ in scripted.seen] == ["/api/job/j/resultsV2/?limit=2&offset=0", "/api/job/j/resultsV2/?limit=2&offset=2"]
+    assert [p for m, p, _, _ in scripted.seen] == [
+        "/api/job/j/resultsV2/?limit=2&offset=0",
+        "/api/job/j/resultsV2/?limit=2&offset=2",
+    ]
 
 
 def test_missing_rows_are_detected(scripted, client):
-    scripted.on("GET", "job/j/resultsV2/", (200, {}, {"count": 5, "next": None, "results": [{"label": "a", "results": None}]}))
+    scripted.on(
+        "GET",
+        "job/j/resultsV2/",
+        (200, {}, {"count": 5, "next": None, "results": [{"label": "a", "results": None}]}),
+    )
     with pytest.raises(QoroProtocolError, match="reported 5 results but 1 arrived"):
         list(client.iter_results("j"))
 
@@ -135,10 +160,16 @@ def test_a_url_without_the_api_root_says_to_check_the_url(emulator_server, emula
             with pytest.raises(QoroNotFoundError) as info:
                 call()
             message = str(info.value)
-            assert f"check the API URL (try {root}/api), given as url=... or QORO_API_URL" in message, message
+            assert (
+                f"check the API URL (try {root}/api), given as url=... or QORO_API_URL" in message
+            ), message
             assert "job id" not in message and emulator_token not in message
-    with QoroClient(emulator_token, emulator_server.base_url) as right:  # the job's own endpoints: the id
-        with pytest.raises(QoroNotFoundError, match="Check the job id; deleted jobs cannot be retrieved.") as info:
+    with QoroClient(
+        emulator_token, emulator_server.base_url
+    ) as right:  # the job's own endpoints: the id
+        with pytest.raises(
+            QoroNotFoundError, match="Check the job id; deleted jobs cannot be retrieved."
+        ) as info:
             right.job_status("no-such-job")
         assert "URL" not in str(info.value)
 
@@ -151,4 +182,6 @@ def test_only_a_job_endpoint_blames_the_job_id(client, endpoint, names_a_job):
     hint = client.not_found_hint(endpoint)
     assert (hint is None) is names_a_job
     if hint is not None:  # the scripted server's URL has the API root: no "try .../api"
-        assert hint.startswith(f"The server at {client.base_url} has no such endpoint: check the API URL, given")
+        assert hint.startswith(
+            f"The server at {client.base_url} has no such endpoint: check the API URL, given"
+        )

@@ -15,7 +15,9 @@ def isolated(monkeypatch, tmp_path):
 
 
 def test_argument_then_environment_then_dotenv(isolated, monkeypatch):
-    (isolated / ".env").write_text("QORO_API_KEY=from-dotenv\nQORO_API_URL=http://127.0.0.1:1/api\n")
+    (isolated / ".env").write_text(
+        "QORO_API_KEY=from-dotenv\nQORO_API_URL=http://127.0.0.1:1/api\n"
+    )
     assert resolve_token().reveal() == "from-dotenv"
     assert resolve_base_url() == "http://127.0.0.1:1/api"
     monkeypatch.setenv("QORO_API_KEY", "from-env")
@@ -24,7 +26,9 @@ def test_argument_then_environment_then_dotenv(isolated, monkeypatch):
 
 
 def test_missing_token_names_the_fix():
-    with pytest.raises(ValueError, match="Qoro API key not provided nor found in a .env file") as info:
+    with pytest.raises(
+        ValueError, match="Qoro API key not provided nor found in a .env file"
+    ) as info:
         resolve_token()
     assert "QORO_API_KEY" in str(info.value)
     assert isinstance(info.value, QoroConfigurationError)
@@ -42,7 +46,11 @@ def test_token_is_normalised():
 
 def test_secret_never_shows_itself():
     secret = Secret("hunter2")
-    assert "hunter2" not in repr(secret) and "hunter2" not in str(secret) and "hunter2" not in f"{secret}"
+    assert (
+        "hunter2" not in repr(secret)
+        and "hunter2" not in str(secret)
+        and "hunter2" not in f"{secret}"
+    )
 
 
 def test_base_url_defaults_to_production_and_is_validated():

@@ -29,7 +29,10 @@ def test_worked_example_from_the_wire_contract():
     assert decode_envelope(envelope) == WORKED_COUNTS
 
 
-@pytest.mark.parametrize("value, encoded", [(5, b"\x05"), (128, b"\x80\x01"), (137, b"\x89\x01"), (16384, b"\x80\x80\x01")])
+@pytest.mark.parametrize(
+    "value, encoded",
+    [(5, b"\x05"), (128, b"\x80\x01"), (137, b"\x89\x01"), (16384, b"\x80\x80\x01")],
+)
 def test_uleb128_known_values(value, encoded):
     assert uleb128_encode(value) == encoded
     assert uleb128_decode(b"\xff" + encoded, 1) == (value, 1 + len(encoded))
@@ -146,7 +149,9 @@ def test_large_histograms_round_trip(case):
     assert decode_envelope(encode_envelope(counts, n_bits)) == counts
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(histograms() | large_histograms(), st.data())
 def test_both_decoders_agree_on_corrupted_streams(monkeypatch, case, data):
     n_bits, counts = case
@@ -164,8 +169,13 @@ def _qh1(n_bits: int, gaps: list[int], counts: list[int]) -> bytes:
     extras = [c - 2 for c in counts if c != 1]
     fields = [len(gaps), sum(counts), len(gaps), *gaps]
     return (
-        b"QH1" + bytes([n_bits]) + b"".join(map(uleb128_encode, fields)) + uleb128_encode(len(rle)) + rle
-        + uleb128_encode(len(extras)) + b"".join(map(uleb128_encode, extras))
+        b"QH1"
+        + bytes([n_bits])
+        + b"".join(map(uleb128_encode, fields))
+        + uleb128_encode(len(rle))
+        + rle
+        + uleb128_encode(len(extras))
+        + b"".join(map(uleb128_encode, extras))
     )
 
 

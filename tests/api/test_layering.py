@@ -23,9 +23,17 @@ def test_api_imports_no_qiskit_and_nothing_above_it():
     offenders = []
     for path in sorted(API_DIR.glob("*.py")):
         for module, level in _imports(path):
-            if level > 1 or (level == 0 and module.startswith("qiskit_divi") and not module.startswith("qiskit_divi.api")):
+            if level > 1 or (
+                level == 0
+                and module.startswith("qiskit_divi")
+                and not module.startswith("qiskit_divi.api")
+            ):
                 offenders.append(f"{path.name}: imports {'.' * level}{module}")
-            if level == 0 and module.split(".")[0] in {"qiskit", "qiskit_aer", "qiskit_ibm_runtime"}:
+            if level == 0 and module.split(".")[0] in {
+                "qiskit",
+                "qiskit_aer",
+                "qiskit_ibm_runtime",
+            }:
                 if (path.name, module) not in ALLOWED_QISKIT:
                     offenders.append(f"{path.name}: imports {module}")
     assert not offenders, offenders

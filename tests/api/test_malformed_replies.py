@@ -18,27 +18,121 @@ INIT = InitJobRequest(JobType.SIMULATE, "qoro_maestro")
 
 
 def _page(*rows, count=None):
-    return (200, {}, {"count": len(rows) if count is None else count, "next": None, "results": list(rows)})
+    return (
+        200,
+        {},
+        {"count": len(rows) if count is None else count, "next": None, "results": list(rows)},
+    )
 
 
 @pytest.mark.parametrize(
     ("method", "path", "reply", "call", "message"),
     [
-        ("POST", "job/init/", (201, {}, "<html>gateway</html>"), lambda c: c.init_job(INIT), "job/init/ returned non-JSON"),
-        ("POST", "job/init/", (201, {}, {"id": "j"}), lambda c: c.init_job(INIT), "no 'job_id' field"),
-        ("POST", "job/init/", (201, {}, ["j"]), lambda c: c.init_job(INIT), "should be a JSON object"),
-        ("POST", "job/init/", (202, {}, {"job_id": "j"}), lambda c: c.init_job(INIT), "answered 202"),
-        ("GET", "job/j/status/", (200, {}, {"state": "DONE"}), lambda c: c.job_status("j"), "no 'status' field"),
-        ("GET", "job/j/status/", (200, {}, {"status": 3}), lambda c: c.job_status("j"), "'status' of the status/ reply should be str"),
-        ("GET", "job/j/status/", (200, {}, "ok"), lambda c: c.job_status("j"), "status/ returned non-JSON"),
-        ("GET", "qpusystem/", (200, {}, {"name": "x"}), lambda c: c.list_systems(), "should return a JSON array"),
-        ("GET", "qpusystem/", (200, {}, [{"qpus": []}]), lambda c: c.list_systems(), "no 'name' field"),
-        ("GET", "qpusystem/", (200, {}, [{"name": "s", "qpus": [{"nickname": "n"}]}]), lambda c: c.list_systems(), "no 'q_bits' field"),
-        ("GET", "job/j/resultsV2/", (200, {}, {"count": 1}), lambda c: list(c.iter_results("j")), "no 'results' field"),
-        ("GET", "job/j/resultsV2/", _page({"results": {}}), lambda c: list(c.iter_results("j")), "results row 0 has no 'label' field"),
-        ("GET", "job/j/resultsV2/", _page({"label": "a"}), lambda c: list(c.iter_results("j")), "results row 0 has no 'results' field"),
-        ("GET", "job/j/resultsV2/", (200, {}, {"results": [], "count": "2"}), lambda c: list(c.iter_results("j")), "'count'"),
-        ("GET", "job/j/resultsV2/", _page(count=4), lambda c: list(c.iter_results("j")), "reported 4 results but 0 arrived"),
+        (
+            "POST",
+            "job/init/",
+            (201, {}, "<html>gateway</html>"),
+            lambda c: c.init_job(INIT),
+            "job/init/ returned non-JSON",
+        ),
+        (
+            "POST",
+            "job/init/",
+            (201, {}, {"id": "j"}),
+            lambda c: c.init_job(INIT),
+            "no 'job_id' field",
+        ),
+        (
+            "POST",
+            "job/init/",
+            (201, {}, ["j"]),
+            lambda c: c.init_job(INIT),
+            "should be a JSON object",
+        ),
+        (
+            "POST",
+            "job/init/",
+            (202, {}, {"job_id": "j"}),
+            lambda c: c.init_job(INIT),
+            "answered 202",
+        ),
+        (
+            "GET",
+            "job/j/status/",
+            (200, {}, {"state": "DONE"}),
+            lambda c: c.job_status("j"),
+            "no 'status' field",
+        ),
+        (
+            "GET",
+            "job/j/status/",
+            (200, {}, {"status": 3}),
+            lambda c: c.job_status("j"),
+            "'status' of the status/ reply should be str",
+        ),
+        (
+            "GET",
+            "job/j/status/",
+            (200, {}, "ok"),
+            lambda c: c.job_status("j"),
+            "status/ returned non-JSON",
+        ),
+        (
+            "GET",
+            "qpusystem/",
+            (200, {}, {"name": "x"}),
+            lambda c: c.list_systems(),
+            "should return a JSON array",
+        ),
+        (
+            "GET",
+            "qpusystem/",
+            (200, {}, [{"qpus": []}]),
+            lambda c: c.list_systems(),
+            "no 'name' field",
+        ),
+        (
+            "GET",
+            "qpusystem/",
+            (200, {}, [{"name": "s", "qpus": [{"nickname": "n"}]}]),
+            lambda c: c.list_systems(),
+            "no 'q_bits' field",
+        ),
+        (
+            "GET",
+            "job/j/resultsV2/",
+            (200, {}, {"count": 1}),
+            lambda c: list(c.iter_results("j")),
+            "no 'results' field",
+        ),
+        (
+            "GET",
+            "job/j/resultsV2/",
+            _page({"results": {}}),
+            lambda c: list(c.iter_results("j")),
+            "results row 0 has no 'label' field",
+        ),
+        (
+            "GET",
+            "job/j/resultsV2/",
+            _page({"label": "a"}),
+            lambda c: list(c.iter_results("j")),
+            "results row 0 has no 'results' field",
+        ),
+        (
+            "GET",
+            "job/j/resultsV2/",
+            (200, {}, {"results": [], "count": "2"}),
+            lambda c: list(c.iter_results("j")),
+            "'count'",
+        ),
+        (
+            "GET",
+            "job/j/resultsV2/",
+            _page(count=4),
+            lambda c: list(c.iter_results("j")),
+            "reported 4 results but 0 arrived",
+        ),
     ],
 )
 def test_malformed_replies_name_the_problem(scripted, client, method, path, reply, call, message):
@@ -55,12 +149,18 @@ def _envelope(counts, n_bits):
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"encoding": "qh1", "n_bits": 2, "payload": base64.b64encode(b"XYZ\x00").decode()}, "bad magic"),
+        (
+            {"encoding": "qh1", "n_bits": 2, "payload": base64.b64encode(b"XYZ\x00").decode()},
+            "bad magic",
+        ),
         ({"encoding": "qh1", "n_bits": 2, "payload": "not base64!"}, "not valid base64"),
         ({"encoding": "qh9", "n_bits": 2, "payload": "AAAA"}, "Unsupported encoding"),
         (
-            {"encoding": "qh1", "n_bits": 2,
-             "payload": base64.b64encode(encode_histogram({"01": 5, "10": 5}, 2)[:-2]).decode()},
+            {
+                "encoding": "qh1",
+                "n_bits": 2,
+                "payload": base64.b64encode(encode_histogram({"01": 5, "10": 5}, 2)[:-2]).decode(),
+            },
             "truncated varint",
         ),
         ({**_envelope({"01": 5}, 2), "n_bits": 3}, "n_bits=3"),
@@ -78,9 +178,15 @@ def test_corrupt_results_name_the_circuit(scripted, client, payload, message):
 
 
 def test_counts_must_add_up_to_the_shots(scripted, client):
-    scripted.on("GET", "job/j/resultsV2/", _page({"label": "a", "results": _envelope({"00": 60, "11": 40}, 2)}))
+    scripted.on(
+        "GET",
+        "job/j/resultsV2/",
+        _page({"label": "a", "results": _envelope({"00": 60, "11": 40}, 2)}),
+    )
     assert fetch_results(client, "j", shots=100) == {"a": {"00": 60, "11": 40}}
-    with pytest.raises(QoroProtocolError, match="circuit 'a' in job j add up to 100 shots, but 1000 were requested"):
+    with pytest.raises(
+        QoroProtocolError, match="circuit 'a' in job j add up to 100 shots, but 1000 were requested"
+    ):
         fetch_results(client, "j", shots=1000)
 
 
@@ -98,7 +204,11 @@ def test_a_duplicated_or_missing_label_is_reported(scripted, client):
 @given(st.binary(max_size=64), st.sampled_from([b"QH1", b"QH2", b""]))
 @example(tail=b"\xf1N*\x00X\xc08\xad\xcb!\ti\xcd\xad\xb2\xe1\xf4\x05", magic=b"QH1")  # huge RLE run
 def test_random_histogram_bytes_never_escape_as_other_errors(tail, magic):
-    envelope = {"encoding": "qh1", "n_bits": 4, "payload": base64.b64encode(magic + tail).decode() or "AA=="}
+    envelope = {
+        "encoding": "qh1",
+        "n_bits": 4,
+        "payload": base64.b64encode(magic + tail).decode() or "AA==",
+    }
     try:
         counts = decode_envelope(envelope)
     except QoroProtocolError:

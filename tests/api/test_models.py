@@ -14,8 +14,20 @@ from qiskit_divi.api.models import (
 )
 
 SYSTEMS = [
-    {"name": "test_qpu", "access_level": "basic", "extra": 1,
-     "qpus": [{"nickname": "qpu1", "q_bits": 5, "status": "active", "system_kind": "superconducting", "new": "x"}]},
+    {
+        "name": "test_qpu",
+        "access_level": "basic",
+        "extra": 1,
+        "qpus": [
+            {
+                "nickname": "qpu1",
+                "q_bits": 5,
+                "status": "active",
+                "system_kind": "superconducting",
+                "new": "x",
+            }
+        ],
+    },
     {"name": "qoro_maestro", "access_level": "PUBLIC"},
     {"name": "custom", "access_level": "PUBLIC", "supports_expval": True},
 ]
@@ -28,11 +40,25 @@ def test_systems_parse_tolerantly():
     assert systems[1].qpus == []
 
 
-@pytest.mark.parametrize("data, field", [
-    ([{"access_level": "x"}], "'name'"),
-    ([{"name": "a", "qpus": [{"nickname": "n", "status": "s", "system_kind": "k"}]}], "'q_bits'"),
-    ([{"name": "a", "qpus": [{"nickname": "n", "q_bits": "5", "status": "s", "system_kind": "k"}]}], "'q_bits'"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ([{"access_level": "x"}], "'name'"),
+        (
+            [{"name": "a", "qpus": [{"nickname": "n", "status": "s", "system_kind": "k"}]}],
+            "'q_bits'",
+        ),
+        (
+            [
+                {
+                    "name": "a",
+                    "qpus": [{"nickname": "n", "q_bits": "5", "status": "s", "system_kind": "k"}],
+                }
+            ],
+            "'q_bits'",
+        ),
+    ],
+)
 def test_missing_or_mistyped_fields_name_the_field(data, field):
     with pytest.raises(QoroProtocolError, match=field):
         parse_qpu_systems(data)
@@ -45,7 +71,11 @@ def test_systems_must_be_a_list():
 
 def test_request_bodies_match_the_wire_contract():
     assert InitJobRequest(JobType.SIMULATE, "qoro_maestro").to_json() == {
-        "tag": "default", "job_type": "SIMULATE", "qpu_system_name": "qoro_maestro", "use_packing": False}
+        "tag": "default",
+        "job_type": "SIMULATE",
+        "qpu_system_name": "qoro_maestro",
+        "use_packing": False,
+    }
     body = AddCircuitsRequest({"c": "H4sI"}, finalized=True, shots=1000).to_json()
     assert body == {"circuits": {"c": "H4sI"}, "mode": "append", "finalized": "true", "shots": 1000}
     body = AddCircuitsRequest({"c": "H4sI"}, finalized=False, observables="ZI").to_json()
@@ -63,7 +93,9 @@ def test_status_parsing_tolerates_unknown_values():
 
 
 def test_results_page_and_job_id():
-    page = parse_results_page({"count": 1, "next": None, "results": [{"label": "a", "results": {"ZI": 1.0}}]})
+    page = parse_results_page(
+        {"count": 1, "next": None, "results": [{"label": "a", "results": {"ZI": 1.0}}]}
+    )
     assert page.rows[0].label == "a" and page.next is None and page.count == 1
     with pytest.raises(QoroProtocolError, match="'label'"):
         parse_results_page({"results": [{"results": {}}]})

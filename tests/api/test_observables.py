@@ -1,8 +1,13 @@
 import pytest
-from qiskit.quantum_info import Pauli, Statevector
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import Pauli, Statevector
 
-from qiskit_divi.api.observables import join_ham_ops, qiskit_label_to_wire, split_ham_ops, wire_to_qiskit_label
+from qiskit_divi.api.observables import (
+    join_ham_ops,
+    qiskit_label_to_wire,
+    split_ham_ops,
+    wire_to_qiskit_label,
+)
 
 
 def test_join_and_split():
@@ -10,11 +15,14 @@ def test_join_and_split():
     assert split_ham_ops("XYZ;IIZ") == ["XYZ", "IIZ"]
 
 
-@pytest.mark.parametrize("ham_ops, message", [
-    ("XY;Z", "same length"),
-    ("XA", "only I, X, Y, Z"),
-    ("", "must not be empty"),
-])
+@pytest.mark.parametrize(
+    "ham_ops, message",
+    [
+        ("XY;Z", "same length"),
+        ("XA", "only I, X, Y, Z"),
+        ("", "must not be empty"),
+    ],
+)
 def test_invalid_ham_ops(ham_ops, message):
     with pytest.raises(ValueError, match=message):
         split_ham_ops(ham_ops)

@@ -28,7 +28,10 @@ def test_polls_start_at_ten_milliseconds_and_grow_by_the_backoff_up_to_the_cap(m
     reply = submission.wait_for_final_status(client, "job", max_interval=0.5)
     assert reply.is_final and client.polls == 31 and len(sleeps) == 30
     assert sleeps[:3] == pytest.approx([0.01, 0.0125, 0.015625])
-    assert all(b == pytest.approx(min(0.5, a * submission.POLL_BACKOFF)) for a, b in zip(sleeps, sleeps[1:]))
+    assert all(
+        b == pytest.approx(min(0.5, a * submission.POLL_BACKOFF))
+        for a, b in zip(sleeps, sleeps[1:])
+    )
     assert sleeps[-1] == 0.5
     # a job finishing at 0.1 s is noticed within a quarter of that (the first poll after it)
     elapsed = [sum(sleeps[:k]) for k in range(len(sleeps) + 1)]

@@ -11,7 +11,10 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_ibm_runtime.models.backend_properties import BackendProperties
 
 from qiskit_divi.backends import create_backend_from_properties
-from qiskit_divi.backends._backend_properties_conversion import _normalize_nduv, _normalize_properties
+from qiskit_divi.backends._backend_properties_conversion import (
+    _normalize_nduv,
+    _normalize_properties,
+)
 
 DATE = datetime.datetime(2025, 1, 2, 3, 4, 5)
 OTHER_DATE = datetime.datetime(2024, 6, 1)
@@ -43,7 +46,10 @@ def realistic_two_qubit_properties() -> dict:
             {
                 "gate": "cx",
                 "qubits": [0, 1],
-                "parameters": [{"name": "gate_error", "value": 0.01}, {"name": "gate_length", "value": 300}],
+                "parameters": [
+                    {"name": "gate_error", "value": 0.01},
+                    {"name": "gate_length", "value": 300},
+                ],
             },
         ],
         "general": [{"name": "coupling", "value": 1.0}],
@@ -55,7 +61,10 @@ def realistic_two_qubit_properties() -> dict:
 
 def test_nduv_date_added_only_when_missing():
     assert _normalize_nduv({"name": "T1", "value": 1.0}, DATE)["date"] == DATE
-    assert _normalize_nduv({"name": "T1", "value": 1.0, "date": OTHER_DATE}, DATE)["date"] == OTHER_DATE
+    assert (
+        _normalize_nduv({"name": "T1", "value": 1.0, "date": OTHER_DATE}, DATE)["date"]
+        == OTHER_DATE
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,13 +130,20 @@ def test_properties_nested_entries_are_normalised_without_mutating_the_input():
     pristine = copy.deepcopy(properties)
     normalized = _normalize_properties(properties, OTHER_DATE)
     assert properties == pristine
-    assert normalized["qubits"][0][1] == {"name": "T2", "value": 80.2, "unit": "us", "date": OTHER_DATE}
+    assert normalized["qubits"][0][1] == {
+        "name": "T2",
+        "value": 80.2,
+        "unit": "us",
+        "date": OTHER_DATE,
+    }
     assert normalized["qubits"][0][0]["date"] == DATE  # explicit date kept
     assert normalized["gates"][2]["parameters"][1] == {
         "name": "gate_length", "value": 300, "unit": "ns", "date": OTHER_DATE,
     }  # fmt: skip
     assert normalized["gates"][2]["gate"] == "cx" and normalized["gates"][2]["qubits"] == [0, 1]
-    assert normalized["general"] == [{"name": "coupling", "value": 1.0, "unit": "", "date": OTHER_DATE}]
+    assert normalized["general"] == [
+        {"name": "coupling", "value": 1.0, "unit": "", "date": OTHER_DATE}
+    ]
 
 
 def test_properties_gate_without_parameters():
@@ -136,7 +152,9 @@ def test_properties_gate_without_parameters():
 
 
 def test_normalised_properties_load_into_backend_properties():
-    loaded = BackendProperties.from_dict(_normalize_properties(realistic_two_qubit_properties(), DATE))
+    loaded = BackendProperties.from_dict(
+        _normalize_properties(realistic_two_qubit_properties(), DATE)
+    )
     assert loaded.backend_name == "lab_device"
     assert loaded.gate_error("cx", [0, 1]) == pytest.approx(0.01)
     assert loaded.readout_error(1) == pytest.approx(0.03)
@@ -182,11 +200,15 @@ def test_single_qubit_backend_builds():
 
 @pytest.mark.parametrize("properties", [{}, {"qubits": []}])
 def test_backend_needs_a_qubit_count(properties):
-    with pytest.raises(ValueError, match="n_qubits must be provided when properties dictionary has no qubits"):
+    with pytest.raises(
+        ValueError, match="n_qubits must be provided when properties dictionary has no qubits"
+    ):
         create_backend_from_properties(properties)
 
 
 @pytest.mark.parametrize("n_qubits", [0, -3])
 def test_backend_rejects_non_positive_qubit_count(n_qubits):
     with pytest.raises(ValueError, match="n_qubits must be at least 1"):
-        create_backend_from_properties({"qubits": [[{"name": "T1", "value": 1.0}]]}, n_qubits=n_qubits)
+        create_backend_from_properties(
+            {"qubits": [[{"name": "T1", "value": 1.0}]]}, n_qubits=n_qubits
+        )

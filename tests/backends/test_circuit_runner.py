@@ -99,7 +99,12 @@ def test_sync_and_async_forms():
 
 @pytest.mark.parametrize(
     ("results", "job_id", "expected"),
-    [(None, None, False), ([{"label": "x", "results": {}}], None, False), (None, "id", True), ([], "id", False)],
+    [
+        (None, None, False),
+        ([{"label": "x", "results": {}}], None, False),
+        (None, "id", True),
+        ([], "id", False),
+    ],
 )
 def test_is_async_truth_table(results, job_id, expected):
     assert ExecutionResult(results=results, job_id=job_id).is_async() is expected

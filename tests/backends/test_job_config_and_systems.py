@@ -14,12 +14,12 @@ from qiskit_divi.backends import (
     JobStatus,
     JobType,
     QPUSystem,
+    _qpu_system,
     get_available_qpu_systems,
     get_qpu_system,
     parse_qpu_systems,
     update_qpu_systems_cache,
 )
-from qiskit_divi.backends import _qpu_system
 
 SYSTEM = QPUSystem(name="qoro_maestro", supports_expval=True)
 
@@ -58,7 +58,13 @@ def test_wire_types_are_defined_once():
 
 
 def test_enums():
-    assert [s.value for s in JobStatus] == ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+    assert [s.value for s in JobStatus] == [
+        "PENDING",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+    ]
     assert [t.value for t in JobType] == ["EXECUTE", "SIMULATE", "EXPECTATION", "CIRCUIT_CUT"]
     assert JobStatus("RUNNING") is JobStatus.RUNNING
     assert JobStatus.RUNNING != "RUNNING"
@@ -93,7 +99,9 @@ def test_job_config_stores_the_system_as_given(system):
 
 @pytest.mark.parametrize("system", [42, ["qoro_maestro"], {"name": "qoro_maestro"}])
 def test_job_config_rejects_other_system_types(system):
-    with pytest.raises(TypeError, match=f"Expected a QPUSystem instance or str, got {type(system)}"):
+    with pytest.raises(
+        TypeError, match=f"Expected a QPUSystem instance or str, got {type(system)}"
+    ):
         JobConfig(qpu_system=system)
 
 
@@ -122,13 +130,19 @@ def test_job_config_is_frozen():
 def test_override_merges_non_none_fields():
     base = JobConfig(shots=100, qpu_system="qoro_maestro", use_circuit_packing=False, tag="base")
     merged = base.override(JobConfig(shots=500, tag="new"))
-    assert merged == JobConfig(shots=500, qpu_system="qoro_maestro", use_circuit_packing=False, tag="new")
+    assert merged == JobConfig(
+        shots=500, qpu_system="qoro_maestro", use_circuit_packing=False, tag="new"
+    )
     assert merged is not base
-    assert base == JobConfig(shots=100, qpu_system="qoro_maestro", use_circuit_packing=False, tag="base")
+    assert base == JobConfig(
+        shots=100, qpu_system="qoro_maestro", use_circuit_packing=False, tag="base"
+    )
 
 
 def test_override_ignores_none_and_keeps_a_string_system():
-    base = JobConfig(shots=100, qpu_system="some_system", use_circuit_packing=True, tag="t", force_sampling=True)
+    base = JobConfig(
+        shots=100, qpu_system="some_system", use_circuit_packing=True, tag="t", force_sampling=True
+    )
     kept = base.override(JobConfig(tag=None, force_sampling=None))
     assert kept == base
     assert kept is not base
@@ -141,7 +155,9 @@ def test_override_with_a_system_object():
 
 
 def test_override_false_is_a_value():
-    merged = JobConfig(use_circuit_packing=True, force_sampling=True).override(JobConfig(use_circuit_packing=False))
+    merged = JobConfig(use_circuit_packing=True, force_sampling=True).override(
+        JobConfig(use_circuit_packing=False)
+    )
     assert merged.use_circuit_packing is False
     assert merged.force_sampling is False  # the default False overrides too
 
@@ -164,7 +180,12 @@ def test_chained_overrides_compose_left_to_right():
 
 def test_override_validates_the_merged_config():
     invalid = object.__new__(JobConfig)  # bypasses __post_init__, like a config mutated in place
-    for field, value in {"shots": 0, "qpu_system": None, "use_circuit_packing": None, "tag": None}.items():
+    for field, value in {
+        "shots": 0,
+        "qpu_system": None,
+        "use_circuit_packing": None,
+        "tag": None,
+    }.items():
         object.__setattr__(invalid, field, value)
     object.__setattr__(invalid, "force_sampling", None)
     with pytest.raises(ValueError, match="Shots must be a positive integer. Got 0."):
@@ -180,13 +201,17 @@ def test_parse_qpu_systems_builds_systems_with_qpus():
             {
                 "name": "qoro_maestro",
                 "access_level": "PUBLIC",
-                "qpus": [{"nickname": "m1", "q_bits": 24, "status": "ONLINE", "system_kind": "simulator"}],
+                "qpus": [
+                    {"nickname": "m1", "q_bits": 24, "status": "ONLINE", "system_kind": "simulator"}
+                ],
             },
             {"name": "ibm_x", "access_level": "PRIVATE", "qpus": []},
         ]
     )
     assert [s.name for s in systems] == ["qoro_maestro", "ibm_x"]
-    assert systems[0].qpus == [QPU(nickname="m1", q_bits=24, status="ONLINE", system_kind="simulator")]
+    assert systems[0].qpus == [
+        QPU(nickname="m1", q_bits=24, status="ONLINE", system_kind="simulator")
+    ]
     assert systems[1].access_level == "PRIVATE"
     assert systems[1].supports_expval is False
 
@@ -207,7 +232,9 @@ def test_cache_update_replaces_the_previous_content(systems_cache):
 
 
 def test_cache_errors(systems_cache):
-    with pytest.raises(ValueError, match=r"QPU systems cache is empty\. Call `QoroService\.fetch_qpu_systems\(\)`"):
+    with pytest.raises(
+        ValueError, match=r"QPU systems cache is empty\. Call `QoroService\.fetch_qpu_systems\(\)`"
+    ):
         get_qpu_system("qoro_maestro")
     update_qpu_systems_cache([QPUSystem(name="a")])
     with pytest.raises(ValueError, match="QPUSystem with name 'b' not found in cache.") as info:
@@ -227,5 +254,7 @@ def test_an_unknown_name_lists_the_cached_systems(systems_cache):
     with pytest.raises(ValueError) as info:
         get_qpu_system("alpah")
     message = str(info.value)
-    assert message.startswith("QPUSystem with name 'alpah' not found in cache. Available systems: alpha, zeta.")
+    assert message.startswith(
+        "QPUSystem with name 'alpah' not found in cache. Available systems: alpha, zeta."
+    )
     assert "JobConfig(qpu_system=...)" in message and "fetch_qpu_systems()" in message

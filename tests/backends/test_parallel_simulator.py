@@ -34,7 +34,9 @@ SEED = 1234
 
 def qasm(body: str, n_qubits: int = 2, n_clbits: int | None = None) -> str:
     n_clbits = n_qubits if n_clbits is None else n_clbits
-    return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n_qubits}];\ncreg c[{n_clbits}];\n{body}\n'
+    return (
+        f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n_qubits}];\ncreg c[{n_clbits}];\n{body}\n'
+    )
 
 
 H_MEASURE = qasm("h q[0];\nmeasure q[0] -> c[0];")
@@ -55,7 +57,9 @@ def mock_aer_result(counts, metadata=None):
         result.get_counts.side_effect = counts
     else:
         result.get_counts.return_value = counts
-    result.metadata = {"parallel_experiments": 1, "omp_nested": False} if metadata is None else metadata
+    result.metadata = (
+        {"parallel_experiments": 1, "omp_nested": False} if metadata is None else metadata
+    )
     simulator = mock.Mock()
     simulator.run.return_value.result.return_value = result
     return simulator
@@ -122,7 +126,9 @@ def corpus() -> dict[str, str]:
     disguised = QuantumCircuit(3, 3)
     disguised.h(range(3)), disguised.p(math.pi / 2, 2), disguised.cx(0, 1)
     disguised.measure(range(3), range(3))
-    circuits["clifford_in_disguise"] = disguised  # statevector as written, stabilizer once transpiled
+    circuits["clifford_in_disguise"] = (
+        disguised  # statevector as written, stabilizer once transpiled
+    )
     cancelling = QuantumCircuit(3, 3)
     cancelling.h(0), cancelling.t(0), cancelling.tdg(0), cancelling.h(1)
     cancelling.rx(0.3, 2), cancelling.rx(-0.3, 2), cancelling.cx(0, 1)
@@ -146,12 +152,16 @@ def corpus() -> dict[str, str]:
     )
     circuits["two_registers"] = two_registers
     texts = {label: qasm2.dumps(circuit) for label, circuit in circuits.items()}
-    texts["reset_and_if"] = qasm("h q[0];\nmeasure q[0] -> c[0];\nreset q[0];\nif(c==1) x q[1];\nmeasure q -> c;")
+    texts["reset_and_if"] = qasm(
+        "h q[0];\nmeasure q[0] -> c[0];\nreset q[0];\nif(c==1) x q[1];\nmeasure q -> c;"
+    )
     texts["custom_gate"] = (
         'OPENQASM 2.0;\ninclude "qelib1.inc";\ngate mine(t) a,b { rx(t) a; cx a,b; }\n'
         "qreg q[3];\ncreg c[3];\nmine(0.7) q[0],q[1];\nh q[2];\nmeasure q -> c;\n"
     )
-    texts["scientific_notation"] = qasm("rz(1.e-07) q[0];\nh q[0];\nrx(2.5e-1) q[1];\nmeasure q -> c;")
+    texts["scientific_notation"] = qasm(
+        "rz(1.e-07) q[0];\nh q[0];\nrx(2.5e-1) q[1];\nmeasure q -> c;"
+    )
     return texts
 
 
@@ -180,10 +190,23 @@ def test_fake_backend_table():
         20: ["FakeAlmadenV2", "FakeJohannesburgV2", "FakeSingaporeV2", "FakeBoeblingenV2"],
         27: ["FakeGeneva", "FakePeekskill", "FakeAuckland", "FakeCairoV2"],
     }
-    assert {size: [cls.__name__ for cls in classes] for size, classes in FAKE_BACKENDS.items()} == expected
+    assert {
+        size: [cls.__name__ for cls in classes] for size, classes in FAKE_BACKENDS.items()
+    } == expected
     for size, classes in FAKE_BACKENDS.items():
         assert classes[-1]().num_qubits == size
-    for n, size in [(0, 5), (5, 5), (6, 7), (7, 7), (8, 15), (15, 15), (16, 16), (17, 20), (21, 27), (27, 27)]:
+    for n, size in [
+        (0, 5),
+        (5, 5),
+        (6, 7),
+        (7, 7),
+        (8, 15),
+        (15, 15),
+        (16, 16),
+        (17, 20),
+        (21, 27),
+        (27, 27),
+    ]:
         assert _find_best_fake_backend(QuantumCircuit(n)) is FAKE_BACKENDS[size], n
 
 
@@ -263,7 +286,19 @@ def test_shots_and_n_processes_validation():
 
 @pytest.mark.parametrize(
     ("cpus", "expected"),
-    [(None, 3), (1, 2), (2, 2), (3, 2), (4, 3), (8, 7), (16, 15), (17, 12), (20, 15), (22, 16), (64, 16)],
+    [
+        (None, 3),
+        (1, 2),
+        (2, 2),
+        (3, 2),
+        (4, 3),
+        (8, 7),
+        (16, 15),
+        (17, 12),
+        (20, 15),
+        (22, 16),
+        (64, 16),
+    ],
 )
 def test_default_n_processes_table(cpus, expected):
     with mock.patch.object(ps.os, "cpu_count", return_value=cpus):
@@ -297,12 +332,18 @@ def test_auto_backend_uses_the_finder_and_from_backend_once():
     simulator = mock_aer_result({"000": 50, "111": 50})
     circuit = qasm("h q[0];\ncx q[0],q[1];\nmeasure q[0] -> c[0];", n_qubits=3)
     with (
-        mock.patch.object(ps, "_find_best_fake_backend", return_value=[mock.Mock(), backend_class]) as finder,
+        mock.patch.object(
+            ps, "_find_best_fake_backend", return_value=[mock.Mock(), backend_class]
+        ) as finder,
         mock.patch.object(ps.AerSimulator, "from_backend", return_value=simulator) as from_backend,
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(3)]),
     ):
-        result = ParallelSimulator(qiskit_backend="auto", shots=100).submit_circuits({"test_circuit": circuit})
-        again = ParallelSimulator(qiskit_backend="auto", shots=100).submit_circuits({"test_circuit": circuit})
+        result = ParallelSimulator(qiskit_backend="auto", shots=100).submit_circuits(
+            {"test_circuit": circuit}
+        )
+        again = ParallelSimulator(qiskit_backend="auto", shots=100).submit_circuits(
+            {"test_circuit": circuit}
+        )
     assert finder.call_args.args[0].num_qubits == 3
     backend_class.assert_called_once_with()  # the last class of the bucket, instantiated once
     from_backend.assert_called_once_with(backend_class.return_value)  # and cached
@@ -318,7 +359,11 @@ def test_auto_backend_picks_the_widest_circuit():
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(1)] * 3),
     ):
         ParallelSimulator(qiskit_backend="auto", shots=1).submit_circuits(
-            {"a": qasm("measure q[0] -> c[0];", 2), "b": qasm("measure q[0] -> c[0];", 6), "c": H_MEASURE}
+            {
+                "a": qasm("measure q[0] -> c[0];", 2),
+                "b": qasm("measure q[0] -> c[0];", 6),
+                "c": H_MEASURE,
+            }
         )
     assert finder.call_args.args[0].num_qubits == 6
 
@@ -331,10 +376,14 @@ def test_auto_backend_too_wide():
 def test_explicit_backend_goes_through_from_backend():
     backend = FakeQuitoV2()
     with (
-        mock.patch.object(ps.AerSimulator, "from_backend", return_value=mock_aer_result({"0": 60, "1": 40})) as fb,
+        mock.patch.object(
+            ps.AerSimulator, "from_backend", return_value=mock_aer_result({"0": 60, "1": 40})
+        ) as fb,
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)]),
     ):
-        result = ParallelSimulator(qiskit_backend=backend, shots=100).submit_circuits({"test_circuit": H_MEASURE})
+        result = ParallelSimulator(qiskit_backend=backend, shots=100).submit_circuits(
+            {"test_circuit": H_MEASURE}
+        )
     fb.assert_called_once_with(backend)
     assert result.results == [{"label": "test_circuit", "results": {"0": 60, "1": 40}}]
 
@@ -344,7 +393,11 @@ def test_batch_path_keeps_the_input_order():
         [{"0": 50, "1": 50}, {"0": 30, "1": 70}, {"1": 100}],
         metadata={"parallel_experiments": 2, "omp_nested": False},
     )
-    circuits = {"circuit1": H_MEASURE, "circuit2": H_MEASURE.replace("h q[0];", "x q[0];"), "circuit0": BELL}
+    circuits = {
+        "circuit1": H_MEASURE,
+        "circuit2": H_MEASURE.replace("h q[0];", "x q[0];"),
+        "circuit0": BELL,
+    }
     with (
         mock.patch.object(ps, "AerSimulator", return_value=simulator) as aer_class,
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)] * 3) as transpile,
@@ -356,22 +409,36 @@ def test_batch_path_keeps_the_input_order():
     simulator.run.assert_called_once()
     kwargs = simulator.run.call_args.kwargs
     assert kwargs["shots"] == 100
-    assert (kwargs["max_parallel_threads"], kwargs["max_parallel_experiments"], kwargs["max_parallel_shots"]) == (2, 2, 1)
+    assert (
+        kwargs["max_parallel_threads"],
+        kwargs["max_parallel_experiments"],
+        kwargs["max_parallel_shots"],
+    ) == (2, 2, 1)
     assert "seed_simulator" not in kwargs
     assert [row["label"] for row in result.results] == ["circuit1", "circuit2", "circuit0"]
-    assert [row["results"] for row in result.results] == [{"0": 50, "1": 50}, {"0": 30, "1": 70}, {"1": 100}]
+    assert [row["results"] for row in result.results] == [
+        {"0": 50, "1": 50},
+        {"0": 30, "1": 70},
+        {"1": 100},
+    ]
 
 
 @pytest.mark.parametrize(
     ("shots", "n_processes", "expected"),
-    [(100, 4, {"max_parallel_experiments": 1, "max_parallel_shots": 4}), (3, 4, {"max_parallel_experiments": 1, "max_parallel_shots": 1})],
+    [
+        (100, 4, {"max_parallel_experiments": 1, "max_parallel_shots": 4}),
+        (3, 4, {"max_parallel_experiments": 1, "max_parallel_shots": 1}),
+    ],
 )
 def test_single_circuit_parallelism_options(shots, n_processes, expected):
     simulator = mock_aer_result({"0": shots})
-    with mock.patch.object(ps, "AerSimulator", return_value=simulator), mock.patch.object(
-        ps, "transpile", return_value=[QuantumCircuit(2)]
+    with (
+        mock.patch.object(ps, "AerSimulator", return_value=simulator),
+        mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)]),
     ):
-        ParallelSimulator(shots=shots, n_processes=n_processes, simulation_seed=7).submit_circuits({"a": H_MEASURE})
+        ParallelSimulator(shots=shots, n_processes=n_processes, simulation_seed=7).submit_circuits(
+            {"a": H_MEASURE}
+        )
     kwargs = simulator.run.call_args.kwargs
     assert kwargs["seed_simulator"] == 7
     assert kwargs["max_parallel_threads"] == n_processes
@@ -379,23 +446,36 @@ def test_single_circuit_parallelism_options(shots, n_processes, expected):
 
 
 def test_seeded_parallel_execution_logs_one_warning():
-    simulator = mock_aer_result({"0": 50, "1": 50}, metadata={"parallel_experiments": 2, "omp_nested": True})
+    simulator = mock_aer_result(
+        {"0": 50, "1": 50}, metadata={"parallel_experiments": 2, "omp_nested": True}
+    )
     with (
         mock.patch.object(ps, "AerSimulator", return_value=simulator),
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)] * 2),
         mock.patch.object(ps, "logger") as logger,
     ):
-        ParallelSimulator(shots=100, simulation_seed=42).submit_circuits({"circuit1": H_MEASURE, "circuit2": BELL})
+        ParallelSimulator(shots=100, simulation_seed=42).submit_circuits(
+            {"circuit1": H_MEASURE, "circuit2": BELL}
+        )
     logger.warning.assert_called_once()
     message = str(logger.warning.call_args.args[0])
-    for phrase in ["Parallel execution detected", "parallel_experiments=2", "omp_nested=True", "may not be deterministic"]:
+    for phrase in [
+        "Parallel execution detected",
+        "parallel_experiments=2",
+        "omp_nested=True",
+        "may not be deterministic",
+    ]:
         assert phrase in message
 
 
 def test_the_seed_warning_says_what_to_do_once_per_simulator():
     metadata = {"parallel_experiments": 2, "omp_nested": False}
     with (
-        mock.patch.object(ps, "AerSimulator", side_effect=lambda *a, **k: mock_aer_result({"0": 1}, metadata=metadata)),
+        mock.patch.object(
+            ps,
+            "AerSimulator",
+            side_effect=lambda *a, **k: mock_aer_result({"0": 1}, metadata=metadata),
+        ),
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)] * 2),
         mock.patch.object(ps, "logger") as logger,
     ):
@@ -416,15 +496,32 @@ def test_what_the_seed_warning_says_is_true():
     """A seeded batch's counts do not depend on the parallelism; a circuit's do depend on its
     position in the batch; deterministic mode's do not."""
     rng = np.random.default_rng(11)
-    texts = {f"hea{i}": qasm2.dumps(hardware_efficient(3, 2, int(rng.integers(1 << 30)))) for i in range(4)}
-    runs = {n: ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=n).submit_circuits(texts).results for n in (1, 2)}
+    texts = {
+        f"hea{i}": qasm2.dumps(hardware_efficient(3, 2, int(rng.integers(1 << 30))))
+        for i in range(4)
+    }
+    runs = {
+        n: ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=n)
+        .submit_circuits(texts)
+        .results
+        for n in (1, 2)
+    }
     assert runs[1] == runs[2]
     reordered = dict(reversed(list(texts.items())))
-    moved = {row["label"]: row["results"] for row in ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=2).submit_circuits(reordered).results}
+    moved = {
+        row["label"]: row["results"]
+        for row in ParallelSimulator(shots=500, simulation_seed=SEED, n_processes=2)
+        .submit_circuits(reordered)
+        .results
+    }
     assert all(moved[row["label"]] != row["results"] for row in runs[2])
     alone = {}
     for order in (texts, reordered):
-        rows = ParallelSimulator(shots=500, simulation_seed=SEED, _deterministic_execution=True).submit_circuits(order).results
+        rows = (
+            ParallelSimulator(shots=500, simulation_seed=SEED, _deterministic_execution=True)
+            .submit_circuits(order)
+            .results
+        )
         alone[len(alone)] = {row["label"]: row["results"] for row in rows}
     assert alone[0] == alone[1]
 
@@ -433,11 +530,15 @@ def test_what_the_seed_warning_says_is_true():
 def test_no_warning_without_seed_or_parallelism(seed):
     metadata = {"parallel_experiments": 1 if seed else 2, "omp_nested": False}
     with (
-        mock.patch.object(ps, "AerSimulator", return_value=mock_aer_result({"0": 1}, metadata=metadata)),
+        mock.patch.object(
+            ps, "AerSimulator", return_value=mock_aer_result({"0": 1}, metadata=metadata)
+        ),
         mock.patch.object(ps, "transpile", return_value=[QuantumCircuit(2)] * 2),
         mock.patch.object(ps, "logger") as logger,
     ):
-        ParallelSimulator(shots=1, simulation_seed=seed).submit_circuits({"a": H_MEASURE, "b": BELL})
+        ParallelSimulator(shots=1, simulation_seed=seed).submit_circuits(
+            {"a": H_MEASURE, "b": BELL}
+        )
     logger.warning.assert_not_called()
 
 
@@ -455,7 +556,10 @@ def test_deterministic_mode_with_a_backend():
     assert simulator.run.call_count == 2  # one run per circuit
     for call in simulator.run.call_args_list:
         assert len(call.args[0]) == 1
-        assert call.kwargs == {"shots": 100, "seed_simulator": 42}  # same seed, no parallelism options
+        assert call.kwargs == {
+            "shots": 100,
+            "seed_simulator": 42,
+        }  # same seed, no parallelism options
     assert [row["label"] for row in result.results] == ["test_circuit", "other"]
 
 
@@ -481,17 +585,30 @@ def test_empty_submission():
 
 
 def test_counts_use_qiskit_bit_order():
-    result = ParallelSimulator(shots=64).submit_circuits({"x0": qasm("x q[0];\nmeasure q -> c;", 3)})
+    result = ParallelSimulator(shots=64).submit_circuits(
+        {"x0": qasm("x q[0];\nmeasure q -> c;", 3)}
+    )
     assert result.results == [{"label": "x0", "results": {"001": 64}}]
-    two = qasm("x q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> d[0];", 2, 1).replace("creg c[1];", "creg c[1];\ncreg d[1];")
-    assert ParallelSimulator(shots=8).submit_circuits({"r": two}).results[0]["results"] == {"1 0": 8}
+    two = qasm("x q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> d[0];", 2, 1).replace(
+        "creg c[1];", "creg c[1];\ncreg d[1];"
+    )
+    assert ParallelSimulator(shots=8).submit_circuits({"r": two}).results[0]["results"] == {
+        "1 0": 8
+    }
 
 
 def test_bit_identical_to_plain_aer_on_a_mixed_batch():
     texts = corpus()
     shots = 500
-    result = ParallelSimulator(shots=shots, simulation_seed=SEED, n_processes=2).submit_circuits(texts)
-    options = {"seed_simulator": SEED, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
+    result = ParallelSimulator(shots=shots, simulation_seed=SEED, n_processes=2).submit_circuits(
+        texts
+    )
+    options = {
+        "seed_simulator": SEED,
+        "max_parallel_threads": 2,
+        "max_parallel_experiments": 2,
+        "max_parallel_shots": 1,
+    }
     expected = baseline_counts(list(texts.values()), AerSimulator(), shots, options)
     assert [row["label"] for row in result.results] == list(texts)
     for row, counts in zip(result.results, expected):
@@ -503,22 +620,41 @@ def test_bit_identical_on_random_native_circuits():
     texts = {}
     for i in range(12):
         n = int(rng.integers(2, 12))
-        circuit = random_circuit(n, int(rng.integers(1, 6)), max_operands=2, seed=int(rng.integers(1 << 30)))
-        circuit = qiskit_transpile(circuit, basis_gates=["rx", "ry", "rz", "cx", "cz", "rzz", "h", "s", "t"], optimization_level=0)
+        circuit = random_circuit(
+            n, int(rng.integers(1, 6)), max_operands=2, seed=int(rng.integers(1 << 30))
+        )
+        circuit = qiskit_transpile(
+            circuit,
+            basis_gates=["rx", "ry", "rz", "cx", "cz", "rzz", "h", "s", "t"],
+            optimization_level=0,
+        )
         circuit.measure_all()
         texts[f"r{i}"] = qasm2.dumps(circuit)
     result = ParallelSimulator(shots=300, simulation_seed=99, n_processes=2).submit_circuits(texts)
-    options = {"seed_simulator": 99, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
+    options = {
+        "seed_simulator": 99,
+        "max_parallel_threads": 2,
+        "max_parallel_experiments": 2,
+        "max_parallel_shots": 1,
+    }
     expected = baseline_counts(list(texts.values()), AerSimulator(), 300, options)
     assert [row["results"] for row in result.results] == expected
 
 
 def test_deterministic_mode_matches_per_circuit_runs():
-    texts = {label: text for label, text in corpus().items() if label.startswith(("hea", "clifford", "qaoa_rzz_0"))}
-    result = ParallelSimulator(shots=200, simulation_seed=SEED, _deterministic_execution=True).submit_circuits(texts)
+    texts = {
+        label: text
+        for label, text in corpus().items()
+        if label.startswith(("hea", "clifford", "qaoa_rzz_0"))
+    }
+    result = ParallelSimulator(
+        shots=200, simulation_seed=SEED, _deterministic_execution=True
+    ).submit_circuits(texts)
     simulator = AerSimulator()
     for row, text in zip(result.results, texts.values()):
-        assert row["results"] == baseline_counts([text], simulator, 200, {"seed_simulator": SEED})[0], row["label"]
+        assert (
+            row["results"] == baseline_counts([text], simulator, 200, {"seed_simulator": SEED})[0]
+        ), row["label"]
 
 
 def test_noise_model_results_match_plain_aer():
@@ -526,15 +662,26 @@ def test_noise_model_results_match_plain_aer():
     noise_model.add_all_qubit_quantum_error(depolarizing_error(0.05, 1), ["rx", "h"])
     noise_model.add_all_qubit_quantum_error(depolarizing_error(0.1, 2), ["cx"])
     texts = {"bell": BELL, "hea": qasm2.dumps(hardware_efficient(3, 1, 0)), "bell_again": BELL}
-    result = ParallelSimulator(shots=400, simulation_seed=5, noise_model=noise_model, n_processes=2).submit_circuits(texts)
-    options = {"seed_simulator": 5, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
-    expected = baseline_counts(list(texts.values()), AerSimulator(noise_model=noise_model), 400, options)
+    result = ParallelSimulator(
+        shots=400, simulation_seed=5, noise_model=noise_model, n_processes=2
+    ).submit_circuits(texts)
+    options = {
+        "seed_simulator": 5,
+        "max_parallel_threads": 2,
+        "max_parallel_experiments": 2,
+        "max_parallel_shots": 1,
+    }
+    expected = baseline_counts(
+        list(texts.values()), AerSimulator(noise_model=noise_model), 400, options
+    )
     assert [row["results"] for row in result.results] == expected
     assert set(result.results[0]["results"]) == {"00", "01", "10", "11"}  # the noise is applied
 
 
 def test_auto_backend_simulates_with_noise():
-    result = ParallelSimulator(qiskit_backend="auto", shots=2000, simulation_seed=3).submit_circuits({"bell": BELL})
+    result = ParallelSimulator(
+        qiskit_backend="auto", shots=2000, simulation_seed=3
+    ).submit_circuits({"bell": BELL})
     counts = result.results[0]["results"]
     assert sum(counts.values()) == 2000
     assert counts["00"] + counts["11"] > 1700
@@ -574,7 +721,9 @@ def test_skip_verdict(label, skips):
 def test_skip_verdict_rejects_unsupported_gates_and_noise():
     assert verdict(qasm("ch q[0],q[1];\nmeasure q -> c;")) is None  # not native to Aer
     noisy = ps._SimulatorEntry(AerSimulator(noise_model=NoiseModel()), noiseless=False)
-    assert ps._skip_verdict(QuantumCircuit.from_qasm_str(BELL.replace("h", "rx(0.2)")), noisy) is None
+    assert (
+        ps._skip_verdict(QuantumCircuit.from_qasm_str(BELL.replace("h", "rx(0.2)")), noisy) is None
+    )
     assert verdict(BELL.replace("h", "rx(0.2)")) == (0, 1)
 
 
@@ -596,14 +745,25 @@ def test_clifford_looking_results_are_rerun_transpiled():
     }
     patcher, spy = spy_transpile()
     with patcher:
-        result = ParallelSimulator(shots=300, simulation_seed=11, n_processes=2).submit_circuits(texts)
-        assert ps._noiseless_entry().get(texts["disguised"], 11).probe_qubits is None  # remembered as transpiled
+        result = ParallelSimulator(shots=300, simulation_seed=11, n_processes=2).submit_circuits(
+            texts
+        )
+        assert (
+            ps._noiseless_entry().get(texts["disguised"], 11).probe_qubits is None
+        )  # remembered as transpiled
         assert ps._noiseless_entry().get(texts["hea"], 11).probe_qubits is not None
     # one transpile call for both suspects (each distinct text once), none for the HEA circuit
     assert spy.call_count == 1
     assert [c.num_qubits for c in spy.call_args.args[0]] == [3, 3]
-    options = {"seed_simulator": 11, "max_parallel_threads": 2, "max_parallel_experiments": 2, "max_parallel_shots": 1}
-    assert [row["results"] for row in result.results] == baseline_counts(list(texts.values()), AerSimulator(), 300, options)
+    options = {
+        "seed_simulator": 11,
+        "max_parallel_threads": 2,
+        "max_parallel_experiments": 2,
+        "max_parallel_shots": 1,
+    }
+    assert [row["results"] for row in result.results] == baseline_counts(
+        list(texts.values()), AerSimulator(), 300, options
+    )
 
 
 def spy_transpile():
@@ -613,7 +773,11 @@ def spy_transpile():
 
 def test_native_circuits_are_neither_transpiled_nor_parsed_twice():
     patcher, spy = spy_transpile()
-    texts = {"hea": corpus()["hea_0"], "clifford": corpus()["clifford"], "hea_again": corpus()["hea_0"]}
+    texts = {
+        "hea": corpus()["hea_0"],
+        "clifford": corpus()["clifford"],
+        "hea_again": corpus()["hea_0"],
+    }
     simulator = ParallelSimulator(shots=100, simulation_seed=1)
     with patcher, mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse:
         first = simulator.submit_circuits(texts)
@@ -629,7 +793,12 @@ def test_auto_backend_transpiles_each_distinct_circuit_once_across_calls():
     patcher, spy = spy_transpile()
     texts = {"a": BELL, "b": H_MEASURE, "a_again": BELL}
     simulator = ParallelSimulator(qiskit_backend="auto", shots=100, simulation_seed=2)
-    with patcher, mock.patch.object(ps.AerSimulator, "from_backend", side_effect=AerSimulator.from_backend) as fb:
+    with (
+        patcher,
+        mock.patch.object(
+            ps.AerSimulator, "from_backend", side_effect=AerSimulator.from_backend
+        ) as fb,
+    ):
         first = simulator.submit_circuits(texts)
         second = simulator.submit_circuits(texts)
     assert spy.call_count == 1
@@ -658,10 +827,19 @@ def stub_backend(durations_map):
 def test_estimate_single_circuit_sums_the_longest_path():
     text = qasm("h q[0];\ncx q[0],q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];")
     backend = stub_backend(
-        {("h", (0,)): 1.6e-7, ("cx", (0, 1)): 3.2e-7, ("measure", (0,)): 5.0e-7, ("measure", (1,)): 5.0e-7}
+        {
+            ("h", (0,)): 1.6e-7,
+            ("cx", (0, 1)): 3.2e-7,
+            ("measure", (0,)): 5.0e-7,
+            ("measure", (1,)): 5.0e-7,
+        }
     )
-    with mock.patch.object(ps, "transpile", return_value=QuantumCircuit.from_qasm_str(text)) as transpile:
-        estimate = ParallelSimulator.estimate_run_time_single_circuit(text, qiskit_backend=backend, optimization_level=1)
+    with mock.patch.object(
+        ps, "transpile", return_value=QuantumCircuit.from_qasm_str(text)
+    ) as transpile:
+        estimate = ParallelSimulator.estimate_run_time_single_circuit(
+            text, qiskit_backend=backend, optimization_level=1
+        )
     assert estimate == pytest.approx(9.8e-7)
     assert transpile.call_args.args[1] is backend
     assert transpile.call_args.kwargs == {"optimization_level": 1}
@@ -675,7 +853,9 @@ def test_estimate_single_circuit_auto_backend():
         mock.patch.object(ps, "_find_best_fake_backend", return_value=[backend_class]),
         mock.patch.object(ps, "transpile", return_value=QuantumCircuit.from_qasm_str(text)),
     ):
-        assert ParallelSimulator.estimate_run_time_single_circuit(text, qiskit_backend="auto") == 1.0
+        assert (
+            ParallelSimulator.estimate_run_time_single_circuit(text, qiskit_backend="auto") == 1.0
+        )
 
 
 def test_estimate_single_circuit_warns_on_unknown_durations():
@@ -683,9 +863,13 @@ def test_estimate_single_circuit_warns_on_unknown_durations():
     backend = stub_backend({("h", (0,)): 2.0, ("measure", (0,)): 3.0})
     with mock.patch.object(ps, "transpile", return_value=QuantumCircuit.from_qasm_str(text)):
         with pytest.warns(UserWarning, match="Instruction duration not found: x") as caught:
-            estimate = ParallelSimulator.estimate_run_time_single_circuit(text, qiskit_backend=backend)
+            estimate = ParallelSimulator.estimate_run_time_single_circuit(
+                text, qiskit_backend=backend
+            )
     assert estimate == 5.0
-    assert [str(w.message) for w in caught] == ["Instruction duration not found: x"]  # barrier is silent
+    assert [str(w.message) for w in caught] == [
+        "Instruction duration not found: x"
+    ]  # barrier is silent
 
 
 def test_estimate_single_circuit_on_a_real_fake_backend():
@@ -702,31 +886,59 @@ def test_estimate_single_circuit_too_wide_for_auto():
 
 @pytest.mark.parametrize(
     ("durations", "n_qpus", "expected"),
-    [([5, 4, 3, 3, 2], 2, 9.0), ([3, 3, 2, 2, 2], 2, 7.0), ([1, 2], 5, 2.0), ([], 5, 0.0), ([2.5], 1, 2.5)],
+    [
+        ([5, 4, 3, 3, 2], 2, 9.0),
+        ([3, 3, 2, 2, 2], 2, 7.0),
+        ([1, 2], 5, 2.0),
+        ([], 5, 0.0),
+        ([2.5], 1, 2.5),
+    ],
 )
 def test_estimate_batch_lpt(durations, n_qpus, expected):
-    estimate = ParallelSimulator.estimate_run_time_batch(precomputed_durations=durations, n_qpus=n_qpus)
+    estimate = ParallelSimulator.estimate_run_time_batch(
+        precomputed_durations=durations, n_qpus=n_qpus
+    )
     assert estimate == expected
     assert isinstance(estimate, float)
 
 
 def test_estimate_batch_ignores_circuits_when_durations_are_given():
     with mock.patch.object(ParallelSimulator, "estimate_run_time_single_circuit") as single:
-        assert ParallelSimulator.estimate_run_time_batch(circuits=[BELL], precomputed_durations=[1.0, 2.0]) == 2.0
+        assert (
+            ParallelSimulator.estimate_run_time_batch(
+                circuits=[BELL], precomputed_durations=[1.0, 2.0]
+            )
+            == 2.0
+        )
     single.assert_not_called()
 
 
 def test_estimate_batch_estimates_circuits_with_auto():
-    with mock.patch.object(ParallelSimulator, "estimate_run_time_single_circuit", side_effect=[3.0, 1.0, 2.0]) as single:
-        assert ParallelSimulator.estimate_run_time_batch(circuits=["a", "b", "c"], n_qpus=2, seed_transpiler=4) == 3.0
+    with mock.patch.object(
+        ParallelSimulator, "estimate_run_time_single_circuit", side_effect=[3.0, 1.0, 2.0]
+    ) as single:
+        assert (
+            ParallelSimulator.estimate_run_time_batch(
+                circuits=["a", "b", "c"], n_qpus=2, seed_transpiler=4
+            )
+            == 3.0
+        )
     assert [call.args[0] for call in single.call_args_list] == ["a", "b", "c"]
-    assert all(call.kwargs == {"qiskit_backend": "auto", "seed_transpiler": 4} for call in single.call_args_list)
+    assert all(
+        call.kwargs == {"qiskit_backend": "auto", "seed_transpiler": 4}
+        for call in single.call_args_list
+    )
 
 
 def test_estimate_batch_uses_worker_processes_for_large_batches():
     circuits = [f"c{i}" for i in range(ps._PARALLEL_ESTIMATE_THRESHOLD)]
-    with mock.patch("qiskit.utils.parallel_map", return_value=[1.0] * len(circuits)) as parallel_map:
-        assert ParallelSimulator.estimate_run_time_batch(circuits=circuits, n_qpus=len(circuits)) == 1.0
+    with mock.patch(
+        "qiskit.utils.parallel_map", return_value=[1.0] * len(circuits)
+    ) as parallel_map:
+        assert (
+            ParallelSimulator.estimate_run_time_batch(circuits=circuits, n_qpus=len(circuits))
+            == 1.0
+        )
     assert parallel_map.call_args.args[:2] == (ps._estimate_auto, circuits)
 
 
@@ -756,7 +968,11 @@ def test_seeded_auto_runs_are_reproducible_from_a_cold_cache():
     runs = []
     for _ in range(2):
         ps._clear_caches()
-        runs.append(ParallelSimulator(qiskit_backend="auto", shots=200, simulation_seed=5).submit_circuits(texts).results)
+        runs.append(
+            ParallelSimulator(qiskit_backend="auto", shots=200, simulation_seed=5)
+            .submit_circuits(texts)
+            .results
+        )
     assert runs[0] == runs[1]
 
 
@@ -787,17 +1003,27 @@ def test_texts_of_one_shape_are_parsed_once_and_bit_identical_to_plain_aer():
     entry = ps._noiseless_entry()
     with (
         mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse,
-        mock.patch.object(ps, "_structural_verdict", side_effect=ps._structural_verdict) as structural,
-        mock.patch.object(entry, "init_stage_permutes", side_effect=entry.init_stage_permutes) as init_check,
+        mock.patch.object(
+            ps, "_structural_verdict", side_effect=ps._structural_verdict
+        ) as structural,
+        mock.patch.object(
+            entry, "init_stage_permutes", side_effect=entry.init_stage_permutes
+        ) as init_check,
     ):
-        result = ParallelSimulator(shots=300, simulation_seed=SEED, n_processes=2).submit_circuits(texts)
+        result = ParallelSimulator(shots=300, simulation_seed=SEED, n_processes=2).submit_circuits(
+            texts
+        )
     assert parse.call_count == 2 and structural.call_count == 2  # one per shape
     qaoa_texts = [text for label, text in texts.items() if label.startswith("qaoa")]
     # the angle-dependent init-stage check runs on each bound circuit, not on the skeleton
     checked = [call.args[0] for call in init_check.call_args_list]
     assert checked == [QuantumCircuit.from_qasm_str(text) for text in qaoa_texts]
-    assert all(entry.get(text, SEED).probe_qubits is not None for text in texts.values())  # none transpiled
-    options = ParallelSimulator(shots=300, simulation_seed=SEED, n_processes=2)._run_options(len(texts))
+    assert all(
+        entry.get(text, SEED).probe_qubits is not None for text in texts.values()
+    )  # none transpiled
+    options = ParallelSimulator(shots=300, simulation_seed=SEED, n_processes=2)._run_options(
+        len(texts)
+    )
     expected = baseline_counts(list(texts.values()), AerSimulator(), 300, options)
     assert [row["results"] for row in result.results] == expected
 
@@ -805,15 +1031,21 @@ def test_texts_of_one_shape_are_parsed_once_and_bit_identical_to_plain_aer():
 def test_auto_backend_texts_of_one_shape_match_plain_aer_on_the_parsed_circuits():
     texts = {f"hea{s}": qasm2.dumps(hardware_efficient(3, 2, s)) for s in range(5)}
     with mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse:
-        result = ParallelSimulator(qiskit_backend="auto", shots=400, simulation_seed=8).submit_circuits(texts)
+        result = ParallelSimulator(
+            qiskit_backend="auto", shots=400, simulation_seed=8
+        ).submit_circuits(texts)
     assert parse.call_count == 1
     simulator = AerSimulator.from_backend(FakeQuitoV2())
     circuits = qiskit_transpile(
-        [QuantumCircuit.from_qasm_str(text) for text in texts.values()], simulator, seed_transpiler=8
+        [QuantumCircuit.from_qasm_str(text) for text in texts.values()],
+        simulator,
+        seed_transpiler=8,
     )
     options = ParallelSimulator(shots=400, simulation_seed=8)._run_options(len(texts))
     plain = simulator.run(circuits, shots=400, **options).result()
-    assert [row["results"] for row in result.results] == [plain.get_counts(i) for i in range(len(texts))]
+    assert [row["results"] for row in result.results] == [
+        plain.get_counts(i) for i in range(len(texts))
+    ]
 
 
 def test_forgetting_prepared_circuits_keeps_the_simulator_and_the_shapes():
@@ -822,11 +1054,17 @@ def test_forgetting_prepared_circuits_keeps_the_simulator_and_the_shapes():
     patcher, spy = spy_transpile()
     with (
         patcher,
-        mock.patch.object(ps.AerSimulator, "from_backend", side_effect=AerSimulator.from_backend) as fb,
+        mock.patch.object(
+            ps.AerSimulator, "from_backend", side_effect=AerSimulator.from_backend
+        ) as fb,
         mock.patch.object(ps, "_parse_qasm", side_effect=ps._parse_qasm) as parse,
     ):
         first = simulator.submit_circuits(texts)
         ps._forget_prepared_circuits()
         second = simulator.submit_circuits(texts)
-    assert (spy.call_count, fb.call_count, parse.call_count) == (2, 1, 2)  # transpiled again, nothing else
+    assert (spy.call_count, fb.call_count, parse.call_count) == (
+        2,
+        1,
+        2,
+    )  # transpiled again, nothing else
     assert first == second

@@ -17,8 +17,7 @@ import pytest
 from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit.library import efficient_su2
 
-from qiskit_divi.backends import ParallelSimulator
-from qiskit_divi.backends import ParallelSimulatorExecutorError
+from qiskit_divi.backends import ParallelSimulator, ParallelSimulatorExecutorError
 
 SEED = 11
 
@@ -52,16 +51,26 @@ def thread_pool():
 
 
 def local_results(circuits: dict[str, str], **options) -> list[dict]:
-    return ParallelSimulator(shots=300, simulation_seed=SEED, **options).submit_circuits(circuits).results
+    return (
+        ParallelSimulator(shots=300, simulation_seed=SEED, **options)
+        .submit_circuits(circuits)
+        .results
+    )
 
 
-@pytest.mark.parametrize("options", [{}, {"qiskit_backend": "auto"}, {"_deterministic_execution": True}],
-                         ids=["noiseless", "auto", "deterministic"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"qiskit_backend": "auto"}, {"_deterministic_execution": True}],
+    ids=["noiseless", "auto", "deterministic"],
+)
 @pytest.mark.parametrize("max_job_size", [None, 1, 4])
-def test_executor_gives_the_single_machine_counts_in_order(circuits, thread_pool, options, max_job_size):
+def test_executor_gives_the_single_machine_counts_in_order(
+    circuits, thread_pool, options, max_job_size
+):
     expected = local_results(circuits, **options)
-    simulator = ParallelSimulator(shots=300, simulation_seed=SEED, executor=thread_pool,
-                                  max_job_size=max_job_size, **options)
+    simulator = ParallelSimulator(
+        shots=300, simulation_seed=SEED, executor=thread_pool, max_job_size=max_job_size, **options
+    )
     results = simulator.submit_circuits(circuits).results
     assert [row["label"] for row in results] == list(circuits)
     assert results == expected
@@ -72,7 +81,9 @@ def test_max_job_size_alone_splits_the_local_run(circuits):
 
 
 def test_seeds_change_the_counts_so_identity_is_not_vacuous(circuits, thread_pool):
-    other = ParallelSimulator(shots=300, simulation_seed=SEED + 1, executor=thread_pool, max_job_size=2)
+    other = ParallelSimulator(
+        shots=300, simulation_seed=SEED + 1, executor=thread_pool, max_job_size=2
+    )
     assert other.submit_circuits(circuits).results != local_results(circuits)
 
 
@@ -95,7 +106,9 @@ class _FailingExecutor(Executor):
 
 def test_a_failed_sub_batch_raises_and_names_it(circuits):
     simulator = ParallelSimulator(shots=100, executor=_FailingExecutor(fail_at=1), max_job_size=4)
-    with pytest.raises(ParallelSimulatorExecutorError, match=r"Sub-batch 2 of 3 \(circuits 4 to 7\).*MemoryError"):
+    with pytest.raises(
+        ParallelSimulatorExecutorError, match=r"Sub-batch 2 of 3 \(circuits 4 to 7\).*MemoryError"
+    ):
         simulator.submit_circuits(circuits)
 
 
@@ -127,10 +140,16 @@ def test_importing_the_package_never_imports_dask():
 
 @pytest.fixture(scope="module")
 def dask_client():
-    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -e '.[dask]')")
+    distributed = pytest.importorskip(
+        "distributed", reason="the dask extra is not installed (pip install -e '.[dask]')"
+    )
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, death_timeout=60,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        death_timeout=60,
     )
     client = distributed.Client(cluster, timeout=60)
     try:
@@ -168,7 +187,11 @@ def test_a_worker_killed_mid_run_loses_nothing(dask_client):
     deadline = time.monotonic() + 60
     busy: list[str] = []
     while not busy and time.monotonic() < deadline:
-        busy = [address for address, tasks in dask_client.processing().items() if tasks and address in worker_pids]
+        busy = [
+            address
+            for address, tasks in dask_client.processing().items()
+            if tasks and address in worker_pids
+        ]
         time.sleep(0.05)
     assert busy, "no worker started a sub-batch within 60 s"
     os.kill(worker_pids[busy[0]], signal.SIGKILL)

@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 import requests
 
+from qiskit_divi.api.errors import QoroError, QoroJobError
 from qiskit_divi.backends import (
     ExecutionResult,
     JobConfig,
@@ -19,9 +20,8 @@ from qiskit_divi.backends import (
     QoroService,
     QoroServiceJobError,
     QPUSystem,
+    _qoro_service,
 )
-from qiskit_divi.api.errors import QoroError, QoroJobError
-from qiskit_divi.backends import _qoro_service
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 
@@ -34,12 +34,17 @@ def x_circuit(n_qubits: int, flipped: list[int]) -> str:
 
 @pytest.fixture
 def service(emulator_server, emulator_token):
-    return QoroService(emulator_token, polling_interval=0.02, max_retries=500, url=emulator_server.base_url)
+    return QoroService(
+        emulator_token, polling_interval=0.02, max_retries=500, url=emulator_server.base_url
+    )
 
 
 def run(service: QoroService, circuits: dict[str, str], **kwargs) -> ExecutionResult:
     submitted = service.submit_circuits(circuits, **kwargs)
-    assert service.poll_job_status(submitted, loop_until_complete=True, verbose=False) is JobStatus.COMPLETED
+    assert (
+        service.poll_job_status(submitted, loop_until_complete=True, verbose=False)
+        is JobStatus.COMPLETED
+    )
     return service.get_job_results(submitted)
 
 
@@ -57,7 +62,9 @@ def test_no_key_anywhere(monkeypatch, tmp_path):
 def test_key_from_dotenv(monkeypatch, tmp_path, emulator_server):
     monkeypatch.delenv("QORO_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(_qoro_service, "dotenv_values", lambda *a, **k: {"QORO_API_KEY": "env_api_key"})
+    monkeypatch.setattr(
+        _qoro_service, "dotenv_values", lambda *a, **k: {"QORO_API_KEY": "env_api_key"}
+    )
     with mock.patch.object(QoroService, "fetch_qpu_systems"):
         service = QoroService(url=emulator_server.base_url)
     assert service.auth_token == "Bearer env_api_key"
@@ -69,7 +76,9 @@ def test_config_without_system(service, emulator_token, emulator_server):
 
 
 def test_config_without_shots_falls_back_to_1000(emulator_token, emulator_server):
-    service = QoroService(emulator_token, config=JobConfig(qpu_system="qoro_maestro"), url=emulator_server.base_url)
+    service = QoroService(
+        emulator_token, config=JobConfig(qpu_system="qoro_maestro"), url=emulator_server.base_url
+    )
     assert service.shots == 1000
     assert service.config.qpu_system.name == "qoro_maestro" and service.supports_expval
 
@@ -96,11 +105,22 @@ def test_rejected_token_names_the_fix(emulator_server):
 
 
 def test_make_request_headers(service, emulator_server, emulator_token):
-    with mock.patch.object(service.client._session, "request", wraps=service.client._session.request) as spy:
+    with mock.patch.object(
+        service.client._session, "request", wraps=service.client._session.request
+    ) as spy:
         service._make_request("get", "qpusystem/", timeout=10)
-        service._make_request("post", "job/init/", json={"tag": "t", "job_type": "SIMULATE",
-                                                         "qpu_system_name": "qoro_maestro", "use_packing": False},
-                              headers={"X-Custom": "1"}, timeout=100)
+        service._make_request(
+            "post",
+            "job/init/",
+            json={
+                "tag": "t",
+                "job_type": "SIMULATE",
+                "qpu_system_name": "qoro_maestro",
+                "use_packing": False,
+            },
+            headers={"X-Custom": "1"},
+            timeout=100,
+        )
     (get_args, get_kwargs), (post_args, post_kwargs) = spy.call_args_list
     assert get_args == ("GET", f"{emulator_server.base_url}/qpusystem/")
     assert get_kwargs["headers"] == {"Authorization": f"Bearer {emulator_token}"}
@@ -160,9 +180,13 @@ def test_chunked_upload(service, emulator_server, monkeypatch):
     chunks = QoroService._split_circuits(circuits)
     assert len(chunks) > 1 and all(len(json.dumps(chunk)) <= 300 for chunk in chunks)
     result = run(service, circuits)
-    assert emulator_server.stats["requests_by_endpoint"]["add_circuits"] - requests_before == len(chunks)
+    assert emulator_server.stats["requests_by_endpoint"]["add_circuits"] - requests_before == len(
+        chunks
+    )
     assert [row["label"] for row in result.results] == list(circuits)
-    assert [row["results"] for row in result.results] == [{format(1 << (i % 2), "02b"): 1000} for i in range(5)]
+    assert [row["results"] for row in result.results] == [
+        {format(1 << (i % 2), "02b"): 1000} for i in range(5)
+    ]
 
 
 @pytest.fixture
@@ -171,17 +195,33 @@ def mocked(service):
     response = mock.Mock(status_code=201)
     response.json.return_value = {"job_id": "mock_job_id"}
     added = mock.Mock(status_code=200)
-    with mock.patch.object(service, "_make_request", side_effect=lambda method, endpoint, **kw: response if endpoint == "job/init/" else added) as fake:
+    with mock.patch.object(
+        service,
+        "_make_request",
+        side_effect=lambda method, endpoint, **kw: response if endpoint == "job/init/" else added,
+    ) as fake:
         yield service, fake
 
 
 def test_init_and_add_call_shapes(mocked):
     service, fake = mocked
-    service.submit_circuits({"circuit_0": BELL}, job_type=JobType.EXECUTE,
-                            override_config=JobConfig(shots=77, tag="mine", use_circuit_packing=True))
+    service.submit_circuits(
+        {"circuit_0": BELL},
+        job_type=JobType.EXECUTE,
+        override_config=JobConfig(shots=77, tag="mine", use_circuit_packing=True),
+    )
     init, add = fake.call_args_list
-    assert init == mock.call("post", "job/init/", json={"tag": "mine", "job_type": "EXECUTE",
-                                                        "qpu_system_name": "qoro_maestro", "use_packing": True}, timeout=100)
+    assert init == mock.call(
+        "post",
+        "job/init/",
+        json={
+            "tag": "mine",
+            "job_type": "EXECUTE",
+            "qpu_system_name": "qoro_maestro",
+            "use_packing": True,
+        },
+        timeout=100,
+    )
     assert add.args == ("post", "job/mock_job_id/add_circuits/")
     body = add.kwargs["json"]
     assert body["finalized"] == "true" and body["mode"] == "append" and body["shots"] == 77
@@ -208,17 +248,30 @@ def test_observables_sent_plain(mocked):
 def test_system_override_by_name_and_object(mocked):
     service, fake = mocked
     service.submit_circuits({"c": BELL}, override_config=JobConfig(qpu_system="fake_ion"))
-    service.submit_circuits({"c": BELL}, override_config=JobConfig(qpu_system=QPUSystem(name="custom")))
-    names = [c.kwargs["json"]["qpu_system_name"] for c in fake.call_args_list if c.args[1] == "job/init/"]
+    service.submit_circuits(
+        {"c": BELL}, override_config=JobConfig(qpu_system=QPUSystem(name="custom"))
+    )
+    names = [
+        c.kwargs["json"]["qpu_system_name"] for c in fake.call_args_list if c.args[1] == "job/init/"
+    ]
     assert names == ["fake_ion", "custom"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"ham_ops": "XY;Z"}, "All Hamiltonian operators must have the same length."),
-    ({"ham_ops": "XA"}, "Hamiltonian operators must contain only I, X, Y, Z characters."),
-    ({"ham_ops": "ZZ", "job_type": JobType.SIMULATE}, "only supported for EXPECTATION job type"),
-    ({"job_type": JobType.CIRCUIT_CUT, "extra": True}, "Only one circuit allowed for circuit-cutting jobs."),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ham_ops": "XY;Z"}, "All Hamiltonian operators must have the same length."),
+        ({"ham_ops": "XA"}, "Hamiltonian operators must contain only I, X, Y, Z characters."),
+        (
+            {"ham_ops": "ZZ", "job_type": JobType.SIMULATE},
+            "only supported for EXPECTATION job type",
+        ),
+        (
+            {"job_type": JobType.CIRCUIT_CUT, "extra": True},
+            "Only one circuit allowed for circuit-cutting jobs.",
+        ),
+    ],
+)
 def test_invalid_requests_create_no_job(mocked, kwargs, message):
     service, fake = mocked
     circuits = {"a": BELL, "b": BELL} if kwargs.pop("extra", False) else {"a": BELL}
@@ -230,7 +283,9 @@ def test_invalid_requests_create_no_job(mocked, kwargs, message):
 def test_invalid_qasm_and_empty_dict(mocked):
     service, fake = mocked
     with pytest.raises(ValueError, match="Circuit 'circuit_1' is not a valid QASM") as info:
-        service.submit_circuits({"circuit_0": BELL, "circuit_1": "OPENQASM 2.0; qreg q[1]; nope q[0];"})
+        service.submit_circuits(
+            {"circuit_0": BELL, "circuit_1": "OPENQASM 2.0; qreg q[1]; nope q[0];"}
+        )
     assert isinstance(info.value.__cause__, SyntaxError)
     with pytest.raises(ValueError, match="No circuits"):
         service.submit_circuits({})
@@ -252,7 +307,9 @@ def test_qiskit_exports_are_accepted(mocked):
 def test_too_wide_and_mismatched_observables(service, emulator_server):
     before = emulator_server.stats["jobs_created"]
     with pytest.raises(ValueError, match="has 7"):
-        service.submit_circuits({"wide": x_circuit(8, [])}, override_config=JobConfig(qpu_system="fake_nairobi"))
+        service.submit_circuits(
+            {"wide": x_circuit(8, [])}, override_config=JobConfig(qpu_system="fake_nairobi")
+        )
     with pytest.raises(ValueError, match="act on 3 qubits"):
         service.submit_circuits({"c": x_circuit(2, [])}, ham_ops="ZZZ")
     assert emulator_server.stats["jobs_created"] == before
@@ -285,12 +342,19 @@ def test_missing_job_id():
 
 def test_results_before_completion_and_cancel_delete(slow_service):
     submitted = slow_service.submit_circuits({"c": BELL})
-    with pytest.raises(requests.HTTPError, match="400 Bad Request: Job results not available, likely job is still running"):
+    with pytest.raises(
+        requests.HTTPError,
+        match="400 Bad Request: Job results not available, likely job is still running",
+    ):
         slow_service.get_job_results(submitted)
     status = slow_service.poll_job_status(submitted, verbose=False)
     assert status in (JobStatus.PENDING, JobStatus.RUNNING)
     reply = slow_service.cancel_job(submitted).json()
-    assert reply["status"] == "cancelled" and reply["job_id"] == submitted.job_id and "circuits_cancelled" in reply
+    assert (
+        reply["status"] == "cancelled"
+        and reply["job_id"] == submitted.job_id
+        and "circuits_cancelled" in reply
+    )
     with pytest.raises(requests.HTTPError, match="409"):
         slow_service.cancel_job(submitted)
     assert slow_service.delete_job(submitted).status_code == 204
@@ -312,8 +376,13 @@ def slow_service(slow_provider):
 def test_max_retries_and_progress(slow_service):
     submitted = slow_service.submit_circuits({"c": BELL})
     seen = []
-    with pytest.raises(MaxRetriesReachedError, match=f"Maximum retries reached: 3 retries attempted for job {submitted.job_id}"):
-        slow_service.poll_job_status(submitted, loop_until_complete=True, progress_callback=lambda n, s: seen.append((n, s)))
+    with pytest.raises(
+        MaxRetriesReachedError,
+        match=f"Maximum retries reached: 3 retries attempted for job {submitted.job_id}",
+    ):
+        slow_service.poll_job_status(
+            submitted, loop_until_complete=True, progress_callback=lambda n, s: seen.append((n, s))
+        )
     assert [n for n, _ in seen] == [1, 2, 3] and {s for _, s in seen} <= {"PENDING", "RUNNING"}
     slow_service.cancel_job(submitted)
 
@@ -321,13 +390,17 @@ def test_max_retries_and_progress(slow_service):
 def test_on_complete_receives_the_final_response(service):
     submitted = service.submit_circuits({"c": BELL})
     completed = []
-    status = service.poll_job_status(submitted, loop_until_complete=True, on_complete=completed.append, verbose=False)
+    status = service.poll_job_status(
+        submitted, loop_until_complete=True, on_complete=completed.append, verbose=False
+    )
     assert status is JobStatus.COMPLETED
     assert len(completed) == 1 and completed[0].json()["status"] == "COMPLETED"
 
 
 def test_service_and_backend_share_jobs(service, provider):
-    submitted = service.submit_circuits({"x1": x_circuit(2, [1])}, override_config=JobConfig(shots=50, tag=None))
+    submitted = service.submit_circuits(
+        {"x1": x_circuit(2, [1])}, override_config=JobConfig(shots=50, tag=None)
+    )
     job = provider.retrieve_job(submitted.job_id)
     assert job.result(timeout=30).get_counts(0) == {"10": 50}
 
@@ -347,20 +420,26 @@ def test_backend_jobs_read_through_the_service(service, provider):
 def test_service_shares_the_provider_client(provider):
     shared = QoroService(client=provider.client)
     assert shared.client is provider.client
-    assert shared.auth_token.startswith("Bearer ") and shared.config.qpu_system.name == "qoro_maestro"
+    assert (
+        shared.auth_token.startswith("Bearer ") and shared.config.qpu_system.name == "qoro_maestro"
+    )
 
 
 # --- messages that point the right way -------------------------------------------------
 
 
 def test_results_of_a_failed_job_say_it_failed_and_why(service):
-    job_id = service.client.send("POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10).json()["job_id"]
+    job_id = service.client.send(
+        "POST", "job/create_failed/", json_body={"tag": "test"}, timeout=10
+    ).json()["job_id"]
     failed = ExecutionResult(results=None, job_id=job_id)
     with pytest.raises(requests.HTTPError) as info:
         service.get_job_results(failed)
     message = str(info.value)
-    assert message.startswith(f"400 Bad Request: Job results not available: job {job_id} FAILED: "
-                              "Job created in FAILED state by the create_failed test helper.")
+    assert message.startswith(
+        f"400 Bad Request: Job results not available: job {job_id} FAILED: "
+        "Job created in FAILED state by the create_failed test helper."
+    )
     assert "submit it again" in message and "still running" not in message
     assert isinstance(info.value, QoroServiceJobError) and isinstance(info.value, QoroJobError)
     assert info.value.job_id == job_id
@@ -370,7 +449,9 @@ def test_results_of_a_failed_job_say_it_failed_and_why(service):
 def test_results_of_a_cancelled_job_say_it_was_cancelled(slow_service):
     submitted = slow_service.submit_circuits({"c": BELL})
     slow_service.cancel_job(submitted)
-    with pytest.raises(QoroJobError, match=f"Job results not available: job {submitted.job_id} was CANCELLED"):
+    with pytest.raises(
+        QoroJobError, match=f"Job results not available: job {submitted.job_id} was CANCELLED"
+    ):
         slow_service.get_job_results(submitted)
     slow_service.delete_job(submitted)
 
@@ -382,15 +463,21 @@ def test_results_not_ready_keep_divi_message_when_the_status_is_unknown(service)
     def answer(method, endpoint, **kwargs):
         _qoro_service._raise_with_details(bad)
 
-    with mock.patch.object(service, "_make_request", side_effect=answer):
-        with pytest.raises(requests.HTTPError, match="^400 Bad Request: Job results not available, likely job is still running. Wait"):
-            service.get_job_results(ExecutionResult(results=None, job_id="j"))
+    with mock.patch.object(service, "_make_request", side_effect=answer), pytest.raises(
+        requests.HTTPError,
+        match="^400 Bad Request: Job results not available, likely job is still running. Wait",
+    ):
+        service.get_job_results(ExecutionResult(results=None, job_id="j"))
 
 
 def test_an_unknown_system_lists_the_available_ones(service, emulator_token, emulator_server):
     expected = "Available systems: fake_ion, fake_nairobi, qoro_maestro."
-    with pytest.raises(ValueError, match="QPUSystem with name 'maestro' not found in cache.") as info:
-        QoroService(emulator_token, config=JobConfig(qpu_system="maestro"), url=emulator_server.base_url)
+    with pytest.raises(
+        ValueError, match="QPUSystem with name 'maestro' not found in cache."
+    ) as info:
+        QoroService(
+            emulator_token, config=JobConfig(qpu_system="maestro"), url=emulator_server.base_url
+        )
     assert expected in str(info.value) and isinstance(info.value, QoroError)
     before = emulator_server.stats["jobs_created"]
     with pytest.raises(ValueError, match=expected):
@@ -400,6 +487,8 @@ def test_an_unknown_system_lists_the_available_ones(service, emulator_token, emu
 
 def test_a_url_without_the_api_root_says_to_check_the_url(emulator_token, emulator_server):
     root = emulator_server.base_url.removesuffix("/api")
-    with pytest.raises(requests.HTTPError, match=r"^404 Not Found: .*check the API URL \(try .*/api\)") as info:
+    with pytest.raises(
+        requests.HTTPError, match=r"^404 Not Found: .*check the API URL \(try .*/api\)"
+    ) as info:
         QoroService(emulator_token, url=root)
     assert "QORO_API_URL" in str(info.value) and "job id" not in str(info.value)

@@ -8,7 +8,11 @@ from unittest import mock
 import pytest
 
 from qiskit_divi.api.histogram import encode_envelope, encode_histogram
-from qiskit_divi.backends import _results_processing, convert_counts_to_probs, reverse_dict_endianness
+from qiskit_divi.backends import (
+    _results_processing,
+    convert_counts_to_probs,
+    reverse_dict_endianness,
+)
 from qiskit_divi.backends._results_processing import (
     _decode_qh1_b64,
     _decompress_histogram,
@@ -39,7 +43,9 @@ def test_decode_rejects_unknown_encoding():
 
 
 def test_decode_hands_the_base64_bytes_to_the_module_decompressor():
-    with mock.patch.object(_results_processing, "_decompress_histogram", return_value={"01": 100}) as patched:
+    with mock.patch.object(
+        _results_processing, "_decompress_histogram", return_value={"01": 100}
+    ) as patched:
         result = _decode_qh1_b64({"encoding": "qh1", "payload": "dGVzdA=="})
     patched.assert_called_once_with(b"test")
     assert result == {"01": 100}
@@ -126,12 +132,18 @@ def test_int_to_bitstr():
 
 def test_convert_counts_to_probs_divides_by_the_given_shots():
     counts = {"tag0": {"00": 30, "11": 70}, "tag1": {"1": 5}}
-    assert convert_counts_to_probs(counts, shots=100) == {"tag0": {"00": 0.3, "11": 0.7}, "tag1": {"1": 0.05}}
+    assert convert_counts_to_probs(counts, shots=100) == {
+        "tag0": {"00": 0.3, "11": 0.7},
+        "tag1": {"1": 0.05},
+    }
     assert convert_counts_to_probs({}, shots=10) == {}
 
 
 def test_reverse_dict_endianness():
     probs = {"a": {"100": 0.5, "011": 0.25, "010": 0.25}, "b": {"10": 1.0}}
-    assert reverse_dict_endianness(probs) == {"a": {"001": 0.5, "110": 0.25, "010": 0.25}, "b": {"01": 1.0}}
+    assert reverse_dict_endianness(probs) == {
+        "a": {"001": 0.5, "110": 0.25, "010": 0.25},
+        "b": {"01": 1.0},
+    }
     assert reverse_dict_endianness({}) == {}
     assert probs["a"]["100"] == 0.5  # input untouched

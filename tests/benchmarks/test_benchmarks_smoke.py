@@ -19,7 +19,11 @@ def run_quick(script: str, *args: str) -> list[dict]:
     env = dict(os.environ, QISKIT_DIVI_BENCH_QUICK="1")
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick", *args],
-        capture_output=True, text=True, timeout=120, env=env, cwd=BENCHMARKS.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=BENCHMARKS.parent,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.strip()]

@@ -7,11 +7,22 @@ from ground_truth import assert_sampled_from, outcome_probabilities
 from hypothesis import given
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit, transpile
-from random_circuits import DIFFERENTIAL, QASM_GATES, TARGET_GATES, gate_tour, measured, unitary_circuits
+from random_circuits import (
+    DIFFERENTIAL,
+    QASM_GATES,
+    TARGET_GATES,
+    gate_tour,
+    measured,
+    unitary_circuits,
+)
 
 SHOTS = 20_000
 SEED = 5
-TRANSPILE_LEVELS = [None, 1, 2]  # None: the ISA circuit as drawn; else transpile(optimization_level=...)
+TRANSPILE_LEVELS = [
+    None,
+    1,
+    2,
+]  # None: the ISA circuit as drawn; else transpile(optimization_level=...)
 
 
 def _integer_counts(counts: dict[str, int]) -> dict[int, int]:
@@ -19,12 +30,16 @@ def _integer_counts(counts: dict[str, int]) -> dict[int, int]:
 
 
 def _run_and_check(backend, circuits: list[QuantumCircuit], level: int | None) -> None:
-    submitted = circuits if level is None else transpile(
-        circuits, backend, optimization_level=level, seed_transpiler=SEED
+    submitted = (
+        circuits
+        if level is None
+        else transpile(circuits, backend, optimization_level=level, seed_transpiler=SEED)
     )
     result = backend.run(submitted, shots=SHOTS).result()
     for i, circuit in enumerate(circuits):
-        assert_sampled_from(_integer_counts(result.get_counts(i)), outcome_probabilities(circuit), circuit.name)
+        assert_sampled_from(
+            _integer_counts(result.get_counts(i)), outcome_probabilities(circuit), circuit.name
+        )
 
 
 @pytest.mark.parametrize("level", TRANSPILE_LEVELS)

@@ -59,13 +59,19 @@ def _check(backend, pubs, level) -> None:
     exact_job = backend.supports_expval
     submitted = []
     for circuit, obs, values in pubs:
-        isa = circuit if level is None else transpile(circuit, backend, optimization_level=level, seed_transpiler=SEED)
+        isa = (
+            circuit
+            if level is None
+            else transpile(circuit, backend, optimization_level=level, seed_transpiler=SEED)
+        )
         mapped = [[o.apply_layout(isa.layout)] for o in obs]
         submitted.append((isa, mapped, values_for(isa, circuit, values)))
     result = EstimatorV2(mode=backend).run(submitted, precision=PRECISION).result()
     for (circuit, obs, values), pub_result in zip(pubs, result):
         evs = pub_result.data.evs
-        bindings = [circuit] if values is None else [circuit.assign_parameters(row) for row in values]
+        bindings = (
+            [circuit] if values is None else [circuit.assign_parameters(row) for row in values]
+        )
         assert evs.shape == (len(obs), len(bindings))
         for k, observable in enumerate(obs):
             for b, bound in enumerate(bindings):
@@ -86,7 +92,11 @@ def test_every_gate(estimator_backend, level):
     rng = np.random.default_rng(4)
     for circuit in gate_tour(gates, measure=False):  # one job per gate
         labels = ["".join(rng.choice(list("IXYZ"), circuit.num_qubits)) for _ in range(3)]
-        _check(estimator_backend, [(circuit, [SparsePauliOp(labels, rng.uniform(-1, 1, 3))], None)], level)
+        _check(
+            estimator_backend,
+            [(circuit, [SparsePauliOp(labels, rng.uniform(-1, 1, 3))], None)],
+            level,
+        )
 
 
 @pytest.mark.parametrize("level", TRANSPILE_LEVELS)
@@ -97,6 +107,8 @@ def test_random_parametric_pubs(estimator_backend, level, data):
     pubs = []
     for _ in range(data.draw(st.integers(1, 2))):
         circuit = data.draw(unitary_circuits(gates, num_parameters=3))
-        obs = [data.draw(observables(circuit.num_qubits)) for _ in range(data.draw(st.integers(1, 2)))]
+        obs = [
+            data.draw(observables(circuit.num_qubits)) for _ in range(data.draw(st.integers(1, 2)))
+        ]
         pubs.append((circuit, obs, parameter_values(data.draw, circuit)))
     _check(estimator_backend, pubs, level)

@@ -43,5 +43,8 @@ def test_every_gate(simulator):
 @DIFFERENTIAL
 @given(data=st.data())
 def test_random_circuits(simulator, data):
-    circuits = [data.draw(measured(data.draw(unitary_circuits(QASM_GATES)))) for _ in range(data.draw(st.integers(1, 3)))]
+    circuits = [
+        data.draw(measured(data.draw(unitary_circuits(QASM_GATES))))
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
     _check(simulator, circuits)

@@ -18,7 +18,9 @@ SHOTS = 20_000
 
 def _results(service: QoroService, circuits: list[QuantumCircuit], **kwargs) -> list[dict]:
     texts = {f"c{i}": qasm2.dumps(circuit) for i, circuit in enumerate(circuits)}
-    job = service.submit_circuits(texts, override_config=JobConfig(shots=SHOTS, qpu_system="qoro_maestro"), **kwargs)
+    job = service.submit_circuits(
+        texts, override_config=JobConfig(shots=SHOTS, qpu_system="qoro_maestro"), **kwargs
+    )
     assert service.poll_job_status(job, loop_until_complete=True) is JobStatus.COMPLETED
     rows = service.get_job_results(job).results
     assert [row["label"] for row in rows] == list(texts)
@@ -31,13 +33,17 @@ def _check_simulate(service: QoroService, circuits: list[QuantumCircuit]) -> Non
         assert_sampled_from(as_integers, outcome_probabilities(circuit), circuit.name)
 
 
-def _check_expectation(service: QoroService, circuits: list[QuantumCircuit], terms: list[str]) -> None:
+def _check_expectation(
+    service: QoroService, circuits: list[QuantumCircuit], terms: list[str]
+) -> None:
     """``terms`` are wire terms: qubit 0 is the leftmost letter (the reverse of Qiskit labels)."""
     for circuit, values in zip(circuits, _results(service, circuits, ham_ops=";".join(terms))):
         state = Statevector(without_measurements(circuit))
         for term in terms:
             exact = float(np.real(state.expectation_value(Pauli(term[::-1]))))
-            assert abs(values[term] - exact) <= 1e-6, f"{circuit.name} {term}: {values[term]} vs {exact}"
+            assert abs(values[term] - exact) <= 1e-6, (
+                f"{circuit.name} {term}: {values[term]} vs {exact}"
+            )
 
 
 def test_every_gate_simulate(service):
@@ -49,14 +55,19 @@ def test_every_gate_simulate(service):
 def test_every_gate_expectation(service):
     rng = np.random.default_rng(8)
     for circuit in gate_tour(QASM_GATES, measure=True):
-        terms = list(dict.fromkeys("".join(rng.choice(list("IXYZ"), circuit.num_qubits)) for _ in range(6)))
+        terms = list(
+            dict.fromkeys("".join(rng.choice(list("IXYZ"), circuit.num_qubits)) for _ in range(6))
+        )
         _check_expectation(service, [circuit], terms)
 
 
 @DIFFERENTIAL
 @given(data=st.data())
 def test_random_simulate(service, data):
-    circuits = [data.draw(measured(data.draw(unitary_circuits(QASM_GATES)))) for _ in range(data.draw(st.integers(1, 3)))]
+    circuits = [
+        data.draw(measured(data.draw(unitary_circuits(QASM_GATES))))
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
     _check_simulate(service, circuits)
 
 
@@ -66,8 +77,14 @@ def test_random_expectation(service, data):
     width = data.draw(st.integers(1, 6))
     circuits = []
     for _ in range(data.draw(st.integers(1, 3))):
-        circuit = data.draw(unitary_circuits(QASM_GATES, max_qubits=width).filter(lambda c: c.num_qubits == width))
+        circuit = data.draw(
+            unitary_circuits(QASM_GATES, max_qubits=width).filter(lambda c: c.num_qubits == width)
+        )
         circuit.measure_all()  # as divi sends EXPECTATION circuits
         circuits.append(circuit)
-    terms = data.draw(st.lists(st.text("IXYZ", min_size=width, max_size=width), min_size=1, max_size=5, unique=True))
+    terms = data.draw(
+        st.lists(
+            st.text("IXYZ", min_size=width, max_size=width), min_size=1, max_size=5, unique=True
+        )
+    )
     _check_expectation(service, circuits, terms)

@@ -30,7 +30,11 @@ def _check(backend, pubs, level) -> None:
     """``pubs``: (logical circuit, values or None); checks every binding of every PUB."""
     submitted = []
     for circuit, values in pubs:
-        isa = circuit if level is None else transpile(circuit, backend, optimization_level=level, seed_transpiler=SEED)
+        isa = (
+            circuit
+            if level is None
+            else transpile(circuit, backend, optimization_level=level, seed_transpiler=SEED)
+        )
         submitted.append((isa, values_for(isa, circuit, values)))
     result = SamplerV2(mode=backend).run(submitted, shots=SHOTS).result()
     for (circuit, values), pub_result in zip(pubs, result):
@@ -39,7 +43,9 @@ def _check(backend, pubs, level) -> None:
         for loc in bindings:
             bound = circuit if values is None else circuit.assign_parameters(values[loc[0]])
             counts = joined.get_int_counts(loc) if loc else joined.get_int_counts()
-            assert_sampled_from(counts, outcome_probabilities(bound), f"{circuit.name} binding {loc}")
+            assert_sampled_from(
+                counts, outcome_probabilities(bound), f"{circuit.name} binding {loc}"
+            )
 
 
 @pytest.mark.parametrize("level", TRANSPILE_LEVELS)

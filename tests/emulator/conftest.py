@@ -18,7 +18,9 @@ OTHER_TOKEN = "bob-test-token-9876543210"
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-def make_qasm(n_qubits: int, body: str = "", *, cregs: Mapping[str, int] | None = None, measure: bool = True) -> str:
+def make_qasm(
+    n_qubits: int, body: str = "", *, cregs: Mapping[str, int] | None = None, measure: bool = True
+) -> str:
     """OpenQASM 2.0: ``qreg q[n]``, the classical registers (default ``c[n]``), ``body``,
     then ``measure q -> c`` when ``measure`` and the default register is used."""
     lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', f"qreg q[{n_qubits}];"]
@@ -55,9 +57,12 @@ class Api:
     def delete(self, path: str, **kw: Any) -> requests.Response:
         return self.session.delete(self.url(path), timeout=30, **kw)
 
-    def init(self, job_type: str = "SIMULATE", system: str = "qoro_maestro", tag: str = "test") -> str:
+    def init(
+        self, job_type: str = "SIMULATE", system: str = "qoro_maestro", tag: str = "test"
+    ) -> str:
         resp = self.post(
-            "job/init/", {"tag": tag, "job_type": job_type, "qpu_system_name": system, "use_packing": False}
+            "job/init/",
+            {"tag": tag, "job_type": job_type, "qpu_system_name": system, "use_packing": False},
         )
         assert resp.status_code == 201, resp.text
         return resp.json()["job_id"]

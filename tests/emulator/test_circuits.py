@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from qiskit_divi.emulator.circuits import CircuitParser, QasmSyntaxError, group_by_skeleton, parameter_binds
+from qiskit_divi.emulator.circuits import (
+    CircuitParser,
+    QasmSyntaxError,
+    group_by_skeleton,
+    parameter_binds,
+)
 
 HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
 
 
 def _text(a: float, b: float, c: float = 0.25) -> str:
-    return HEADER + f"ry({a}) q[0];\ncx q[0],q[1];\nu({b},{c},-1.5e-3) q[1];\nmeasure q[0] -> c[0];\n"
+    return (
+        HEADER + f"ry({a}) q[0];\ncx q[0],q[1];\nu({b},{c},-1.5e-3) q[1];\nmeasure q[0] -> c[0];\n"
+    )
 
 
 def test_parameter_binds_follow_the_text_order_beyond_ten_parameters():

@@ -50,7 +50,16 @@ def test_remote_host_needs_allow_remote(capsys):
 
 def _start(args, env):
     proc = subprocess.Popen(
-        [sys.executable, *args, "--port", "0", "--min-job-seconds", "0.01", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            *args,
+            "--port",
+            "0",
+            "--min-job-seconds",
+            "0.01",
+            "--log-level",
+            "WARNING",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -81,7 +90,9 @@ def _stop(proc):
 
 
 def _exports(lines):
-    return dict(line[len("export ") :].split("=", 1) for line in lines if line.startswith("export "))
+    return dict(
+        line[len("export ") :].split("=", 1) for line in lines if line.startswith("export ")
+    )
 
 
 def test_module_entry_point_generates_and_prints_a_token():
@@ -92,21 +103,37 @@ def test_module_entry_point_generates_and_prints_a_token():
         assert set(exports) == {"QORO_API_URL", "QORO_API_KEY"}
         url, token = exports["QORO_API_URL"], exports["QORO_API_KEY"]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
-        assert requests.get(url + "/", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
-        assert requests.get(url + "/", headers={"Authorization": "Bearer other"}, timeout=10).status_code == 401
+        assert (
+            requests.get(
+                url + "/", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ).status_code
+            == 200
+        )
+        assert (
+            requests.get(
+                url + "/", headers={"Authorization": "Bearer other"}, timeout=10
+            ).status_code
+            == 401
+        )
     finally:
         _stop(proc)
 
 
 def test_console_command_uses_the_given_token():
     env = {**os.environ, "QORO_API_KEY": "from-env-is-ignored-when-token-given"}
-    proc, lines = _start(["-m", "qiskit_divi.cli", "emulator", "--token", "cli-token", "--token", "second"], env)
+    proc, lines = _start(
+        ["-m", "qiskit_divi.cli", "emulator", "--token", "cli-token", "--token", "second"], env
+    )
     try:
         exports = _exports(lines)
         assert set(exports) == {"QORO_API_URL"}  # a given token is not echoed
         assert all("cli-token" not in line for line in lines)
         for token in ("cli-token", "second"):
-            resp = requests.get(exports["QORO_API_URL"] + "/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            resp = requests.get(
+                exports["QORO_API_URL"] + "/",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
             assert resp.status_code == 200
     finally:
         _stop(proc)

@@ -41,16 +41,25 @@ def test_gateway_errors_only_where_configured(make_server, client):
 
 
 def test_rate_limit_sends_retry_after(make_server, client):
-    server = make_server(faults=FaultConfig(rate_limit_rate=1.0, retry_after="0.05", methods=frozenset({"GET"})))
+    server = make_server(
+        faults=FaultConfig(rate_limit_rate=1.0, retry_after="0.05", methods=frozenset({"GET"}))
+    )
     api = client(server)
     resp = api.get("qpusystem/")
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "0.05"
-    assert api.post("job/init/", {"job_type": "SIMULATE", "qpu_system_name": "qoro_maestro"}).status_code == 201
+    assert (
+        api.post(
+            "job/init/", {"job_type": "SIMULATE", "qpu_system_name": "qoro_maestro"}
+        ).status_code
+        == 201
+    )
     assert server.stats["faults"]["http_429"] == 1
 
 
 def test_reset_before_the_handler_acts(make_server, client):
-    server = make_server(faults=FaultConfig(reset_before_rate=1.0, endpoints=frozenset({"job_init"})))
+    server = make_server(
+        faults=FaultConfig(reset_before_rate=1.0, endpoints=frozenset({"job_init"}))
+    )
     api = client(server)
     with pytest.raises(requests.ConnectionError):
         api.init()
@@ -61,7 +70,8 @@ def test_reset_before_the_handler_acts(make_server, client):
 
 def test_reset_after_the_handler_acted(make_server, client, qasm):
     server = make_server(
-        config=FAST, faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init", "cancel"}))
+        config=FAST,
+        faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init", "cancel"})),
     )
     api = client(server)
     with pytest.raises(requests.ConnectionError):
@@ -103,7 +113,11 @@ def test_slow_queue_delays_every_job(make_server, client, qasm):
 def test_seeded_faults_are_deterministic(make_server, client):
     def run(seed):
         faults = FaultConfig(
-            seed=seed, error_rate=0.2, rate_limit_rate=0.2, reset_before_rate=0.1, endpoints=frozenset({"ping"})
+            seed=seed,
+            error_rate=0.2,
+            rate_limit_rate=0.2,
+            reset_before_rate=0.1,
+            endpoints=frozenset({"ping"}),
         )
         return _ping_outcomes(client(make_server(faults=faults)), 40)
 

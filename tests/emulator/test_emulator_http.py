@@ -34,14 +34,21 @@ def test_every_endpoint_requires_a_valid_bearer_token(server, client, token, oth
             assert resp.status_code == 401
             assert set(resp.json()) == {"detail"}
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-    not_bearer = requests.get(server.base_url + "/", headers={"Authorization": f"Token {token}"}, timeout=10)
+    not_bearer = requests.get(
+        server.base_url + "/", headers={"Authorization": f"Token {token}"}, timeout=10
+    )
     assert not_bearer.status_code == 401
     assert client(server, token).get("").status_code == 200
     assert client(server, other_token).get("").status_code == 200
 
 
 def test_unknown_paths_and_methods_answer_json(api):
-    for resp in (api.get("nope/"), api.get("job/"), api.get("qpusystem"), api.get("job/abc/status")):
+    for resp in (
+        api.get("nope/"),
+        api.get("job/"),
+        api.get("qpusystem"),
+        api.get("job/abc/status"),
+    ):
         assert resp.status_code == 404
         assert resp.headers["Content-Type"] == "application/json"
         assert "detail" in resp.json()
@@ -62,7 +69,9 @@ def test_system_catalogue_has_the_wire_shape(api):
         for qpu in system["qpus"]:
             assert set(qpu) == {"nickname", "q_bits", "status", "system_kind"}
             assert isinstance(qpu["q_bits"], int) and qpu["status"] == "active"
-    kinds = {name: (s["qpus"][0]["system_kind"], s["qpus"][0]["q_bits"]) for name, s in by_name.items()}
+    kinds = {
+        name: (s["qpus"][0]["system_kind"], s["qpus"][0]["q_bits"]) for name, s in by_name.items()
+    }
     assert kinds["qoro_maestro"][1] >= 24
     assert kinds["fake_nairobi"] == ("superconducting", 7)
     assert kinds["fake_ion"][0] == "trapped_ion" and kinds["fake_ion"][1] >= 7
@@ -110,7 +119,9 @@ def test_full_lifecycle_with_polling(make_server, client, token, qasm):
         if not seen or seen[-1] != status:
             seen.append(status)
         if status == "RUNNING" and results_while_running is None:
-            results_while_running = api.get(f"job/{job_id}/resultsV2/?limit=100&offset=0").status_code
+            results_while_running = api.get(
+                f"job/{job_id}/resultsV2/?limit=100&offset=0"
+            ).status_code
         if status == "COMPLETED":
             break
         time.sleep(0.01)
@@ -154,7 +165,9 @@ def test_chunked_upload_keeps_submission_order(api, qasm):
     circuits = {label: qasm(3, f"x q[{i % 3}]") for i, label in enumerate(labels)}
     chunks = [labels[0:3], labels[3:7], labels[7:9]]
     for n, chunk in enumerate(chunks):
-        resp = api.add(job_id, {lab: circuits[lab] for lab in chunk}, finalized=n == len(chunks) - 1, shots=50)
+        resp = api.add(
+            job_id, {lab: circuits[lab] for lab in chunk}, finalized=n == len(chunks) - 1, shots=50
+        )
         assert resp.status_code == 200, resp.text
         if n < len(chunks) - 1:
             assert api.status(job_id) == "PENDING"
@@ -217,7 +230,9 @@ def test_expectation_values_non_symmetric_and_gzs(api, qasm):
 
     gzs = "@gzs3:" + base64.b64encode(gzip.compress(b"X0Z2;Z2;I")).decode()
     job_id = api.submit({"c": circuit}, observables=gzs)
-    assert api.values(job_id)["c"] == pytest.approx({"XIZ": -1.0, "IIZ": -1.0, "III": 1.0}, abs=1e-12)
+    assert api.values(job_id)["c"] == pytest.approx(
+        {"XIZ": -1.0, "IIZ": -1.0, "III": 1.0}, abs=1e-12
+    )
 
 
 def test_expectation_job_validation(api, qasm):
@@ -225,7 +240,12 @@ def test_expectation_job_validation(api, qasm):
     assert api.add(job_id, {"c": qasm(3)}, observables="ZZ").status_code == 400  # width mismatch
     assert api.add(job_id, {"c": qasm(3)}, observables="ZQZ").status_code == 400  # bad letter
     assert api.add(job_id, {"c": qasm(3)}, shots=10).status_code == 400  # shots on EXPECTATION
-    body = {"circuits": {"c": pack_circuit(qasm(3))}, "finalized": "true", "shots": 5, "observables": "ZZZ"}
+    body = {
+        "circuits": {"c": pack_circuit(qasm(3))},
+        "finalized": "true",
+        "shots": 5,
+        "observables": "ZZZ",
+    }
     both = api.post(f"job/{job_id}/add_circuits/", body)
     assert both.status_code == 400
     sampling = api.init("SIMULATE")
@@ -391,15 +411,25 @@ def test_duplicate_labels_are_400(api, qasm):
     assert api.add(job_id, {"a": qasm(1)}, finalized=False).status_code == 200
     assert api.add(job_id, {"a": qasm(1)}, finalized=True).status_code == 400
     packed = pack_circuit(qasm(1))
-    raw = '{"circuits": {"b": "%s", "b": "%s"}, "mode": "append", "finalized": "true", "shots": 10}' % (packed, packed)
-    resp = api.post(f"job/{job_id}/add_circuits/", data=raw, headers={"Content-Type": "application/json"})
+    raw = (
+        '{"circuits": {"b": "%s", "b": "%s"}, "mode": "append", "finalized": "true", "shots": 10}'
+        % (packed, packed)
+    )
+    resp = api.post(
+        f"job/{job_id}/add_circuits/", data=raw, headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 400
 
 
 @pytest.mark.parametrize("shots", [0, -5, 1.5, "100", True, None, 1_000_001])
 def test_bad_shots_are_400(api, qasm, shots):
     job_id = api.init()
-    body = {"circuits": {"a": pack_circuit(qasm(1))}, "mode": "append", "finalized": "true", "shots": shots}
+    body = {
+        "circuits": {"a": pack_circuit(qasm(1))},
+        "mode": "append",
+        "finalized": "true",
+        "shots": shots,
+    }
     resp = api.post(f"job/{job_id}/add_circuits/", body)
     assert resp.status_code == 400 and "shots" in resp.json()["error"]
 
@@ -407,14 +437,27 @@ def test_bad_shots_are_400(api, qasm, shots):
 def test_add_circuits_field_rules(api, qasm):
     job_id = api.init()
     base = {"circuits": {"a": pack_circuit(qasm(1))}, "shots": 10}
-    assert api.post(f"job/{job_id}/add_circuits/", {**base, "finalized": "true", "mode": "replace"}).status_code == 400
+    assert (
+        api.post(
+            f"job/{job_id}/add_circuits/", {**base, "finalized": "true", "mode": "replace"}
+        ).status_code
+        == 400
+    )
     assert api.post(f"job/{job_id}/add_circuits/", {**base, "finalized": "yes"}).status_code == 400
-    no_clbits = {"circuits": {"m": pack_circuit("OPENQASM 2.0;\nqreg q[1];\n")}, "finalized": "true", "shots": 10}
+    no_clbits = {
+        "circuits": {"m": pack_circuit("OPENQASM 2.0;\nqreg q[1];\n")},
+        "finalized": "true",
+        "shots": 10,
+    }
     assert api.post(f"job/{job_id}/add_circuits/", no_clbits).status_code == 400
     path = f"job/{job_id}/add_circuits/"
-    assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 400  # nothing to run
+    assert (
+        api.post(path, {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 400
+    )  # nothing to run
     assert api.post(path, {**base, "finalized": "false"}).status_code == 200
-    assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 11}).status_code == 400  # shots changed
+    assert (
+        api.post(path, {"circuits": {}, "finalized": "true", "shots": 11}).status_code == 400
+    )  # shots changed
     assert api.post(path, {"circuits": {}, "finalized": "true", "shots": 10}).status_code == 200
     assert api.counts(job_id) == {"a": {"0": 10}}
 
@@ -430,7 +473,9 @@ def test_oversized_body_is_413(api, server):
     job_id = api.init()
     size = server.config.max_body_bytes + 1000
     body = json.dumps({"circuits": {"big": "A" * size}, "finalized": "true", "shots": 1})
-    resp = api.post(f"job/{job_id}/add_circuits/", data=body, headers={"Content-Type": "application/json"})
+    resp = api.post(
+        f"job/{job_id}/add_circuits/", data=body, headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 413 and "detail" in resp.json()
     assert api.status(job_id) == "PENDING"
 
@@ -464,7 +509,12 @@ def test_server_object_contract(qasm):
         assert srv.start() is srv
         assert srv.base_url == f"http://127.0.0.1:{srv.port}/api"
         assert srv.tokens == ["t1", "t2"]
-        assert requests.get(srv.base_url + "/", headers={"Authorization": "Bearer t2"}, timeout=10).status_code == 200
+        assert (
+            requests.get(
+                srv.base_url + "/", headers={"Authorization": "Bearer t2"}, timeout=10
+            ).status_code
+            == 200
+        )
         assert "t1" not in repr(srv)
     srv.stop()  # idempotent
     with pytest.raises(requests.ConnectionError):

@@ -44,7 +44,10 @@ def test_a_repeated_key_replays_the_first_response_without_acting(server, api):
     second = api.post("job/init/", INIT, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
-    assert "Idempotent-Replayed" not in first.headers and second.headers["Idempotent-Replayed"] == "true"
+    assert (
+        "Idempotent-Replayed" not in first.headers
+        and second.headers["Idempotent-Replayed"] == "true"
+    )
     assert server.stats["jobs_created"] == created + 1
     third = api.post("job/init/", INIT, headers=_key())  # a new key is a new request
     assert third.json()["job_id"] != first.json()["job_id"]
@@ -57,8 +60,12 @@ def test_a_chunk_sent_twice_with_its_key_is_appended_once(server, api, qasm):
     job_id = api.init()
     headers = _key()
     body = _chunk(qasm, ["a", "b"])
-    assert api.post(f"job/{job_id}/add_circuits/", body, headers=headers).json()["total_circuits"] == 2
-    assert api.post(f"job/{job_id}/add_circuits/", body, headers=headers).json()["total_circuits"] == 2
+    assert (
+        api.post(f"job/{job_id}/add_circuits/", body, headers=headers).json()["total_circuits"] == 2
+    )
+    assert (
+        api.post(f"job/{job_id}/add_circuits/", body, headers=headers).json()["total_circuits"] == 2
+    )
     assert server.jobs[job_id].n_circuits == 2
     without_key = api.post(f"job/{job_id}/add_circuits/", body)  # the same labels again: refused
     assert without_key.status_code == 400 and "Duplicate" in without_key.json()["error"]
@@ -102,7 +109,9 @@ def test_invalid_keys_are_refused(server, api):
 
 
 def test_reset_after_acting_then_retry_with_the_key_creates_one_job(make_server, client):
-    server = make_server(faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"})))
+    server = make_server(
+        faults=FaultConfig(reset_after_rate=1.0, endpoints=frozenset({"job_init"}))
+    )
     api = client(server)
     headers = _key()
     with pytest.raises(requests.ConnectionError):
@@ -160,7 +169,9 @@ def test_a_crashed_request_stores_nothing():
 
     with pytest.raises(RuntimeError):
         store.run("o", "k", "f", crash)
-    assert store.run("o", "k", "f", lambda: ApiResponse(201, {"job_id": "j"})).body == {"job_id": "j"}
+    assert store.run("o", "k", "f", lambda: ApiResponse(201, {"job_id": "j"})).body == {
+        "job_id": "j"
+    }
 
 
 def test_keys_expire_and_are_bounded():
@@ -200,14 +211,18 @@ def test_cli_flags_for_idempotency_and_a_fault_mix():
     assert server.config.idempotency is False
     faults = server.faults
     assert faults.seed == 7 and faults.request_fault_rate == pytest.approx(0.2)
-    assert faults.error_rate == pytest.approx(0.08) and faults.reset_after_rate == pytest.approx(0.04)
+    assert faults.error_rate == pytest.approx(0.08) and faults.reset_after_rate == pytest.approx(
+        0.04
+    )
     assert build_server(_args([]))[0].config.idempotency is True
     with pytest.raises(ValueError, match="fault-mix"):
         build_server(_args(["--fault-mix", "0.2", "--fault-error-rate", "0.1"]))
 
 
 def test_a_mixed_fault_config_hits_every_kind_at_the_asked_rate(make_server, client):
-    server = make_server(faults=FaultConfig.mixed(0.2, seed=5, retry_after="0", endpoints=frozenset({"ping"})))
+    server = make_server(
+        faults=FaultConfig.mixed(0.2, seed=5, retry_after="0", endpoints=frozenset({"ping"}))
+    )
     api = client(server)
     outcomes = []
     for _ in range(500):
@@ -216,8 +231,14 @@ def test_a_mixed_fault_config_hits_every_kind_at_the_asked_rate(make_server, cli
         except requests.ConnectionError:
             outcomes.append("reset")
     faults = server.stats["faults"]
-    injected = sum(faults[k] for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504"))
+    injected = sum(
+        faults[k]
+        for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504")
+    )
     assert 70 <= injected <= 130  # 20 % of 500, seeded
-    assert all(faults[k] > 0 for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504"))
+    assert all(
+        faults[k] > 0
+        for k in ("reset_before", "reset_after", "http_429", "http_502", "http_503", "http_504")
+    )
     assert outcomes.count("reset") == faults["reset_before"] + faults["reset_after"]
     assert outcomes.count(200) == 500 - injected

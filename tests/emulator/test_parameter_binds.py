@@ -75,11 +75,13 @@ def _job(name: str, measure: bool) -> tuple[list[ShapedCircuit], list[QuantumCir
     return jobs, originals
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sampled_right(name: str, safe_gates: frozenset[str]) -> bool:
     circuits, originals = _job(name, measure=True)
     backend = SystemCatalogue().simulator("qoro_maestro").backend
-    result, order = run_batched(backend, circuits, group_by_skeleton(circuits), safe_gates=safe_gates, shots=SHOTS)
+    result, order = run_batched(
+        backend, circuits, group_by_skeleton(circuits), safe_gates=safe_gates, shots=SHOTS
+    )
     if len(result.results) != len(circuits):
         return False
     for i, position in enumerate(order):
@@ -90,7 +92,7 @@ def _sampled_right(name: str, safe_gates: frozenset[str]) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _statevectors_right(name: str, safe_gates: frozenset[str]) -> bool:
     circuits, originals = _job(name, measure=False)
     result, order = run_batched(
@@ -112,7 +114,11 @@ def _statevectors_right(name: str, safe_gates: frozenset[str]) -> bool:
 
 
 def test_allow_list_is_exactly_the_gates_aer_binds_right():
-    right = {name for name in PARAMETRISED if _sampled_right(name, ALL_GATES) and _statevectors_right(name, ALL_GATES)}
+    right = {
+        name
+        for name in PARAMETRISED
+        if _sampled_right(name, ALL_GATES) and _statevectors_right(name, ALL_GATES)
+    }
     assert right == set(PARAMETER_BINDS_SAFE_GATES), (
         f"Aer's parameter_binds now binds {sorted(right - PARAMETER_BINDS_SAFE_GATES)} right and "
         f"{sorted(PARAMETER_BINDS_SAFE_GATES - right)} wrong: update PARAMETER_BINDS_SAFE_GATES"

@@ -22,7 +22,10 @@ def catalogue() -> SystemCatalogue:
 
 
 def _flip(angle0: float, angle1: float) -> str:
-    return HEADER + f"rx({angle0}) q[0];\nrx({angle1}) q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n"
+    return (
+        HEADER
+        + f"rx({angle0}) q[0];\nrx({angle1}) q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n"
+    )
 
 
 @pytest.mark.parametrize("system", ["qoro_maestro", "fake_ion"])
@@ -49,8 +52,12 @@ def test_interleaved_shapes_come_back_in_submission_order(catalogue, system):
 def test_native_circuits_run_untranspiled_with_the_right_distribution(catalogue):
     """Circuits of native gates run as uploaded, bound per circuit: analytic statistics."""
     parser = CircuitParser()
-    native = [parser.parse(HEADER + f"ry({t}) q[0];\ncx q[0],q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n")
-              for t in (0.3, 1.1, 2.0)]
+    native = [
+        parser.parse(
+            HEADER + f"ry({t}) q[0];\ncx q[0],q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n"
+        )
+        for t in (0.3, 1.1, 2.0)
+    ]
     simulator = catalogue.simulator("qoro_maestro")
     assert simulator.runs_natively([(native[0].skeleton, [0, 1, 2])])
     shots = 20000
@@ -63,7 +70,9 @@ def test_native_circuits_run_untranspiled_with_the_right_distribution(catalogue)
 def test_pauli_expectations_match_quantum_info_for_every_pauli():
     for n in (1, 2, 3):
         states = [random_statevector(2**n, seed=10 * n + k) for k in range(3)]
-        terms = ["".join(t) for t in itertools.product("IXYZ", repeat=n)]  # wire order: qubit 0 leftmost
+        terms = [
+            "".join(t) for t in itertools.product("IXYZ", repeat=n)
+        ]  # wire order: qubit 0 leftmost
         got = pauli_expectations(np.stack([s.data for s in states]), terms)
         expected = [[s.expectation_value(Pauli(t[::-1])).real for t in terms] for s in states]
         np.testing.assert_allclose(got, expected, atol=1e-12)
@@ -76,13 +85,17 @@ def test_expectation_job_binds_each_circuit(catalogue):
     values = expectation_job([parser.parse(t) for t in texts], ["ZI", "XI", "IX", "ZX"])
     for angle, row in zip(angles, values):
         assert row == pytest.approx(
-            {"ZI": math.cos(angle), "XI": math.sin(angle), "IX": 1.0, "ZX": math.cos(angle)}, abs=1e-12
+            {"ZI": math.cos(angle), "XI": math.sin(angle), "IX": 1.0, "ZX": math.cos(angle)},
+            abs=1e-12,
         )
 
 
 def test_a_circuit_that_measures_nothing_reads_all_zeros(catalogue):
     parser = CircuitParser()
-    circuits = [parser.parse(HEADER + "h q[0];\ncx q[0],q[1];\n"), parser.parse(HEADER + "x q[0];\nmeasure q[0] -> c[1];\n")]
+    circuits = [
+        parser.parse(HEADER + "h q[0];\ncx q[0],q[1];\n"),
+        parser.parse(HEADER + "x q[0];\nmeasure q[0] -> c[1];\n"),
+    ]
     for system in ("qoro_maestro", "fake_ion"):
         counts = catalogue.simulator(system).sample(circuits, shots=100, seed=5)
         assert counts[0] == {0: 100}
@@ -133,4 +146,6 @@ def test_expectation_jobs_run_gates_aer_lacks(add):
     terms = ["ZIII", "XZII", "IYXI", "IIZZ", "ZZZZ", "XXYY"]
     (values,) = expectation_job([CircuitParser().parse(qasm2.dumps(qc))], terms)
     for term in terms:
-        assert values[term] == pytest.approx(reference.expectation_value(Pauli(term[::-1])).real, abs=1e-9)
+        assert values[term] == pytest.approx(
+            reference.expectation_value(Pauli(term[::-1])).real, abs=1e-9
+        )

@@ -17,9 +17,19 @@ def number(pattern: str, text: str) -> float:
 
 
 def test_divi_workflow_example(tmp_path):
-    env = {"PATH": "", "HOME": str(tmp_path), "QISKIT_DIVI_JOURNAL": str(tmp_path / "journal.sqlite")}
-    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path, env=env)
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "QISKIT_DIVI_JOURNAL": str(tmp_path / "journal.sqlite"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "ParallelSimulator: 16 circuits" in out

@@ -17,7 +17,9 @@ def number(pattern: str, text: str) -> float:
 
 
 def test_vqe_sweep_example():
-    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     exact = number(r"exact ground-state energy: (-?\d+\.\d+)", out)
@@ -28,7 +30,10 @@ def test_vqe_sweep_example():
     sweeps = [float(x) for x in re.findall(r"rotosolve sweep \d: E = (-?\d+\.\d+)", out)]
     assert len(sweeps) == 3 and sweeps == sorted(sweeps, reverse=True)  # energies only go down
     # 4000 shots: the sampled energy is within a few standard errors (~0.01) of the exact one
-    assert abs(number(r"sampler energy \(4000 shots, 2 PUBs in job \w+\): (-?\d+\.\d+)", out) - exact) < 0.05
+    assert (
+        abs(number(r"sampler energy \(4000 shots, 2 PUBs in job \w+\): (-?\d+\.\d+)", out) - exact)
+        < 0.05
+    )
     # fake_ion is noisy: close to, but above, the ground state
     ion = number(r"fake_ion estimator \(sampling fallback, 10000 shots\): E = (-?\d+\.\d+)", out)
     assert abs(ion - exact) < 0.15

@@ -23,6 +23,7 @@ from qiskit.circuit import ParameterVector
 from qiskit_divi import QoroBackend, QoroProvider
 from qiskit_divi.emulator import EmulatorServer
 
+
 @pytest.fixture(scope="session")
 def maestro(provider: QoroProvider) -> QoroBackend:
     return provider.get_backend("qoro_maestro")
@@ -68,7 +69,9 @@ def run_fresh_process(provider: QoroProvider, emulator_token: str) -> Callable[[
     def run(code: str) -> Any:
         env = dict(os.environ, QORO_API_KEY=emulator_token, QORO_API_URL=provider.url)
         script = "from qiskit_divi import QoroProvider\nprovider = QoroProvider()\n" + code
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -68,8 +68,16 @@ def test_exact_on_random_circuits_all_shapes_one_job(maestro, new_jobs, emulator
     ]
     pubs = [
         (circuits[0], observables[0], rng.uniform(-3, 3, circuits[0].num_parameters)),  # ()
-        (circuits[1], [[o] for o in observables], rng.uniform(-3, 3, (4, circuits[1].num_parameters))),  # (3, 4)
-        (circuits[2], observables, rng.uniform(-3, 3, (2, 3, circuits[2].num_parameters))),  # (2, 3)
+        (
+            circuits[1],
+            [[o] for o in observables],
+            rng.uniform(-3, 3, (4, circuits[1].num_parameters)),
+        ),  # (3, 4)
+        (
+            circuits[2],
+            observables,
+            rng.uniform(-3, 3, (2, 3, circuits[2].num_parameters)),
+        ),  # (2, 3)
         (circuits[2], observables[1], rng.uniform(-3, 3, (5, circuits[2].num_parameters))),  # (5,)
     ]
     job = EstimatorV2(mode=maestro).run(pubs)
@@ -80,7 +88,10 @@ def test_exact_on_random_circuits_all_shapes_one_job(maestro, new_jobs, emulator
         assert isinstance(mine, PubResult)
         np.testing.assert_allclose(mine.data.evs, ref.data.evs, rtol=0, atol=1e-9)
         assert mine.data.stds.shape == mine.data.evs.shape and not mine.data.stds.any()
-        assert mine.metadata["target_precision"] == 0.015625 and mine.metadata["job_id"] == job.job_id()
+        assert (
+            mine.metadata["target_precision"] == 0.015625
+            and mine.metadata["job_id"] == job.job_id()
+        )
     # all PUBs share the width: ONE EXPECTATION job with one circuit per binding
     assert new_jobs() == [job.job_id()]
     snapshot = emulator_server.jobs[job.job_id()]
@@ -91,10 +102,18 @@ def test_wire_terms_are_reversed_and_qubit_order_matters(maestro, sent_observabl
     circuit = QuantumCircuit(3)
     circuit.x(0)  # Z on qubit 0 is -1, Z on qubit 2 is +1
     circuit.h(1)  # X on qubit 1 is +1
-    observables = ["IIZ", "ZII", "IXZ", "ZXI", SparsePauliOp.from_list([("IIZ", 2.0), ("ZII", 0.5)])]
+    observables = [
+        "IIZ",
+        "ZII",
+        "IXZ",
+        "ZXI",
+        SparsePauliOp.from_list([("IIZ", 2.0), ("ZII", 0.5)]),
+    ]
     result = EstimatorV2(mode=maestro).run([(circuit, observables)]).result()
     np.testing.assert_allclose(result[0].data.evs, [-1.0, 1.0, -1.0, 1.0, -1.5], atol=1e-12)
-    np.testing.assert_allclose(result[0].data.evs, reference([(circuit, observables)])[0].data.evs, atol=1e-12)
+    np.testing.assert_allclose(
+        result[0].data.evs, reference([(circuit, observables)])[0].data.evs, atol=1e-12
+    )
     # Qiskit "IIZ" (Z on qubit 0) travels as "ZII": qubit 0 is the leftmost character on the wire
     assert sent_observables == ["ZII;IIZ;ZXI;IXZ"]
 
@@ -117,7 +136,10 @@ def test_widths_make_one_job_each_and_identity_is_local(maestro, new_jobs, sent_
     assert job.job_ids == created and len(created) == 2
     assert [r.metadata["job_id"] for r in result] == [created[0], created[1], created[0]]
     # the union of each width's non-identity terms; identities never travel
-    assert sorted(sent_observables[0].split(";")) == ["IZ", "XX", "ZI", "ZZ"] and sent_observables[1] == "ZYX"
+    assert (
+        sorted(sent_observables[0].split(";")) == ["IZ", "XX", "ZI", "ZZ"]
+        and sent_observables[1] == "ZYX"
+    )
     # a call with only identities still has a job (one circuit, values computed locally)
     only = EstimatorV2(mode=maestro).run([(two, ["II", {"II": -2.0}], values2)]).result()
     np.testing.assert_array_equal(only[0].data.evs, [1.0, -2.0])
@@ -130,7 +152,9 @@ def test_projectors_and_measured_circuits(maestro):
     measured.measure_all()  # final measurements are dropped, as StatevectorEstimator does
     projector = SparseObservable.from_list([("0+", 1.0), ("rZ", -0.5)])
     result = EstimatorV2(mode=maestro).run([(measured, [projector, "XY"], values)]).result()
-    expanded = SparsePauliOp.from_sparse_observable(projector.as_paulis())  # the reference takes only Paulis
+    expanded = SparsePauliOp.from_sparse_observable(
+        projector.as_paulis()
+    )  # the reference takes only Paulis
     want = reference([(circuit, [expanded, "XY"], values)])
     np.testing.assert_allclose(result[0].data.evs, want[0].data.evs, atol=1e-9)
 
@@ -139,7 +163,9 @@ def test_retrieve_in_a_fresh_process(maestro, noiseless, run_fresh_process, prov
     circuit = random_ansatz(3, 1, 30)
     circuit.metadata = {"run": 1}
     values = np.random.default_rng(4).uniform(-2, 2, (2, circuit.num_parameters))
-    exact = EstimatorV2(mode=maestro).run([(circuit, [["XZI"], ["IYY"]], values), (circuit, "ZZZ", values[0])])
+    exact = EstimatorV2(mode=maestro).run(
+        [(circuit, [["XZI"], ["IYY"]], values), (circuit, "ZZZ", values[0])]
+    )
     exact_result = exact.result()
     out = run_fresh_process(
         f"""
@@ -155,7 +181,11 @@ print(json.dumps({{"kind": job.kind, "evs": [r.data.evs.tolist() for r in result
     for evs, stds, mine in zip(out["evs"], out["stds"], exact_result):
         np.testing.assert_array_equal(np.array(evs), mine.data.evs)
         np.testing.assert_array_equal(np.array(stds), mine.data.stds)
-    assert out["metadata"][0] == {"target_precision": 0.015625, "circuit_metadata": {"run": 1}, "job_id": exact.job_id()}
+    assert out["metadata"][0] == {
+        "target_precision": 0.015625,
+        "circuit_metadata": {"run": 1},
+        "job_id": exact.job_id(),
+    }
 
 
 # --- sampling fallback -----------------------------------------------------------------
@@ -164,9 +194,17 @@ print(json.dumps({{"kind": job.kind, "evs": [r.data.evs.tolist() for r in result
 def test_sampling_fallback_matches_statevector_within_shot_noise(noiseless, sampling_server):
     rng = np.random.default_rng(8)
     circuits = [random_ansatz(3, 2, seed) for seed in (40, 41)]
-    observables = [SparsePauliOp.from_list([("XZI", 0.7), ("IYZ", -0.4), ("III", 0.25)]), "ZII", "XXY"]
+    observables = [
+        SparsePauliOp.from_list([("XZI", 0.7), ("IYZ", -0.4), ("III", 0.25)]),
+        "ZII",
+        "XXY",
+    ]
     pubs = [
-        (circuits[0], [[o] for o in observables], rng.uniform(-3, 3, (2, circuits[0].num_parameters))),  # (3, 2)
+        (
+            circuits[0],
+            [[o] for o in observables],
+            rng.uniform(-3, 3, (2, circuits[0].num_parameters)),
+        ),  # (3, 2)
         (circuits[1], observables[0], rng.uniform(-3, 3, circuits[1].num_parameters)),  # ()
     ]
     before = set(sampling_server.jobs)
@@ -208,7 +246,9 @@ def test_grouping_precision_and_norm_scaling(noiseless, sampling_server, samplin
 
     # different precisions: one job per distinct shots value
     before = set(sampling_server.jobs)
-    mixed = EstimatorV2(mode=noiseless).run([(circuit, "XX", values, 0.05), (circuit, "YY", values, 0.1)])
+    mixed = EstimatorV2(mode=noiseless).run(
+        [(circuit, "XX", values, 0.05), (circuit, "YY", values, 0.1)]
+    )
     result = mixed.result()
     assert len([j for j in sampling_server.jobs if j not in before]) == 2
     assert [r.metadata["shots"] for r in result] == [400, 100]
@@ -253,7 +293,9 @@ def test_precision_that_is_not_positive_is_refused_on_every_system(
     circuit.h(0)
     estimator = EstimatorV2(mode=backend)
     before = emulator_server.stats["jobs_created"], sampling_server.stats["jobs_created"]
-    with pytest.raises(ValueError, match=r"^run\(precision=...\) must be a positive number .*got") as info:
+    with pytest.raises(
+        ValueError, match=r"^run\(precision=...\) must be a positive number .*got"
+    ) as info:
         estimator.run([(circuit, "X")], precision=bad)
     assert isinstance(info.value, QoroInputError)
     with pytest.raises(QoroInputError, match=r"^run\(precision=...\) must be a positive number"):
@@ -291,7 +333,10 @@ def test_metadata_are_qiskits_plus_the_job_ids(maestro, noiseless):
         assert result.metadata == {"version": 2, "job_ids": [job.job_id()]}
         for pub, circuit in zip(result, (qc, qc2)):
             assert pub.metadata == {
-                "target_precision": 0.1, **shots, "circuit_metadata": circuit.metadata, "job_id": job.job_id()
+                "target_precision": 0.1,
+                **shots,
+                "circuit_metadata": circuit.metadata,
+                "job_id": job.job_id(),
             }
 
 
@@ -309,9 +354,14 @@ def test_bad_input_creates_no_job(provider, emulator_server):
     mid.measure(0, 0)
     mid.cx(0, 1)
     before = emulator_server.stats["jobs_created"]
-    with pytest.raises(QoroInputError, match=r"PUB 0 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend=.*apply_layout"):
+    with pytest.raises(
+        QoroInputError,
+        match=r"PUB 0 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend=.*apply_layout",
+    ):
         EstimatorV2(mode=nairobi).run([(not_isa, "ZZ")])
-    with pytest.raises(QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"):
+    with pytest.raises(
+        QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"
+    ):
         EstimatorV2(mode=maestro).run([(not_isa, "ZZ"), (QuantumCircuit(30), "Z" * 30)])
     # Qiskit's text first (code written for Qiskit's estimators matches on it), then how to call run()
     with pytest.raises(
@@ -320,9 +370,14 @@ def test_bad_input_creates_no_job(provider, emulator_server):
         r"wrap the circuit, e.g. run\(\[\(circuit, observables\)\]\)",
     ):
         EstimatorV2(mode=maestro).run(not_isa)
-    with pytest.raises(QoroInputError, match=r"^An invalid Estimator pub-like was given \(float\): .*iterable of PUBs"):
+    with pytest.raises(
+        QoroInputError,
+        match=r"^An invalid Estimator pub-like was given \(float\): .*iterable of PUBs",
+    ):
         EstimatorV2(mode=maestro).run(1.5)
-    with pytest.raises(ValueError, match="An invalid Estimator pub-like was given"):  # Qiskit's: a PUB without []
+    with pytest.raises(
+        ValueError, match="An invalid Estimator pub-like was given"
+    ):  # Qiskit's: a PUB without []
         EstimatorV2(mode=maestro).run((not_isa, "ZZ"))
     with pytest.raises(QoroInputError, match="mid-circuit 'measure'"):
         EstimatorV2(mode=maestro).run([(mid, "ZZ")])
@@ -345,12 +400,18 @@ def _exact_pub(observables, num_bindings):
 def test_exact_values_name_a_missing_term_and_a_value_that_is_not_a_number():
     pub = _exact_pub([{"ZI": 0.5, "IX": 1.0}], 2)
     good = {"IZ": 0.25, "XI": -1}  # wire terms are the reversed Qiskit labels
-    terms = _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): dict(good, IZ=0.5)})
+    terms = _EstimatorCodec._exact_values(
+        0, pub, {pub_label(0, 0): good, pub_label(0, 1): dict(good, IZ=0.5)}
+    )
     assert terms.value.tolist() == [[0.25, -1.0], [0.5, -1.0]] and terms.value.dtype == np.float64
-    with pytest.raises(QoroProtocolError, match=f"circuit '{pub_label(0, 1)}' has no value for the term 'XI'"):
+    with pytest.raises(
+        QoroProtocolError, match=f"circuit '{pub_label(0, 1)}' has no value for the term 'XI'"
+    ):
         _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5}})
     with pytest.raises(QoroProtocolError, match="the value of term 'XI' .* is True, not a number"):
-        _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5, "XI": True}})
+        _EstimatorCodec._exact_values(
+            0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5, "XI": True}}
+        )
 
 
 def test_combining_terms_matches_the_term_by_term_sum_bit_for_bit():
@@ -364,14 +425,20 @@ def test_combining_terms_matches_the_term_by_term_sum_bit_for_bit():
     terms.value[:] = rng.uniform(-1, 1, terms.value.shape)
     terms.variance[:] = 1 - terms.value**2
     terms.measured[:] = True
-    param_index, obs_index = np.broadcast_arrays(np.arange(6).reshape(3, 2, 1), np.arange(2).reshape(1, 1, 2))
+    param_index, obs_index = np.broadcast_arrays(
+        np.arange(6).reshape(3, 2, 1), np.arange(2).reshape(1, 1, 2)
+    )
     evs, spread = _combine(observables, terms, param_index, obs_index)
     for position in np.ndindex(*param_index.shape):
         p, o = int(param_index[position]), int(obs_index[position])
         ev = deviation = 0.0
         for label, coeff in observables[o].items():
             column = terms.column.get(label)
-            value, variance = (1.0, 0.0) if column is None else (terms.value[p, column], terms.variance[p, column])
+            value, variance = (
+                (1.0, 0.0)
+                if column is None
+                else (terms.value[p, column], terms.variance[p, column])
+            )
             ev += coeff * value
             deviation += abs(coeff) * math.sqrt(max(variance, 0.0))
         assert evs[position] == ev and spread[position] == deviation

@@ -22,7 +22,11 @@ OURS = {SamplerOptions: ibm.SamplerOptions, EstimatorOptions: ibm.EstimatorOptio
 def ibm_only_names(ours: type) -> list[str]:
     """The installed qiskit-ibm-runtime fields of the matching class that ours lacks."""
     mine = {f.name for f in dataclasses.fields(ours)}
-    return sorted(f.name for f in dataclasses.fields(OURS[ours]) if not f.name.startswith("_") and f.name not in mine)
+    return sorted(
+        f.name
+        for f in dataclasses.fields(OURS[ours])
+        if not f.name.startswith("_") and f.name not in mine
+    )
 
 
 def set_by_attribute(options, name, value):
@@ -56,7 +60,10 @@ SPECIAL = {
 ])  # fmt: skip
 def test_a_misspelt_name_raises_naming_the_valid_fields(setter, cls, typo, meant):
     options = cls()
-    with pytest.raises(QoroInputError, match=rf"Unknown {cls.__name__} field\(s\) '{typo}'\. Did you mean '{meant}'") as info:
+    with pytest.raises(
+        QoroInputError,
+        match=rf"Unknown {cls.__name__} field\(s\) '{typo}'\. Did you mean '{meant}'",
+    ) as info:
         setter(options, typo, 100)
     valid = ", ".join(f.name for f in dataclasses.fields(cls))
     assert str(info.value).endswith(f"Valid fields: {valid}.")
@@ -67,23 +74,39 @@ def test_a_misspelt_name_raises_naming_the_valid_fields(setter, cls, typo, meant
 @pytest.mark.parametrize("cls", [SamplerOptions, EstimatorOptions])
 def test_every_ibm_runtime_option_name_says_what_to_do_instead(setter, cls):
     names = ibm_only_names(cls)
-    assert {"max_execution_time", "environment", "simulator", "dynamical_decoupling", "execution", "twirling"} <= set(names)
+    assert {
+        "max_execution_time",
+        "environment",
+        "simulator",
+        "dynamical_decoupling",
+        "execution",
+        "twirling",
+    } <= set(names)
     for name in names:  # a new qiskit-ibm-runtime option makes this fail until it has advice
         with pytest.raises(QoroInputError) as info:
             setter(cls(), name, 1)
         message = str(info.value)
-        expected = SPECIAL.get(name, f"{name} is a qiskit-ibm-runtime option with no counterpart in qiskit_divi. ")
+        expected = SPECIAL.get(
+            name, f"{name} is a qiskit-ibm-runtime option with no counterpart in qiskit_divi. "
+        )
         assert expected in message and "Did you mean" not in message, message
 
 
 @pytest.mark.parametrize("setter", SETTERS)
 def test_runtime_names_outside_the_v2_classes_are_explained_too(setter):
     for name in ("resilience_level", "optimization_level", "transpilation", "resilience"):
-        with pytest.raises(QoroInputError, match=rf"{name} is a qiskit-ibm-runtime option with no counterpart in qiskit_divi"):
+        with pytest.raises(
+            QoroInputError,
+            match=rf"{name} is a qiskit-ibm-runtime option with no counterpart in qiskit_divi",
+        ):
             setter(SamplerOptions(), name, 1)
-    with pytest.raises(QoroInputError, match="requests no error mitigation: EXPECTATION jobs .* are exact"):
+    with pytest.raises(
+        QoroInputError, match="requests no error mitigation: EXPECTATION jobs .* are exact"
+    ):
         setter(EstimatorOptions(), "resilience_level", 1)
-    with pytest.raises(QoroInputError, match=r"generate_preset_pass_manager\(backend=backend, optimization_level"):
+    with pytest.raises(
+        QoroInputError, match=r"generate_preset_pass_manager\(backend=backend, optimization_level"
+    ):
         setter(EstimatorOptions(), "optimization_level", 3)
     with pytest.raises(QoroInputError, match="set timeout"):
         setter(SamplerOptions(), "max_execution_time", 60)
@@ -91,17 +114,25 @@ def test_runtime_names_outside_the_v2_classes_are_explained_too(setter):
 
 @pytest.mark.parametrize("setter", SETTERS)
 def test_shots_on_the_estimator_point_to_the_precision(setter):
-    with pytest.raises(QoroInputError, match=r"default_shots: EstimatorV2 takes a precision.*set default_precision") as info:
+    with pytest.raises(
+        QoroInputError, match=r"default_shots: EstimatorV2 takes a precision.*set default_precision"
+    ) as info:
         setter(EstimatorOptions(), "default_shots", 4096)
     assert "default_shots=4096 is default_precision=0.015625" in str(info.value)
     with pytest.raises(QoroInputError, match="SamplerV2 takes shots: set default_shots"):
         setter(SamplerOptions(), "default_precision", 0.01)
-    with pytest.raises(QoroInputError, match="seed_estimator is not supported: the Qoro API takes no simulator seed"):
+    with pytest.raises(
+        QoroInputError,
+        match="seed_estimator is not supported: the Qoro API takes no simulator seed",
+    ):
         setter(EstimatorOptions(), "seed_estimator", 1)
 
 
 def test_reading_an_ibm_runtime_name_explains_it():
-    with pytest.raises(AttributeError, match="EstimatorOptions has no attribute 'twirling'.*requests no error suppression"):
+    with pytest.raises(
+        AttributeError,
+        match="EstimatorOptions has no attribute 'twirling'.*requests no error suppression",
+    ):
         EstimatorOptions().twirling.enable_gates = True
     assert not hasattr(SamplerOptions(), "resilience_level")
     with pytest.raises(AttributeError, match="has no attribute 'nonsense'"):

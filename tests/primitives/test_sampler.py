@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Parameter
-from qiskit.primitives import BaseSamplerV2, BitArray, PrimitiveResult, SamplerPubResult, StatevectorSampler
+from qiskit.primitives import (
+    BaseSamplerV2,
+    BitArray,
+    PrimitiveResult,
+    SamplerPubResult,
+    StatevectorSampler,
+)
 from qiskit.providers import JobStatus, JobTimeoutError
 from qiskit.transpiler import generate_preset_pass_manager
 
@@ -47,7 +53,11 @@ def assert_same_bits(ours: PrimitiveResult, reference: PrimitiveResult) -> None:
         for name in ref.data.keys():
             got, want = mine.data[name], ref.data[name]
             assert isinstance(got, BitArray)
-            assert (got.shape, got.num_shots, got.num_bits) == (want.shape, want.num_shots, want.num_bits)
+            assert (got.shape, got.num_shots, got.num_bits) == (
+                want.shape,
+                want.num_shots,
+                want.num_bits,
+            )
             np.testing.assert_array_equal(got.array, want.array)
 
 
@@ -60,22 +70,31 @@ def test_is_a_sampler_v2(maestro):
     sampler = SamplerV2(mode=maestro)
     assert isinstance(sampler, BaseSamplerV2)
     assert sampler.mode is maestro and sampler.backend is maestro
-    assert sampler.options == SamplerOptions(default_shots=1024, timeout=None, progress=True, tag="qiskit_divi")
+    assert sampler.options == SamplerOptions(
+        default_shots=1024, timeout=None, progress=True, tag="qiskit_divi"
+    )
 
 
-def test_registers_bit_identical_to_statevector_sampler_all_shapes(maestro, new_jobs, emulator_server):
+def test_registers_bit_identical_to_statevector_sampler_all_shapes(
+    maestro, new_jobs, emulator_server
+):
     circuit = registers_circuit()
     pi = math.pi
     pubs = [
         (circuit, [pi, 0.0]),  # shape ()
         (circuit, [[0, 0], [pi, 0], [0, pi]], 7),  # shape (3,), own shots
-        (circuit, np.array([[[0, 0], [pi, pi], [pi, 0]], [[0, pi], [0, 0], [pi, pi]]])),  # shape (2, 3)
+        (
+            circuit,
+            np.array([[[0, 0], [pi, pi], [pi, 0]], [[0, pi], [0, 0], [pi, pi]]]),
+        ),  # shape (2, 3)
     ]
     job = SamplerV2(mode=maestro, options={"default_shots": 7}).run(pubs, shots=7)
     result = job.result()
     assert_same_bits(result, StatevectorSampler(default_shots=7).run(pubs).result())
     assert [r.data.alpha.shape for r in result] == [(), (3,), (2, 3)]
-    assert result[0].data.alpha.get_counts() == {"100": 7} and result[0].data.beta.get_counts() == {"01": 7}
+    assert result[0].data.alpha.get_counts() == {"100": 7} and result[0].data.beta.get_counts() == {
+        "01": 7
+    }
     # one call, all PUBs and all 10 bindings: ONE Qoro job whose id is the job's id
     assert new_jobs() == [job.job_id()]
     assert emulator_server.jobs[job.job_id()].n_circuits == 10
@@ -150,7 +169,9 @@ def test_retrieve_in_a_fresh_process(maestro, run_fresh_process):
     circuit = registers_circuit()
     circuit.metadata = {"experiment": "registers"}
     values = [[0, 0], [math.pi, 0], [0, math.pi]]
-    job = SamplerV2(mode=maestro).run([(circuit, values), (circuit, [math.pi, math.pi], 3)], shots=11)
+    job = SamplerV2(mode=maestro).run(
+        [(circuit, values), (circuit, [math.pi, math.pi], 3)], shots=11
+    )
     result = job.result()
     out = run_fresh_process(
         f"""
@@ -165,13 +186,21 @@ print(json.dumps({{
 }}))
 """
     )
-    assert out["type"] == "QoroPrimitiveJob" and out["kind"] == "sampler" and out["job_id"] == job.job_id()
+    assert (
+        out["type"] == "QoroPrimitiveJob"
+        and out["kind"] == "sampler"
+        and out["job_id"] == job.job_id()
+    )
     for got, want in zip(out["pubs"], result):
         assert list(got) == ["alpha", "beta"]
         for name, (array, num_bits, shape) in got.items():
             np.testing.assert_array_equal(np.array(array, dtype=np.uint8), want.data[name].array)
             assert num_bits == want.data[name].num_bits and tuple(shape) == want.data[name].shape
-    assert out["metadata"][0] == {"shots": 11, "circuit_metadata": {"experiment": "registers"}, "job_id": job.job_id()}
+    assert out["metadata"][0] == {
+        "shots": 11,
+        "circuit_metadata": {"experiment": "registers"},
+        "job_id": job.job_id(),
+    }
     assert out["metadata"][1]["shots"] == 3
 
 
@@ -188,23 +217,40 @@ def test_non_isa_and_too_wide_circuits_create_no_job(provider, emulator_server):
     too_wide = QuantumCircuit(8)
     too_wide.measure_all()
     before = emulator_server.stats["jobs_created"]
-    with pytest.raises(QoroInputError, match=r"PUB 1 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend="):
-        sampler.run([generate_preset_pass_manager(backend=nairobi, optimization_level=1).run(not_isa), not_isa])
-    with pytest.raises(QoroInputError, match=r"PUB 0.*8 qubits.*only 7.*generate_preset_pass_manager"):
+    with pytest.raises(
+        QoroInputError,
+        match=r"PUB 1 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend=",
+    ):
+        sampler.run(
+            [
+                generate_preset_pass_manager(backend=nairobi, optimization_level=1).run(not_isa),
+                not_isa,
+            ]
+        )
+    with pytest.raises(
+        QoroInputError, match=r"PUB 0.*8 qubits.*only 7.*generate_preset_pass_manager"
+    ):
         sampler.run([too_wide])
     not_isa_unmeasured = QuantumCircuit(1)
     not_isa_unmeasured.h(0)
     with pytest.raises(QoroInputError, match=r"PUB 0 is not an ISA circuit.*'h'"):
         sampler.run([not_isa_unmeasured])  # it would not be sent, but is checked all the same
     with pytest.raises(ValueError):  # Qiskit's own PUB validation: missing parameter values
-        SamplerV2(mode=nairobi).run([generate_preset_pass_manager(backend=nairobi).run(registers_circuit())])
+        SamplerV2(mode=nairobi).run(
+            [generate_preset_pass_manager(backend=nairobi).run(registers_circuit())]
+        )
     assert emulator_server.stats["jobs_created"] == before
 
 
 def test_options_and_mode_are_checked(maestro):
-    with pytest.raises(QoroInputError, match="seed_simulator is not supported: the Qoro API takes no simulator seed"):
+    with pytest.raises(
+        QoroInputError,
+        match="seed_simulator is not supported: the Qoro API takes no simulator seed",
+    ):
         SamplerV2(mode=maestro, options={"seed_simulator": 3})
-    with pytest.raises(QoroInputError, match="Unknown SamplerOptions field.*'shots'.*default_shots"):
+    with pytest.raises(
+        QoroInputError, match="Unknown SamplerOptions field.*'shots'.*default_shots"
+    ):
         SamplerV2(mode=maestro, options={"shots": 3})
     with pytest.raises(QoroInputError, match="default_shots must be a positive integer"):
         SamplerV2(mode=maestro, options={"default_shots": 0})
@@ -213,7 +259,9 @@ def test_options_and_mode_are_checked(maestro):
     sampler = SamplerV2(mode=maestro)
     with pytest.raises(QoroInputError, match="default_shots must be a positive integer"):
         sampler.options.update(default_shots=-1)  # checked as it is made
-    object.__setattr__(sampler.options, "default_shots", -1)  # behind the options' back: run() checks again
+    object.__setattr__(
+        sampler.options, "default_shots", -1
+    )  # behind the options' back: run() checks again
     circuit = QuantumCircuit(1, 1)
     circuit.measure(0, 0)
     with pytest.raises(QoroInputError, match="default_shots"):
@@ -222,7 +270,9 @@ def test_options_and_mode_are_checked(maestro):
         SamplerV2(mode=maestro).run([circuit], shots=2.5)
     with pytest.raises(QoroInputError, match="no PUBs"):
         SamplerV2(mode=maestro).run([])
-    with pytest.raises(QoroInputError, match=r"list of PUBs: wrap the circuit, e.g. run\(\[circuit\]\)"):
+    with pytest.raises(
+        QoroInputError, match=r"list of PUBs: wrap the circuit, e.g. run\(\[circuit\]\)"
+    ):
         SamplerV2(mode=maestro).run(circuit)
 
 
@@ -237,7 +287,9 @@ def test_an_invalid_pub_like_is_refused_in_qiskits_words_then_ours(maestro, emul
         r"wrap the circuit, e.g. run\(\[circuit\]\)",
     ):
         SamplerV2(mode=maestro).run(circuit)
-    with pytest.raises(QoroInputError, match=r"^An invalid Sampler pub-like was given \(int\): .*iterable of PUBs"):
+    with pytest.raises(
+        QoroInputError, match=r"^An invalid Sampler pub-like was given \(int\): .*iterable of PUBs"
+    ):
         SamplerV2(mode=maestro).run(3)
     assert emulator_server.stats["jobs_created"] == before
 
@@ -259,7 +311,9 @@ def test_metadata_are_qiskits_plus_the_job_ids(maestro):
 # --- PUBs with nothing to measure ----------------------------------------------------------
 
 
-def test_a_circuit_without_classical_registers_warns_and_gives_empty_data(provider, maestro, emulator_server, new_jobs):
+def test_a_circuit_without_classical_registers_warns_and_gives_empty_data(
+    provider, maestro, emulator_server, new_jobs
+):
     theta = Parameter("θ")
     unmeasured = QuantumCircuit(2, name="unmeasured")
     unmeasured.rx(theta, 0)
@@ -271,13 +325,24 @@ def test_a_circuit_without_classical_registers_warns_and_gives_empty_data(provid
     pubs = [(unmeasured, [[0.1], [0.2], [0.3]]), bell]
     with pytest.warns(UserWarning, match="no output classical registers"):
         reference = StatevectorSampler(seed=1).run(pubs, shots=50).result()  # Qiskit warns too
-    with pytest.warns(UserWarning, match="PUB 0: its circuit 'unmeasured' has no classical registers.*measure_all"):
+    with pytest.warns(
+        UserWarning, match="PUB 0: its circuit 'unmeasured' has no classical registers.*measure_all"
+    ):
         job = SamplerV2(mode=maestro).run(pubs, shots=50)
     result = job.result()
     assert len(result[0].data) == 0 and result[0].data.shape == reference[0].data.shape == (3,)
-    assert result[0].metadata == {"shots": 50, "circuit_metadata": {}, "job_id": None}  # it ran nowhere
-    assert result[1].data.meas.get_counts().keys() <= {"00", "11"} and result[1].data.meas.num_shots == 50
-    assert new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1  # bell only
+    assert result[0].metadata == {
+        "shots": 50,
+        "circuit_metadata": {},
+        "job_id": None,
+    }  # it ran nowhere
+    assert (
+        result[1].data.meas.get_counts().keys() <= {"00", "11"}
+        and result[1].data.meas.num_shots == 50
+    )
+    assert (
+        new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1
+    )  # bell only
 
 
 def test_a_call_with_nothing_to_measure_sends_one_placeholder_and_can_be_retrieved(
@@ -291,7 +356,9 @@ def test_a_call_with_nothing_to_measure_sends_one_placeholder_and_can_be_retriev
     assert [len(pub.data) for pub in result] == [1, 0]
     nothing = result[0].data.nothing
     assert (nothing.num_shots, nothing.num_bits, nothing.array.shape) == (20, 0, (20, 0))
-    assert new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1  # the placeholder
+    assert (
+        new_jobs() == [job.job_id()] and emulator_server.jobs[job.job_id()].n_circuits == 1
+    )  # the placeholder
     again = SamplerV2.retrieve(job.job_id(), provider).result()
     assert [len(pub.data) for pub in again] == [1, 0] and again[0].data.nothing.num_shots == 20
 
