@@ -9,8 +9,9 @@ or ``import qiskit_divi.backends`` stay light.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .api.errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
@@ -27,33 +28,45 @@ from .api.errors import (
     QoroServerError,
 )
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # the lazy names below, as type checkers and IDEs should see them
+    from .backend import QoroBackend
+    from .exceptions import QoroBackendNotFoundError, QoroJobTimeoutError
+    from .job import QoroJob
+    from .primitives import EstimatorV2, SamplerV2
+    from .provider import QoroProvider
 
 _LAZY = {
     "QoroProvider": ".provider",
-    "QoroBackendNotFoundError": ".provider",
+    "QoroBackendNotFoundError": ".exceptions",
     "QoroBackend": ".backend",
     "QoroJob": ".job",
-    "QoroJobTimeoutError": ".job",
+    "QoroJobTimeoutError": ".exceptions",
     "SamplerV2": ".primitives",
     "EstimatorV2": ".primitives",
 }
 
 __all__ = [
+    "EstimatorV2",
     "QoroAmbiguousRequestError",
     "QoroApiError",
     "QoroAuthenticationError",
+    "QoroBackend",
+    "QoroBackendNotFoundError",
     "QoroConfigurationError",
     "QoroConflictError",
     "QoroConnectionError",
     "QoroError",
     "QoroInputError",
+    "QoroJob",
     "QoroJobError",
+    "QoroJobTimeoutError",
     "QoroNotFoundError",
     "QoroProtocolError",
+    "QoroProvider",
     "QoroResultsNotReadyError",
     "QoroServerError",
-    *_LAZY,
+    "SamplerV2",
+    "__version__",
 ]
 
 

@@ -36,6 +36,7 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
 from ._circuits import as_circuit_list, positive_int, prepare_circuits
+from ._version import __version__
 from .api.errors import QoroInputError
 from .api.models import JobType, QPUSystem
 from .api.submission import JobSpec, submit_job
@@ -52,12 +53,6 @@ PAYLOAD_FORMAT = 1
 """Version of the ``backend-run`` journal payload."""
 
 
-def _package_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 class QoroBackend(BackendV2):
     """A Qoro system (simulator or QPU) as a Qiskit backend.
 
@@ -71,7 +66,7 @@ class QoroBackend(BackendV2):
             provider=provider,
             name=system.name,
             description=f"Qoro {kind} system '{system.name}'",
-            backend_version=_package_version(),
+            backend_version=__version__,
         )
         self._system = system
         self._kind = kind

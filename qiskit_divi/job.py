@@ -29,14 +29,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import JobStatus as QiskitJobStatus
-from qiskit.providers import JobTimeoutError, JobV1
+from qiskit.providers import JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from ._circuits import counts_to_hex, label_only_header, label_sort_key
-from .api.errors import QoroConflictError, QoroError, QoroJobError
+from ._version import __version__
+from .api.errors import QoroConflictError, QoroJobError
 from .api.models import JobStatus, JobStatusReply
 from .api.submission import ensure_completed, fetch_results, wait_for_final_status
+from .exceptions import QoroJobTimeoutError
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
@@ -57,16 +59,6 @@ UNKNOWN_STATUS = QiskitJobStatus.RUNNING
 DEFAULT_MAX_POLL_INTERVAL = 2.0
 
 Callback = Callable[[str, QiskitJobStatus, "QoroJob"], None]
-
-
-def _package_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-class QoroJobTimeoutError(QoroError, JobTimeoutError):
-    """Waiting for a job took longer than the timeout; the job keeps running on the server."""
 
 
 def map_status(reply: JobStatusReply) -> QiskitJobStatus:
@@ -330,7 +322,7 @@ class QoroJob(JobV1):
             )
         return Result(
             backend_name=self._backend_name or "unknown",
-            backend_version=_package_version(),
+            backend_version=__version__,
             job_id=self.job_id(),
             success=True,
             results=experiments,

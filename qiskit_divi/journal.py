@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api.errors import QoroError
+from .exceptions import JournalError
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     payload TEXT NOT NULL
 )
 """
-
-
-class JournalError(QoroError):
-    """The journal could not be read or written."""
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from qiskit.providers import QiskitBackendNotFoundError
-
 from .api.client import QoroClient
 from .api.config import resolve_base_url, resolve_token
 from .api.errors import QoroAuthenticationError, QoroError, QoroJobError, QoroNotFoundError
 from .api.models import QPUSystem
 from .backend import QoroBackend
+from .exceptions import QoroBackendNotFoundError
 from .job import QoroJob
 from .journal import (
     JOURNAL_ENV,
@@ -81,10 +80,6 @@ def register_job_kind(kind: str, retriever: Retriever) -> None:
     jobs with no journal entry) are rebuilt as :class:`QoroJob`.
     """
     _RETRIEVERS[kind] = retriever
-
-
-class QoroBackendNotFoundError(QoroError, QiskitBackendNotFoundError):
-    """No system of that name is available to this token."""
 
 
 class QoroProvider:
