@@ -141,7 +141,7 @@ def qaoa_maxcut_circuits(
         betas = rng.uniform(0, np.pi, layers)
         qc = QuantumCircuit(num_qubits, name=f"qaoa_{k}")
         qc.h(range(num_qubits))
-        for gamma, beta in zip(gammas, betas):
+        for gamma, beta in zip(gammas, betas, strict=True):
             for i, j in edges:
                 qc.cx(i, j)
                 qc.rz(float(gamma), j)
@@ -218,7 +218,7 @@ def sampled_counts(
     outcomes = rng.choice(2**num_bits, size=shots, p=weights / weights.sum())
     values, counts = np.unique(outcomes, return_counts=True)
     fmt = f"0{num_bits}b"
-    return {format(int(v), fmt): int(c) for v, c in zip(values, counts)}
+    return {format(int(v), fmt): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 # --- environment -----------------------------------------------------------------------

@@ -10,6 +10,8 @@ their medians compared; target: the package decoder at least 5x faster.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from _common import SEED, emit, figure, interleaved, machine, median, quick_mode, sampled_counts
 
@@ -70,7 +72,7 @@ def reference_decode(buf: bytes) -> dict[str, int]:
     if len(counts) != unique:
         raise ValueError("corrupt stream: unique mismatch")
     fmt = f"0{n_bits}b"
-    return {format(i, fmt): c for i, c in zip(indices, counts)}
+    return {format(i, fmt): c for i, c in zip(indices, counts, strict=True)}
 
 
 def main() -> None:
@@ -85,8 +87,8 @@ def main() -> None:
         identical = decoded == counts and reference_decode(payload) == counts
         times = interleaved(
             {
-                "package": lambda: decode_histogram(payload),
-                "reference": lambda: reference_decode(payload),
+                "package": functools.partial(decode_histogram, payload),
+                "reference": functools.partial(reference_decode, payload),
             },
             rounds,
         )

@@ -31,13 +31,17 @@ seconds = time.perf_counter() - start
 peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 loaded = "qiskit_ibm_runtime" in sys.modules
 after = {after}
-print(json.dumps({{"seconds": seconds, "peak_rss_mb": peak_rss_mb, "ibm_runtime_loaded": loaded, "after": after}}))
+print(json.dumps({{
+    "seconds": seconds, "peak_rss_mb": peak_rss_mb, "ibm_runtime_loaded": loaded, "after": after
+}}))
 """
 
 _AUTO = """(lambda: (
-    __import__("qiskit_divi.backends").backends.ParallelSimulator(shots=10, qiskit_backend="auto").submit_circuits(
-        {"a": 'OPENQASM 2.0;\\ninclude "qelib1.inc";\\nqreg q[2];\\ncreg c[2];\\nh q[0];\\ncx q[0],q[1];\\n'
-              'measure q -> c;\\n'}),
+    __import__("qiskit_divi.backends").backends.ParallelSimulator(
+        shots=10, qiskit_backend="auto"
+    ).submit_circuits(
+        {"a": 'OPENQASM 2.0;\\ninclude "qelib1.inc";\\nqreg q[2];\\ncreg c[2];\\n'
+              'h q[0];\\ncx q[0],q[1];\\nmeasure q -> c;\\n'}),
     "qiskit_ibm_runtime" in sys.modules)[1])()"""
 
 STATEMENTS = {
@@ -63,7 +67,7 @@ def main() -> None:
     quick = quick_mode()
     runs = 1 if quick else 7
     samples: dict[str, list[dict]] = {}
-    for name, statement in STATEMENTS.items():
+    for statement in STATEMENTS.values():
         if not quick:
             probe(statement)  # byte-code caches
     for _ in range(runs):  # interleaved, so a slow moment hits every statement alike

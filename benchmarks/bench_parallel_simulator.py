@@ -53,7 +53,8 @@ from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 
 from qiskit_divi.backends import ParallelSimulator
-from qiskit_divi.backends import _parallel_simulator as ps_module
+from qiskit_divi.backends.parallel_simulator import caches
+from qiskit_divi.backends.parallel_simulator.fake_backends import find_best_fake_backend
 
 BENCHMARK = "parallel_simulator"
 SHOTS = 1000
@@ -109,7 +110,7 @@ def limit_simulator(workload: Workload, circuits: list[QuantumCircuit]) -> Any:
     if not workload.auto:
         return AerSimulator()
     widest = max(circuits, key=lambda c: c.num_qubits)
-    backend_class = ps_module._find_best_fake_backend(widest)[-1]
+    backend_class = find_best_fake_backend(widest)[-1]
     return AerSimulator.from_backend(backend_class())
 
 
@@ -143,12 +144,11 @@ def run_workload(workload: Workload, quick: bool) -> None:
         outputs["warm"] = runner.submit_circuits(qasm)
 
     def forget(name: str, clear_caches: bool = False) -> Callable[[], None]:
-        def setup() -> (
-            None
-        ):  # untimed: free the previous result (and empty the caches for a cold run)
+        def setup() -> None:
+            # untimed: free the previous result (and empty the caches for a cold run)
             outputs.pop(name, None)
             if clear_caches:
-                ps_module._clear_caches()
+                caches.clear()
 
         return setup
 
@@ -161,7 +161,7 @@ def run_workload(workload: Workload, quick: bool) -> None:
 
     def next_iteration() -> None:  # untimed: as if the angles changed (new texts of known shapes)
         outputs.pop("next", None)
-        ps_module._forget_prepared_circuits()
+        caches.forget_prepared_circuits()
 
     def next_run() -> Any:
         outputs["next"] = runner.submit_circuits(qasm)
@@ -174,7 +174,7 @@ def run_workload(workload: Workload, quick: bool) -> None:
         name: [row["label"] for row in outputs[name].results] == labels
         and all(
             dict(row["results"]) == dict(counts)
-            for row, counts in zip(outputs[name].results, expected)
+            for row, counts in zip(outputs[name].results, expected, strict=True)
         )
         for name in ("cold", "warm", "next")
     }
@@ -225,27 +225,36 @@ def run_workload(workload: Workload, quick: bool) -> None:
     )
 
 
-def _diagnose(workload, qasm, parsed, prepared, expected, result) -> dict[str, Any]:
+def _diagnose(
+    workload: Workload,
+    qasm: dict[str, str],
+    parsed: list[QuantumCircuit],
+    prepared: list[QuantumCircuit],
+    expected: list[Any],
+    result: Any,
+) -> dict[str, Any]:
     """Why counts differ: compare the circuits ParallelSimulator prepared (its cache, after
     the warm run) with the limit's transpiled ones."""
     try:
-        entry = (
-            ps_module._auto_entry(
-                ps_module._find_best_fake_backend(max(parsed, key=lambda c: c.num_qubits))[-1]
-            )
-            if workload.auto
-            else ps_module._noiseless_entry()
-        )
-        theirs = [entry.get(text) for text in qasm.values()]
-        same = [item is not None and item.circuit == mine for item, mine in zip(theirs, prepared)]
+        if workload.auto:
+            widest = max(parsed, key=lambda c: c.num_qubits)
+            entry = caches.auto_entry(find_best_fake_backend(widest)[-1])
+        else:
+            entry = caches.noiseless_entry()
+        theirs = [entry.get(text, SIMULATION_SEED) for text in qasm.values()]
+        same = [
+            item is not None and item.circuit == mine
+            for item, mine in zip(theirs, prepared, strict=True)
+        ]
         equal = [
-            dict(row["results"]) == dict(counts) for row, counts in zip(result.results, expected)
+            dict(row["results"]) == dict(counts)
+            for row, counts in zip(result.results, expected, strict=True)
         ]
         return {
             "differing_counts": equal.count(False),
             "differing_transpiled_circuits": same.count(False),
             "counts_differ_only_where_circuits_differ": all(
-                e or not s for e, s in zip(equal, same)
+                e or not s for e, s in zip(equal, same, strict=True)
             ),
         }
     except Exception as exc:  # a diagnosis must not break the benchmark
@@ -253,9 +262,8 @@ def _diagnose(workload, qasm, parsed, prepared, expected, result) -> dict[str, A
 
 
 def main() -> None:
-    logging.getLogger("qiskit_divi").setLevel(
-        logging.ERROR
-    )  # the "parallel execution" notice, once per run
+    # The "parallel execution" notice, once per run, would interleave with the figures.
+    logging.getLogger("qiskit_divi").setLevel(logging.ERROR)
     quick = quick_mode()
     wanted = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     for workload in WORKLOADS:

@@ -4,7 +4,8 @@ Same PUBs on both sides, each transpiled for ``qoro_maestro`` and run with 100
 parameter bindings: a 10-qubit hardware-efficient circuit (2 layers of ``ry``, ``rz``
 and a ``cx`` chain, 40 parameters), and the same with parametrised controlled rotations
 (``crx``/``cry``/``crz``/``cp``, 58 parameters) as entanglers, which the emulator must
-bind itself because Aer's ``parameter_binds`` drops their angles. Sampler: 1000 shots per binding (a final ``measure_all``).
+bind itself because Aer's ``parameter_binds`` drops their angles. Sampler: 1000 shots per
+binding (a final ``measure_all``).
 Estimator: a 10-qubit Ising-like observable (``Z_i Z_{i+1}`` and ``X_i`` terms), exact
 on both sides (``qoro_maestro`` runs EXPECTATION jobs; Aer's ``EstimatorV2`` with its
 default ``precision=0``). Our values are checked against ``Statevector`` (Aer's own
@@ -14,8 +15,8 @@ qiskit_divi side: ``QoroProvider.local()`` (the bundled emulator on loopback, de
 settings: a job finishes no earlier than ``min_job_seconds`` after it was finalised),
 ``SamplerV2(mode=backend).run(...).result()`` end to end: PUB coercion, QASM, upload,
 the emulator's parse + simulation, status polling, results, decoding.
-``emulator_seconds`` is the time the emulator's worker spent simulating (timed around
-its job runner); ``overhead_seconds = seconds - emulator_seconds``.
+``emulator_seconds`` is the time the emulator's worker spent simulating (the emulator's
+``stats["simulation_seconds"]``); ``overhead_seconds = seconds - emulator_seconds``.
 Runs alternate (Aer, ours) and medians are compared; the first call of each is a
 warm-up. Target: ratio (ours / Aer, end to end) <= 1.5.
 
@@ -25,7 +26,6 @@ warm-up. Target: ratio (ours / Aer, end to end) <= 1.5.
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 from _common import SEED, figure, interleaved, machine, median, quick_mode
@@ -36,7 +36,7 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qiskit_divi import EstimatorV2, QoroProvider, SamplerV2
-from qiskit_divi.emulator import handlers as emulator_handlers
+from qiskit_divi.emulator import EmulatorServer
 
 BENCHMARK = "primitives"
 NUM_QUBITS = 10
@@ -48,7 +48,8 @@ CONTROLLED_ENTANGLERS = ("crx", "cry", "crz", "cp")
 
 
 def ansatz(num_qubits: int, layers: int = 2, *, controlled: bool = False) -> QuantumCircuit:
-    """Rotation layers and a nearest-neighbour entangler chain (``cx``, or parametrised controlled rotations)."""
+    """Rotation layers and a nearest-neighbour entangler chain (``cx``, or parametrised
+    controlled rotations)."""
     entanglers = layers * (num_qubits - 1) if controlled else 0
     theta = ParameterVector("θ", 2 * num_qubits * layers + entanglers)
     qc = QuantumCircuit(num_qubits)
@@ -83,26 +84,17 @@ def observable(num_qubits: int) -> SparsePauliOp:
 
 
 class _EmulatorClock:
-    """Accumulates the time the emulator's worker spends in its job runners."""
+    """The time the emulator's worker spent simulating since the last :meth:`take`
+    (``EmulatorServer.stats["simulation_seconds"]``)."""
 
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        for name in ("sample_job", "expectation_job"):
-            setattr(emulator_handlers, name, self._timed(getattr(emulator_handlers, name)))
-
-    def _timed(self, fn):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-
-        return wrapper
+    def __init__(self, server: EmulatorServer) -> None:
+        self._server = server
+        self._seen = server.stats["simulation_seconds"]
 
     def take(self) -> float:
-        seconds, self.seconds = self.seconds, 0.0
-        return seconds
+        now = self._server.stats["simulation_seconds"]
+        seconds, self._seen = now - self._seen, now
+        return float(seconds)
 
 
 def main() -> None:
@@ -110,9 +102,10 @@ def main() -> None:
     quick = quick_mode()
     bindings = 10 if quick else 100
     rounds = 1 if quick else 5
-    clock = _EmulatorClock()
     rng = np.random.default_rng(SEED)
     with QoroProvider.local() as provider:
+        assert provider.emulator is not None
+        clock = _EmulatorClock(provider.emulator)
         backend = provider.get_backend("qoro_maestro")
         for controlled in (False, True):
             circuit = transpile(
@@ -153,7 +146,7 @@ def _compare(
         clock.take()
         emulator = []
 
-        def ours_timed(ours=ours):
+        def ours_timed(ours=ours, emulator=emulator):
             result = ours()
             emulator.append(clock.take())
             return result

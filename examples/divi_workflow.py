@@ -65,14 +65,16 @@ def main() -> None:
     cuts = {row["label"]: mean_cut(row["results"]) for row in sweep}
     best = max(cuts, key=cuts.get)
     print(
-        f"ParallelSimulator: {len(sweep)} circuits, best {best} with mean cut {cuts[best]:.3f} (max 4)"
+        f"ParallelSimulator: {len(sweep)} circuits, "
+        f"best {best} with mean cut {cuts[best]:.3f} (max 4)"
     )
 
     # 2. The same circuit on a noisy fake device picked by qubit count.
     noisy = ParallelSimulator(shots=SHOTS, simulation_seed=7, qiskit_backend="auto")
     noisy_counts = noisy.submit_circuits({best: circuits[best]}).results[0]["results"]
     print(
-        f"ParallelSimulator(qiskit_backend='auto'): mean cut {mean_cut(noisy_counts):.3f} with device noise"
+        "ParallelSimulator(qiskit_backend='auto'): "
+        f"mean cut {mean_cut(noisy_counts):.3f} with device noise"
     )
     seconds = ParallelSimulator.estimate_run_time_batch(circuits=list(circuits.values()), n_qpus=4)
     print(f"estimated QPU time for the sweep on 4 QPUs: {seconds * 1e6:.1f} us")
@@ -89,7 +91,8 @@ def main() -> None:
         status = service.poll_job_status(job, loop_until_complete=True, verbose=False)
         cloud_counts = service.get_job_results(job).results[0]["results"]
         print(
-            f"QoroService SIMULATE job {job.job_id}: {status.value}, mean cut {mean_cut(cloud_counts):.3f}"
+            f"QoroService SIMULATE job {job.job_id}: {status.value}, "
+            f"mean cut {mean_cut(cloud_counts):.3f}"
         )
 
         measured = circuits[best].replace(
@@ -106,7 +109,8 @@ def main() -> None:
 
         service.delete_job(job)
         print(
-            f"agreement: |sampled - exact| = {abs(mean_cut(cloud_counts) - exact):.3f} (shot noise ~0.02)"
+            f"agreement: |sampled - exact| = {abs(mean_cut(cloud_counts) - exact):.3f} "
+            "(shot noise ~0.02)"
         )
 
 

@@ -43,7 +43,11 @@ H2 = SparsePauliOp.from_list(
     ]
 )
 DIAGONAL = SparsePauliOp.from_list(
-    [(p.to_label(), c) for p, c in zip(H2.paulis, H2.coeffs) if "X" not in p.to_label()]
+    [
+        (p.to_label(), c)
+        for p, c in zip(H2.paulis, H2.coeffs, strict=True)
+        if "X" not in p.to_label()
+    ]
 )
 OFF_DIAGONAL = SparsePauliOp("XX", H2.coeffs[[p.to_label() for p in H2.paulis].index("XX")])
 SWEEPS = 3

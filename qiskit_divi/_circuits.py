@@ -9,11 +9,11 @@ The path of a circuit to the service and of its counts back:
    register ``q`` and ONE classical register ``c`` (``c[i]`` is the circuit's ``clbits[i]``), so the
    bit order of the service's counts does not depend on how it would format
    several registers (``qoro-api.md`` section 6).
-3. :func:`to_qasm` serialises that as OpenQASM 2 (:mod:`._qasm_writer`, falling back
+3. :func:`to_qasm` serialises that as OpenQASM 2 (:mod:`._qasm.writer`, falling back
    to :func:`qiskit.qasm2.dumps`); :func:`bound_qasm` does so for every parameter
    binding of a PUB, writing the circuit's text only once.
-4. :func:`experiment_header` keeps what is needed to split the counts back:
-   the register layout exactly as qiskit-aer reports it (``creg_sizes``,
+4. :func:`experiment_header` (an :class:`ExperimentHeader`) keeps what is needed to
+   split the counts back: the register layout exactly as qiskit-aer reports it (``creg_sizes``,
    ``memory_slots``, ...), so :meth:`qiskit.result.Result.get_counts` formats
    Qoro counts the way it formats Aer's.
 5. :func:`counts_to_hex` turns the service's full-width bitstrings (``c[0]``
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import ClassicalRegister, ControlFlowOp, QuantumRegister
 from qiskit.transpiler import Target
 
-from ._qasm_writer import QasmTemplate
+from ._qasm import QasmTemplate
 from .api.errors import QoroInputError, QoroProtocolError
 
 if TYPE_CHECKING:
@@ -77,13 +76,6 @@ def as_circuit_list(circuits: Any, what: str = "run") -> list[QuantumCircuit]:
                 f"{what}() takes QuantumCircuits; item {i} is a {type(circuit).__name__}."
             )
     return out
-
-
-def positive_int(value: Any, name: str) -> int:
-    """``value`` as a positive ``int`` (numpy integers accepted, bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) <= 0:
-        raise QoroInputError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def _describe(circuit: QuantumCircuit, index: int) -> str:
@@ -174,7 +166,7 @@ def to_qasm(circuit: QuantumCircuit, index: int = 0) -> str:
 
 def _dumps(circuit: QuantumCircuit, index: int) -> str:
     try:
-        return qasm2.dumps(circuit)
+        return str(qasm2.dumps(circuit))
     except qasm2.QASM2ExportError as exc:
         raise QoroInputError(
             f"{_describe(circuit, index)} cannot be written as OpenQASM 2: {exc}"
@@ -200,54 +192,89 @@ def bound_qasm(circuit: QuantumCircuit, bindings: BindingsArray, index: int = 0)
         ) from exc
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any, default: Any = None) -> Any:
+    """``value`` if JSON can carry it (it is journaled), else ``default``."""
     try:
         json.dumps(value)
     except (TypeError, ValueError):
-        return None
+        return default
     return value
 
 
-def experiment_header(circuit: QuantumCircuit, label: str) -> dict[str, Any]:
-    """The experiment header qiskit-aer would report for ``circuit``, plus the Qoro ``label``.
+@dataclass(frozen=True)
+class ExperimentHeader:
+    """The header of one experiment of a Qiskit ``Result``, as qiskit-aer reports it, plus the
+    Qoro ``label``.
 
-    ``memory_slots`` is the number of clbits (slot ``i`` is ``clbits[i]``) and
-    ``creg_sizes`` the registers in circuit order: exactly what ``Result.get_counts``
-    needs to print several registers space-separated, as it does for Aer.
+    ``memory_slots`` is the number of clbits (slot ``i`` is ``clbits[i]``) and ``creg_sizes``
+    the registers in circuit order: exactly what ``Result.get_counts`` needs to print several
+    registers space-separated, as it does for Aer. Fields that are ``None`` are not known (a
+    job retrieved without its journal entry) and are left out of :meth:`to_dict`.
+    """
+
+    name: str
+    label: str
+    memory_slots: int
+    creg_sizes: tuple[tuple[str, int], ...]
+    metadata: Mapping[str, Any]
+    n_qubits: int | None = None
+    qreg_sizes: tuple[tuple[str, int], ...] | None = None
+    global_phase: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The header as ``Result`` and the journal take it (JSON types, Aer's key order)."""
+        out: dict[str, Any] = {"name": self.name, "label": self.label}
+        if self.n_qubits is not None:
+            out["n_qubits"] = self.n_qubits
+        if self.qreg_sizes is not None:
+            out["qreg_sizes"] = [[name, size] for name, size in self.qreg_sizes]
+        out["memory_slots"] = self.memory_slots
+        out["creg_sizes"] = [[name, size] for name, size in self.creg_sizes]
+        if self.global_phase is not None:
+            out["global_phase"] = self.global_phase
+        out["metadata"] = dict(self.metadata)
+        return out
+
+
+def experiment_header(circuit: QuantumCircuit, label: str) -> ExperimentHeader:
+    """The header qiskit-aer would report for ``circuit``, plus the Qoro ``label``.
+
     Circuit metadata is kept when it is JSON-serialisable (it is journaled).
     """
-    metadata = _json_safe(dict(circuit.metadata or {}))
+    metadata = json_safe(dict(circuit.metadata or {}))
     if metadata is None:
         logger.debug(
             "Metadata of circuit '%s' is not JSON-serialisable; it is left out of the result.",
             circuit.name,
         )
+        metadata = {}
     try:
         global_phase = float(circuit.global_phase)
-    except TypeError:
+    except TypeError:  # a parameterised phase: the circuit is bound before it runs
         global_phase = 0.0
-    return {
-        "name": circuit.name,
-        "label": label,
-        "n_qubits": circuit.num_qubits,
-        "qreg_sizes": [[reg.name, reg.size] for reg in circuit.qregs],
-        "memory_slots": circuit.num_clbits,
-        "creg_sizes": [[reg.name, reg.size] for reg in circuit.cregs],
-        "global_phase": global_phase,
-        "metadata": metadata or {},
-    }
+    return ExperimentHeader(
+        name=circuit.name,
+        label=label,
+        n_qubits=circuit.num_qubits,
+        qreg_sizes=tuple((reg.name, reg.size) for reg in circuit.qregs),
+        memory_slots=circuit.num_clbits,
+        creg_sizes=tuple((reg.name, reg.size) for reg in circuit.cregs),
+        global_phase=global_phase,
+        metadata=metadata,
+    )
 
 
 def label_only_header(label: str, counts: Mapping[str, int]) -> dict[str, Any]:
-    """Header for a result whose circuit is unknown (no journal entry): one register ``c``."""
+    """Header (as a dict) for a result whose circuit is unknown (no journal entry): one
+    register ``c`` as wide as the widest key."""
     width = max((len(key.replace(" ", "")) for key in counts), default=0)
-    return {
-        "name": label,
-        "label": label,
-        "memory_slots": width,
-        "creg_sizes": [["c", width]] if width else [],
-        "metadata": {},
-    }
+    return ExperimentHeader(
+        name=label,
+        label=label,
+        memory_slots=width,
+        creg_sizes=(("c", width),) if width else (),
+        metadata={},
+    ).to_dict()
 
 
 def counts_to_hex(counts: Mapping[str, int], memory_slots: int, label: str = "") -> dict[str, int]:
@@ -263,12 +290,13 @@ def counts_to_hex(counts: Mapping[str, int], memory_slots: int, label: str = "")
             number = int(bits, 2) if bits else 0
         except ValueError:
             raise QoroProtocolError(
-                f"Malformed server reply: counts of circuit '{label}' have the non-binary key {key!r}."
+                f"Malformed server reply: counts of circuit '{label}' have the non-binary key "
+                f"{key!r}."
             ) from None
         if number >= limit:
             raise QoroProtocolError(
-                f"Malformed server reply: counts of circuit '{label}' have the key {key!r}, wider than "
-                f"its {memory_slots} classical bits."
+                f"Malformed server reply: counts of circuit '{label}' have the key {key!r}, "
+                f"wider than its {memory_slots} classical bits."
             )
         hex_key = hex(number)
         out[hex_key] = out.get(hex_key, 0) + int(value)
@@ -281,7 +309,12 @@ class PreparedCircuit:
 
     label: str
     qasm: str
-    header: dict[str, Any]
+    experiment: ExperimentHeader
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """:attr:`experiment` as the dict ``Result`` and the journal take."""
+        return self.experiment.to_dict()
 
 
 def prepare_circuits(
@@ -300,7 +333,7 @@ def prepare_circuits(
             PreparedCircuit(
                 label=label,
                 qasm=to_qasm(circuit, index),
-                header=experiment_header(circuit, label),
+                experiment=experiment_header(circuit, label),
             )
         )
     return prepared

@@ -2,8 +2,8 @@
 
 ``run`` validates every circuit against the backend's :class:`~qiskit.transpiler.Target`
 first (nothing is sent for a bad input), writes it as OpenQASM 2 on one quantum and
-one classical register (``qiskit_divi._qasm_writer``, the statements ``qasm2.dumps``
-would write, ~10x faster) and submits ONE Qoro job: ``SIMULATE`` on
+one classical register (the statements ``qasm2.dumps`` would write, by
+:mod:`qiskit_divi._qasm`) and submits ONE Qoro job: ``SIMULATE`` on
 simulators, ``EXECUTE`` on QPU systems, uploaded in chunks as the API requires.
 The job is journaled locally so another process can rebuild its result.
 
@@ -27,7 +27,6 @@ option              default          meaning
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +34,12 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
-from ._circuits import as_circuit_list, positive_int, prepare_circuits
+from ._circuits import as_circuit_list, prepare_circuits
 from ._version import __version__
 from .api.errors import QoroInputError
 from .api.models import JobType, QPUSystem
 from .api.submission import JobSpec, submit_job
+from .api.validation import non_empty_str, optional_positive_seconds, positive_int
 from .job import QoroJob
 from .journal import KIND_BACKEND_RUN, record_quietly
 from .target import build_target, is_operational, is_simulator, system_kind, system_num_qubits
@@ -85,7 +85,8 @@ class QoroBackend(BackendV2):
 
     @property
     def system_kind(self) -> str:
-        """Row of the native gate table in :mod:`qiskit_divi.target` (``simulator``, ``trapped_ion``, ...)."""
+        """Row of the native gate table in :mod:`qiskit_divi.target` (``simulator``,
+        ``trapped_ion``, ...)."""
         return self._kind
 
     @property
@@ -148,19 +149,12 @@ class QoroBackend(BackendV2):
         if shots is not None:
             merged["shots"] = shots
         merged["shots"] = positive_int(merged["shots"], "shots")
-        timeout = merged["timeout"]
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0
-        ):
-            raise QoroInputError(
-                f"timeout must be a positive number of seconds or None, got {timeout!r}."
-            )
-        if not isinstance(merged["tag"], str) or not merged["tag"]:
-            raise QoroInputError(f"tag must be a non-empty string, got {merged['tag']!r}.")
+        merged["timeout"] = optional_positive_seconds(merged["timeout"], "timeout")
+        merged["tag"] = non_empty_str(merged["tag"], "tag")
         if merged["memory"]:
             raise QoroInputError(
-                "memory=True (per-shot results) is not available: the Qoro service returns histograms. "
-                "Use counts (result.get_counts()) or qiskit_divi.SamplerV2."
+                "memory=True (per-shot results) is not available: the Qoro service returns "
+                "histograms. Use counts (result.get_counts()) or qiskit_divi.SamplerV2."
             )
         if merged["seed_simulator"] is not None:
             raise QoroInputError(

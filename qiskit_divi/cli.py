@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("qiskit_divi.emulator.cli", "serve a local emulator of the Qoro REST API"),
@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
-    return args._run(args)
+    run: Callable[[argparse.Namespace], int] = args._run
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ RUNNING         RUNNING
 COMPLETED       DONE
 FAILED          ERROR
 CANCELLED       CANCELLED
-(unknown)       RUNNING                          logged once; never treated as final
+(unknown)       RUNNING                          logged once; never treated as final (it means
+                                                 ``api.models.UNKNOWN_STATUS_MEANS``)
 ==============  ===============================  ===========================================
 
 Waiting polls ``status/`` with exponential backoff (from 0.01 s, x1.25 per poll, up
@@ -36,7 +37,7 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 from ._circuits import counts_to_hex, label_only_header, label_sort_key
 from ._version import __version__
 from .api.errors import QoroConflictError, QoroJobError
-from .api.models import JobStatus, JobStatusReply
+from .api.models import JobStatus, JobStatusReply, warn_unknown_status
 from .api.submission import ensure_completed, fetch_results, wait_for_final_status
 from .exceptions import QoroJobTimeoutError
 
@@ -53,8 +54,6 @@ STATUS_MAP: dict[JobStatus, QiskitJobStatus] = {
     JobStatus.FAILED: QiskitJobStatus.ERROR,
     JobStatus.CANCELLED: QiskitJobStatus.CANCELLED,
 }
-UNKNOWN_STATUS = QiskitJobStatus.RUNNING
-"""What an unknown Qoro status maps to: in progress, not final."""
 
 DEFAULT_MAX_POLL_INTERVAL = 2.0
 
@@ -63,9 +62,7 @@ Callback = Callable[[str, QiskitJobStatus, "QoroJob"], None]
 
 def map_status(reply: JobStatusReply) -> QiskitJobStatus:
     """The Qiskit status of a ``status/`` reply (see the module table)."""
-    if reply.status is None:
-        return UNKNOWN_STATUS
-    return STATUS_MAP[reply.status]
+    return STATUS_MAP[reply.meaning]
 
 
 class QoroJob(JobV1):
@@ -140,14 +137,10 @@ class QoroJob(JobV1):
         self, reply: JobStatusReply, elapsed: float | None = None, *, warn: bool = True
     ) -> QiskitJobStatus:
         """Record a status reply: cache final ones, log changes and unknown values."""
-        if reply.status is None and reply.raw_status not in self._warned_unknown:
+        if warn:
+            warn_unknown_status(self.job_id(), reply, self._warned_unknown)
+        elif not reply.is_known:  # wait_for_final_status has warned: only remember it
             self._warned_unknown.add(reply.raw_status)
-            if warn:  # wait_for_final_status warns by itself
-                logger.warning(
-                    "Job %s reported an unknown status %r; treating it as still running.",
-                    self.job_id(),
-                    reply.raw_status,
-                )
         if reply.is_final:
             self._final_reply = reply
         if reply.raw_status != self._last_reported:
@@ -245,14 +238,20 @@ class QoroJob(JobV1):
         server's reason when the job FAILED or was CANCELLED, and
         :class:`QoroJobTimeoutError` (a Qiskit ``JobTimeoutError``) after ``timeout``.
         """
-        if self._result is not None:
-            return self._result
+        cached = self._result
+        if cached is not None:
+            return cached
         with self._lock:
-            if self._result is not None:
-                return self._result
+            cached = self._cached_result()  # another thread may have built it meanwhile
+            if cached is not None:
+                return cached
             raw = self._fetch_raw(timeout=timeout, wait=wait, callback=callback, progress=progress)
-            self._result = self._build_result(raw)
-            return self._result
+            result = self._build_result(raw)
+            self._result = result
+            return result
+
+    def _cached_result(self) -> Result | None:
+        return self._result
 
     def raw_results(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
         """Wait for the job and return its decoded results per Qoro circuit label.
@@ -280,14 +279,16 @@ class QoroJob(JobV1):
 
     def _not_counts_message(self, label: str) -> str:
         what = (
-            f"Job {self.job_id()} holds expectation values, not counts, for circuit '{label}': it is an "
-            "EXPECTATION job (submitted by EstimatorV2 or QoroService), which a Qiskit Result cannot hold."
+            f"Job {self.job_id()} holds expectation values, not counts, for circuit '{label}': "
+            "it is an EXPECTATION job (submitted by EstimatorV2 or QoroService), which a Qiskit "
+            "Result cannot hold."
         )
         if self._circuits is None:
             how = (
-                " It was retrieved without a journal entry (submitted from another machine, or the "
-                "entry was deleted), so it cannot be rebuilt as an EstimatorV2 job; with the journal "
-                "of the submitting process (QISKIT_DIVI_JOURNAL) provider.retrieve_job() rebuilds it."
+                " It was retrieved without a journal entry (submitted from another machine, or "
+                "the entry was deleted), so it cannot be rebuilt as an EstimatorV2 job; with the "
+                "journal of the submitting process (QISKIT_DIVI_JOURNAL) provider.retrieve_job() "
+                "rebuilds it."
             )
         else:
             how = ""

@@ -126,7 +126,8 @@ class JobJournal:
             try:
                 with connection:
                     connection.execute(
-                        "INSERT OR REPLACE INTO jobs (job_id, kind, backend_name, base_url, created, payload) "
+                        "INSERT OR REPLACE INTO jobs "
+                        "(job_id, kind, backend_name, base_url, created, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         (str(job_id), kind, backend_name, base_url, time.time(), text),
                     )
@@ -148,7 +149,8 @@ class JobJournal:
             connection = self._connect(path)
             try:
                 row = connection.execute(
-                    "SELECT job_id, kind, backend_name, base_url, created, payload FROM jobs WHERE job_id = ?",
+                    "SELECT job_id, kind, backend_name, base_url, created, payload FROM jobs "
+                    "WHERE job_id = ?",
                     (str(job_id),),
                 ).fetchone()
             finally:

@@ -1,7 +1,9 @@
 """``QoroProvider``: the entry point, as ``QiskitRuntimeService`` or ``AerProvider`` are.
 
->>> with QoroProvider.local() as provider:          # bundled emulator, offline
-...     backend = provider.get_backend("qoro_maestro")
+.. code-block:: python
+
+    with QoroProvider.local() as provider:          # bundled emulator, offline
+        backend = provider.get_backend("qoro_maestro")
 
 Against the real service: ``QoroProvider(token=..., url=...)``, or the
 ``QORO_API_KEY`` / ``QORO_API_URL`` environment (or ``.env``) settings. The
@@ -11,12 +13,10 @@ cached (:meth:`QoroProvider.refresh` fetches it again).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .api.client import QoroClient
@@ -37,20 +37,9 @@ from .journal import (
 
 if TYPE_CHECKING:
     from .emulator import EmulatorConfig, EmulatorServer
+    from .primitives import QoroPrimitiveJob
 
 logger = logging.getLogger(__name__)
-
-Retriever = Callable[["QoroProvider", JournalEntry], Any]
-"""Rebuilds the job object of one journal ``kind`` (e.g. a primitive's job)."""
-
-_RETRIEVERS: dict[str, Retriever] = {}
-
-_RETRIEVER_MODULES = {
-    KIND_SAMPLER: "qiskit_divi.primitives",
-    KIND_ESTIMATOR: "qiskit_divi.primitives",
-}
-"""Modules that register the retriever of a kind when imported (loaded on demand)."""
-
 
 _SUBMITTERS = {
     KIND_SAMPLER: "SamplerV2",
@@ -71,15 +60,6 @@ _JOURNALED = {
     KIND_BACKEND_RUN: "the circuit names, registers and shots",
 }
 """What only the journal knows of each kind, for messages."""
-
-
-def register_job_kind(kind: str, retriever: Retriever) -> None:
-    """Let :meth:`QoroProvider.retrieve_job` rebuild jobs journaled with ``kind``.
-
-    The primitives register their job classes here; ``backend-run`` jobs (and
-    jobs with no journal entry) are rebuilt as :class:`QoroJob`.
-    """
-    _RETRIEVERS[kind] = retriever
 
 
 class QoroProvider:
@@ -222,7 +202,8 @@ class QoroProvider:
         return out
 
     def get_backend(self, name: str) -> QoroBackend:
-        """The backend called ``name``; raises :class:`QoroBackendNotFoundError` listing the others."""
+        """The backend called ``name``; raises :class:`QoroBackendNotFoundError` listing the
+        others."""
         self.systems()
         backend = self._backends.get(name)
         if backend is None:
@@ -234,12 +215,13 @@ class QoroProvider:
 
     # --- jobs ---------------------------------------------------------------------
 
-    def retrieve_job(self, job_id: str, *, kind: str | None = None) -> Any:
+    def retrieve_job(self, job_id: str, *, kind: str | None = None) -> QoroJob | QoroPrimitiveJob:
         """Re-attach to an existing job by its Qoro id, from this or any other process.
 
         With a journal entry, the job comes back as it was submitted (a
         :class:`QoroJob` for ``backend.run`` jobs, whose ``result()`` equals the
-        original one; primitives' jobs via their registered kind). Without one,
+        original one; a :class:`~qiskit_divi.primitives.QoroPrimitiveJob` for the
+        primitives' calls, given any of their Qoro job ids). Without one,
         a :class:`QoroJob` whose result holds the counts per Qoro circuit label
         (:meth:`QoroJob.raw_results` also reads expectation values).
 
@@ -259,7 +241,8 @@ class QoroProvider:
                 exc.server_message,
                 method=exc.method,
                 endpoint=exc.endpoint,
-                hint=f"No job with id {job_id!r} exists at {self.url} (deleted jobs cannot be retrieved).",
+                hint=f"No job with id {job_id!r} exists at {self.url} (deleted jobs cannot be "
+                "retrieved).",
             ) from None
         except QoroAuthenticationError as exc:
             if exc.status_code != 403:
@@ -276,20 +259,25 @@ class QoroProvider:
             raise QoroJobError(self._not_retrievable_as(job_id, kind, entry), job_id=job_id)
         if entry is None:
             logger.info(
-                "Job %s has no entry in the local journal (%s); its result holds the counts per Qoro "
-                "circuit label.",
+                "Job %s has no entry in the local journal (%s); its result holds the counts per "
+                "Qoro circuit label.",
                 job_id,
                 self._journal.path or "journaling is off",
             )
             return QoroJob(None, job_id, provider=self)
-        if entry.kind not in _RETRIEVERS and entry.kind in _RETRIEVER_MODULES:
-            importlib.import_module(_RETRIEVER_MODULES[entry.kind])
-        retriever = _RETRIEVERS.get(entry.kind)
-        if retriever is not None:
-            return retriever(self, entry)
+        # The primitives are imported here, when needed: `import qiskit_divi.provider` stays light.
+        if entry.kind == KIND_SAMPLER:
+            from .primitives.sampler import retrieve_sampler_job
+
+            return retrieve_sampler_job(self, entry)
+        if entry.kind == KIND_ESTIMATOR:
+            from .primitives.estimator import retrieve_estimator_job
+
+            return retrieve_estimator_job(self, entry)
         if entry.kind != KIND_BACKEND_RUN:
             logger.warning(
-                "Job %s was journaled as %r, which nothing registered can rebuild; returning its raw counts.",
+                "Job %s was journaled as %r, which this version of qiskit_divi cannot rebuild; "
+                "returning its raw counts.",
                 job_id,
                 entry.kind,
             )
@@ -323,16 +311,17 @@ class QoroProvider:
         where = (
             f"the local job journal ({path}) has no entry for it"
             if path is not None
-            else f"journaling is off ({JOURNAL_ENV}={os.environ.get(JOURNAL_ENV, '')!r}), so there is "
-            "no entry for it"
+            else f"journaling is off ({JOURNAL_ENV}={os.environ.get(JOURNAL_ENV, '')!r}), so "
+            "there is no entry for it"
         )
         return (
-            f"Job {job_id} exists at {self.url}, but {where}, and {wanted}'s result cannot be rebuilt "
-            f"without it ({_JOURNALED.get(kind, 'what the result needs')} are stored only there). Either "
-            f"the job was submitted from another machine or with another {JOURNAL_ENV}, or its entry was "
-            f"deleted. To rebuild it, set {JOURNAL_ENV} to the journal file (or a copy) of the process "
-            f"that submitted it. Its raw results per Qoro circuit label (counts, or expectation values "
-            f"per Pauli term) can still be read: provider.retrieve_job({job_id!r}).raw_results()."
+            f"Job {job_id} exists at {self.url}, but {where}, and {wanted}'s result cannot be "
+            f"rebuilt without it ({_JOURNALED.get(kind, 'what the result needs')} are stored only "
+            f"there). Either the job was submitted from another machine or with another "
+            f"{JOURNAL_ENV}, or its entry was deleted. To rebuild it, set {JOURNAL_ENV} to the "
+            f"journal file (or a copy) of the process that submitted it. Its raw results per Qoro "
+            f"circuit label (counts, or expectation values per Pauli term) can still be read: "
+            f"provider.retrieve_job({job_id!r}).raw_results()."
         )
 
     def _backend_or_none(self, name: str) -> QoroBackend | None:

@@ -42,11 +42,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from qiskit.circuit import Barrier, Measure, Reset
+from qiskit.circuit import Barrier, Gate, Measure, Reset
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.transpiler import InstructionProperties, Target
 
-from ._qasm_writer import qasm2_statement_names
+from ._qasm import qasm2_statement_names
 from .api.models import QPUSystem
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def qasm2_standard_gates() -> tuple[str, ...]:
     """Standard gates that ``qasm2.dumps`` writes as a plain ``qelib1.inc`` statement.
 
     Found once by exporting each gate of :func:`get_standard_gate_name_mapping`
-    alone (:func:`._qasm_writer.qasm2_statement_names`): a gate whose export needs a
+    alone (:func:`qiskit_divi._qasm.qasm2_statement_names`): a gate whose export needs a
     ``gate``/``opaque`` definition (``ecr``, ``iswap``, ``rzx``, ...) or fails
     (``global_phase``, ``delay``) is left out.
     """
@@ -182,7 +182,7 @@ def system_coupling_map(system: QPUSystem) -> list[tuple[int, int]] | None:
 # --- building targets -----------------------------------------------------------
 
 
-def _gate(name: str):
+def _gate(name: str) -> Gate:
     return get_standard_gate_name_mapping()[name]
 
 
@@ -230,10 +230,7 @@ def qpu_target(
     """
     gates = NATIVE_GATES.get(kind, NATIVE_GATES[DEFAULT_KIND])
     nominal = NOMINAL_PROPERTIES.get(kind)
-    if coupling_map:
-        edges = _valid_edges(coupling_map, num_qubits)
-    else:
-        edges = _all_pairs(num_qubits)
+    edges = _valid_edges(coupling_map, num_qubits) if coupling_map else _all_pairs(num_qubits)
     qubits = [(q,) for q in range(num_qubits)]
 
     def props(error: float, duration: float) -> InstructionProperties | None:

@@ -29,7 +29,8 @@ def tvd(p: Mapping[int, float], q: Mapping[int, float]) -> float:
 
 
 def tvd_bound(p: Mapping[int, float], shots: int, delta: float = FALSE_ALARM_PROBABILITY) -> float:
-    """A TVD that ``shots`` samples of ``p`` exceed with probability below ``delta`` (module docstring)."""
+    """A TVD that ``shots`` samples of ``p`` exceed with probability below ``delta`` (see the
+    module docstring)."""
     expected = 0.5 * sum(math.sqrt(max(x * (1.0 - x), 0.0) / shots) for x in p.values())
     return expected + math.sqrt(math.log(1.0 / delta) / (2.0 * shots))
 

@@ -143,7 +143,7 @@ def measured(draw: st.DrawFn, circuit: QuantumCircuit) -> QuantumCircuit:
     out.compose(circuit, inplace=True)
     qubits = draw(st.permutations(range(n)))[: draw(st.integers(1, min(n, num_clbits)))]
     clbits = draw(st.permutations(range(num_clbits)))[: len(qubits)]
-    for q, c in zip(qubits, clbits):
+    for q, c in zip(qubits, clbits, strict=True):
         out.measure(q, c)
     return out
 

@@ -1,4 +1,5 @@
-"""QoroBackend through the emulator (real HTTP on loopback), compared with qiskit-aer."""
+"""QoroBackend through the emulator (real HTTP on loopback): counts checked against exact
+``quantum_info`` distributions, and formatted exactly as qiskit-aer formats them."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import logging
 import math
 
 import pytest
+from ground_truth import assert_sampled_from, outcome_probabilities
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
 from qiskit.circuit import Clbit, Parameter
 from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
+from sample_circuits import bell
 
 from qiskit_divi import QoroBackend, QoroError, QoroInputError, QoroJob
 from qiskit_divi._circuits import prepare_circuits
@@ -22,11 +25,6 @@ AER = AerSimulator(seed_simulator=99)
 def aer_counts(circuits, shots):
     result = AER.run(transpile(circuits, AER), shots=shots).result()
     return [result.get_counts(i) for i in range(len(circuits))]
-
-
-def tvd(p: dict, q: dict) -> float:
-    n_p, n_q = sum(p.values()), sum(q.values())
-    return 0.5 * sum(abs(p.get(k, 0) / n_p - q.get(k, 0) / n_q) for k in set(p) | set(q))
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +65,9 @@ def test_backend_properties(provider):
 # --- round trips ----------------------------------------------------------------
 
 
-def _bell() -> QuantumCircuit:
-    bell = QuantumCircuit(2, 2, name="bell")
-    bell.h(0)
-    bell.cx(0, 1)
-    bell.measure([0, 1], [0, 1])
-    return bell
-
-
 def _deterministic_circuits() -> list[QuantumCircuit]:
-    """Circuits with one certain outcome: 1-3 registers, unmeasured clbits, out-of-order measures."""
+    """Circuits with one certain outcome: 1-3 registers, unmeasured clbits, out-of-order
+    measures."""
     one = QuantumCircuit(3, 3, name="one_reg")
     one.x([0, 2])
     one.measure([0, 1, 2], [0, 1, 2])
@@ -115,7 +106,7 @@ def _deterministic_circuits() -> list[QuantumCircuit]:
 
 
 def test_bell_state_through_transpile(maestro):
-    job = maestro.run(transpile(_bell(), maestro), shots=2000)
+    job = maestro.run(transpile(bell(), maestro), shots=2000)
     assert isinstance(job, QoroJob) and job.backend() is maestro
     counts = job.result().get_counts()
     assert set(counts) == {"00", "11"} and sum(counts.values()) == 2000
@@ -137,17 +128,17 @@ def test_deterministic_bit_order_matches_aer_exactly(maestro):
     assert result.job_id and result.backend_name == "qoro_maestro" and result.success
 
 
-def test_random_circuits_match_aer_within_shot_noise(maestro):
+def test_random_circuits_are_sampled_from_their_exact_distribution(maestro):
     shots = 4000
     circuits = [random_circuit(4, 5, measure=True, seed=seed) for seed in range(4)]
     for i, circuit in enumerate(circuits):
         circuit.name = f"random_{i}"
     result = maestro.run(transpile(circuits, maestro, seed_transpiler=1), shots=shots).result()
-    for i, expected in enumerate(aer_counts(circuits, shots)):
+    for i, circuit in enumerate(circuits):
         got = result.get_counts(i)
         assert sum(got.values()) == shots
-        # Two samples of 4000 shots over <= 16 outcomes: the expected distance is ~0.03.
-        assert tvd(got, expected) < 0.1, (i, got, expected)
+        counts = {int(bits, 2): n for bits, n in got.items()}
+        assert_sampled_from(counts, outcome_probabilities(circuit), circuit.name)
 
 
 @pytest.mark.parametrize("name", ["qoro_maestro", "fake_nairobi", "fake_ion"])
@@ -175,9 +166,7 @@ def test_transpile_at_every_level_then_run(provider, name):
 def test_noisy_qpu_systems_run_bell_with_noise(provider, name):
     backend = provider.get_backend(name)
     counts = (
-        backend.run(transpile(_bell(), backend, seed_transpiler=3), shots=2000)
-        .result()
-        .get_counts()
+        backend.run(transpile(bell(), backend, seed_transpiler=3), shots=2000).result().get_counts()
     )
     assert counts.get("00", 0) + counts.get("11", 0) > 0.85 * 2000
     assert counts.get("01", 0) + counts.get("10", 0) > 0  # the noise is there
@@ -221,7 +210,7 @@ def test_one_job_of_the_right_type_per_run(provider, emulator_server):
     maestro, ion = provider.get_backend("qoro_maestro"), provider.get_backend("fake_ion")
     circuits = _deterministic_circuits()[2:4]
     sim_job = maestro.run(circuits, shots=5, tag="flat")
-    qpu_job = ion.run(transpile(_bell(), ion), shots=5)
+    qpu_job = ion.run(transpile(bell(), ion), shots=5)
     sim, qpu = emulator_server.jobs[sim_job.job_id()], emulator_server.jobs[qpu_job.job_id()]
     assert (sim.job_type, sim.system, sim.n_circuits, sim.tag) == (
         "SIMULATE",
@@ -284,7 +273,7 @@ BAD_RUNS = [
         QoroInputError,
         "transpile(circuit, backend)",
     ),
-    ("qoro_maestro", [_bell(), _with(lambda qc: qc.ecr(0, 1))], {}, QoroInputError, "circuit 1"),
+    ("qoro_maestro", [bell(), _with(lambda qc: qc.ecr(0, 1))], {}, QoroInputError, "circuit 1"),
     ("qoro_maestro", _with(lambda qc: qc.delay(100, 0)), {}, QoroInputError, "delay"),
     (
         "qoro_maestro",
@@ -296,15 +285,15 @@ BAD_RUNS = [
     ("qoro_maestro", QuantumCircuit(2), {}, QoroInputError, "no classical bits"),
     ("qoro_maestro", [], {}, QoroInputError, "no circuits"),
     ("qoro_maestro", "OPENQASM 2.0;", {}, QoroInputError, "QuantumCircuit"),
-    ("qoro_maestro", _bell(), {"shots": 0}, ValueError, "shots must be a positive integer"),
-    ("qoro_maestro", _bell(), {"shots": -3}, ValueError, "shots"),
-    ("qoro_maestro", _bell(), {"shots": 1.5}, ValueError, "shots"),
-    ("qoro_maestro", _bell(), {"shots": True}, ValueError, "shots"),
-    ("qoro_maestro", _bell(), {"shots": "100"}, ValueError, "shots"),
-    ("qoro_maestro", _bell(), {"bogus": 1}, QoroInputError, "Unknown run option(s) 'bogus'"),
-    ("qoro_maestro", _bell(), {"memory": True}, QoroInputError, "memory=True"),
-    ("qoro_maestro", _bell(), {"seed_simulator": 5}, QoroInputError, "seed_simulator"),
-    ("qoro_maestro", _bell(), {"timeout": -1}, QoroInputError, "timeout"),
+    ("qoro_maestro", bell(), {"shots": 0}, ValueError, "shots must be a positive integer"),
+    ("qoro_maestro", bell(), {"shots": -3}, ValueError, "shots"),
+    ("qoro_maestro", bell(), {"shots": 1.5}, ValueError, "shots"),
+    ("qoro_maestro", bell(), {"shots": True}, ValueError, "shots"),
+    ("qoro_maestro", bell(), {"shots": "100"}, ValueError, "shots"),
+    ("qoro_maestro", bell(), {"bogus": 1}, QoroInputError, "Unknown run option(s) 'bogus'"),
+    ("qoro_maestro", bell(), {"memory": True}, QoroInputError, "memory=True"),
+    ("qoro_maestro", bell(), {"seed_simulator": 5}, QoroInputError, "seed_simulator"),
+    ("qoro_maestro", bell(), {"timeout": -1}, QoroInputError, "timeout"),
 ]
 
 
@@ -335,10 +324,10 @@ def test_bad_input_raises_before_any_job(
 def test_options_merge_and_numpy_shots(maestro):
     import numpy as np
 
-    job = maestro.run(_bell(), shots=np.int64(64), tag="my-experiment")
+    job = maestro.run(bell(), shots=np.int64(64), tag="my-experiment")
     assert job.shots == 64 and sum(job.result().get_counts().values()) == 64
     maestro.set_options(shots=32)
     try:
-        assert sum(maestro.run(_bell()).result().get_counts().values()) == 32
+        assert sum(maestro.run(bell()).result().get_counts().values()) == 32
     finally:
         maestro.set_options(shots=1024)

@@ -5,22 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus as QiskitJobStatus
 from qiskit.providers import JobTimeoutError
+from sample_circuits import bell
 
 from qiskit_divi import QoroError, QoroJob, QoroJobError, QoroJobTimeoutError
-from qiskit_divi.api.models import JobStatus, JobStatusReply
+from qiskit_divi.api.models import UNKNOWN_STATUS_MEANS, JobStatus, JobStatusReply
 from qiskit_divi.job import STATUS_MAP, map_status
-
-
-def _bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
-
 
 # --- status mapping (no HTTP) ---------------------------------------------------
 
@@ -38,6 +29,12 @@ def _bell() -> QuantumCircuit:
 def test_status_map_is_explicit(qoro, qiskit):
     assert map_status(JobStatusReply(raw_status=qoro, status=JobStatus(qoro))) is qiskit
     assert len(STATUS_MAP) == len(JobStatus)
+
+
+def test_an_unknown_status_maps_through_its_one_meaning():
+    unknown = JobStatusReply(raw_status="VALIDATING", status=None)
+    assert unknown.meaning is UNKNOWN_STATUS_MEANS and not unknown.is_final
+    assert map_status(unknown) is STATUS_MAP[UNKNOWN_STATUS_MEANS] is QiskitJobStatus.RUNNING
 
 
 class _ScriptedClient:
@@ -79,7 +76,7 @@ def test_unknown_status_is_logged_once_and_not_final(caplog):
 
 
 def test_result_reports_progress_and_is_cached(provider, emulator_server, caplog):
-    job = provider.get_backend("qoro_maestro").run(_bell(), shots=100)
+    job = provider.get_backend("qoro_maestro").run(bell(), shots=100)
     seen = []
     with caplog.at_level(logging.INFO, logger="qiskit_divi.job"):
         result = job.result(callback=lambda job_id, status, j: seen.append((job_id, status, j)))
@@ -94,8 +91,8 @@ def test_result_reports_progress_and_is_cached(provider, emulator_server, caplog
 def test_progress_log_can_be_switched_off(provider, caplog):
     backend = provider.get_backend("qoro_maestro")
     with caplog.at_level(logging.INFO, logger="qiskit_divi.job"):
-        backend.run(_bell(), shots=10, progress=False).result()
-        job = backend.run(_bell(), shots=10)
+        backend.run(bell(), shots=10, progress=False).result()
+        job = backend.run(bell(), shots=10)
         job.result(progress=False)
     assert "is COMPLETED" not in caplog.text
 
@@ -116,7 +113,7 @@ def test_failed_job_raises_with_the_server_reason(provider):
 
 def test_cancel_running_job_then_result_raises(slow_provider):
     backend = slow_provider.get_backend("qoro_maestro")
-    job = backend.run(_bell(), shots=10)
+    job = backend.run(bell(), shots=10)
     assert job.status() in (QiskitJobStatus.QUEUED, QiskitJobStatus.RUNNING)
     assert job.cancel() is True
     assert job.status() is QiskitJobStatus.CANCELLED and job.cancelled()
@@ -126,7 +123,7 @@ def test_cancel_running_job_then_result_raises(slow_provider):
 
 
 def test_cancel_finished_job_returns_false(provider):
-    job = provider.get_backend("qoro_maestro").run(_bell(), shots=10)
+    job = provider.get_backend("qoro_maestro").run(bell(), shots=10)
     job.result()
     assert job.cancel() is False
     fresh = provider.retrieve_job(job.job_id())  # no cached status: the server answers 409
@@ -135,13 +132,13 @@ def test_cancel_finished_job_returns_false(provider):
 
 def test_timeout_raises_a_qiskit_job_timeout_error(slow_provider):
     backend = slow_provider.get_backend("qoro_maestro")
-    job = backend.run(_bell(), shots=10)
+    job = backend.run(bell(), shots=10)
     try:
         with pytest.raises(QoroJobTimeoutError) as info:
             job.result(timeout=0.3)
         assert isinstance(info.value, JobTimeoutError) and isinstance(info.value, QoroError)
         assert job.job_id() in str(info.value)
-        timed = backend.run(_bell(), shots=10, timeout=0.2)  # the backend option
+        timed = backend.run(bell(), shots=10, timeout=0.2)  # the backend option
         with pytest.raises(JobTimeoutError):
             timed.result()
         assert timed.cancel() is True
@@ -150,14 +147,14 @@ def test_timeout_raises_a_qiskit_job_timeout_error(slow_provider):
 
 
 def test_submit_is_refused(provider):
-    job = provider.get_backend("qoro_maestro").run(_bell(), shots=10)
+    job = provider.get_backend("qoro_maestro").run(bell(), shots=10)
     with pytest.raises(QoroJobError, match="already submitted"):
         job.submit()
     job.result()
 
 
 def test_raw_results_are_the_decoded_rows_by_label(provider):
-    job = provider.get_backend("qoro_maestro").run([_bell(), _bell()], shots=40)
+    job = provider.get_backend("qoro_maestro").run([bell(), bell()], shots=40)
     raw = job.raw_results()
     assert sorted(raw) == job.labels and all(sum(counts.values()) == 40 for counts in raw.values())
     assert set(raw[job.labels[0]]) <= {"00", "11"}

@@ -22,7 +22,6 @@ from qiskit_divi import (
 )
 from qiskit_divi.emulator import EmulatorConfig
 from qiskit_divi.journal import JobJournal
-from qiskit_divi.provider import _RETRIEVERS, register_job_kind
 
 
 def _two_register_circuit(name: str) -> QuantumCircuit:
@@ -179,17 +178,61 @@ def test_retrieve_job_from_another_process(provider, journal_path):
     assert bare["counts"] == flat and bare["backend"] == "unknown"
 
 
-def test_retrieve_job_dispatches_registered_kinds(provider, journal_path):
+def test_a_kind_this_version_does_not_know_comes_back_as_raw_counts(provider, journal_path, caplog):
     job = provider.get_backend("qoro_maestro").run(_two_register_circuit("x"), shots=10)
     JobJournal(journal_path).record(job.job_id(), "test-kind", "qoro_maestro", {"marker": 7})
-    register_job_kind(
-        "test-kind", lambda prov, entry: ("rebuilt", prov is provider, entry.payload["marker"])
+    with caplog.at_level("WARNING", logger="qiskit_divi.provider"):
+        again = provider.retrieve_job(job.job_id())
+    assert isinstance(again, QoroJob) and again.backend() is provider.get_backend("qoro_maestro")
+    assert "journaled as 'test-kind', which this version of qiskit_divi cannot rebuild" in (
+        caplog.text
     )
-    try:
-        assert provider.retrieve_job(job.job_id()) == ("rebuilt", True, 7)
-    finally:
-        _RETRIEVERS.pop("test-kind")
-    job.result()
+    counts = again.raw_results()["circuit_0"]
+    assert sum(counts.values()) == 10 and job.result().get_counts() is not None
+
+
+_PRIMITIVE_CHILD = """
+import json, sys
+from qiskit_divi.provider import QoroProvider
+before = "qiskit_divi.primitives" in sys.modules
+with QoroProvider() as provider:
+    job = provider.retrieve_job(sys.argv[1])
+    result = job.result(timeout=60)
+    print(json.dumps({"before": before, "type": type(job).__name__, "kind": job.kind,
+                      "counts": result[0].data.c.get_counts()}))
+"""
+
+
+def test_a_fresh_process_rebuilds_a_primitive_job_without_importing_the_primitives(
+    provider, journal_path
+):
+    from qiskit_divi import SamplerV2
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    call = SamplerV2(mode=provider.get_backend("qoro_maestro")).run([(circuit, None, 7)])
+    env = dict(
+        os.environ,
+        QORO_API_KEY=provider.client.authorization_header.split(" ", 1)[1],
+        QORO_API_URL=provider.url,
+        QISKIT_DIVI_JOURNAL=str(journal_path),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _PRIMITIVE_CHILD, call.job_id()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    assert child == {
+        "before": False,
+        "type": "QoroPrimitiveJob",
+        "kind": "sampler",
+        "counts": {"1": 7},
+    }
 
 
 def test_readme_demo_runs(journal_path):
@@ -243,13 +286,15 @@ def test_retrieving_by_kind_checks_the_journal_kind(provider, estimator_job):
     )
     with pytest.raises(
         QoroJobError,
-        match=rf"Job {job_id} was submitted by EstimatorV2, not by SamplerV2: retrieve it with EstimatorV2\.retrieve\('{job_id}', provider\)",
+        match=rf"Job {job_id} was submitted by EstimatorV2, not by SamplerV2: retrieve it with "
+        rf"EstimatorV2\.retrieve\('{job_id}', provider\)",
     ):
         provider.retrieve_job(job_id, kind="sampler")
     run = provider.get_backend("qoro_maestro").run(_two_register_circuit("r"), shots=5)
     with pytest.raises(
         QoroJobError,
-        match=rf"submitted by backend.run\(\), not by SamplerV2: retrieve it with provider\.retrieve_job\('{run.job_id()}'\)",
+        match=rf"submitted by backend.run\(\), not by SamplerV2: retrieve it with "
+        rf"provider\.retrieve_job\('{run.job_id()}'\)",
     ):
         provider.retrieve_job(run.job_id(), kind="sampler")
 
@@ -263,8 +308,8 @@ def test_a_missing_journal_entry_is_named_and_the_raw_results_stay_readable(
         provider.retrieve_job(job_id, kind="estimator")
     message = str(info.value)
     assert (
-        f"Job {job_id} exists at {provider.url}, but the local job journal ({journal_path}) has no entry for it"
-        in message
+        f"Job {job_id} exists at {provider.url}, but the local job journal ({journal_path}) "
+        "has no entry for it" in message
     )
     assert "submitted from another machine" in message and "its entry was deleted" in message
     assert "set QISKIT_DIVI_JOURNAL to the journal file" in message
@@ -306,8 +351,8 @@ def test_a_call_whose_first_entry_is_gone_says_so(provider, journal_path):
         provider.retrieve_job(second)
     message = str(info.value)
     assert (
-        f"a sampler call whose first job is {first}, and the local job journal ({journal_path}) has no entry"
-        in message
+        f"a sampler call whose first job is {first}, and the local job journal ({journal_path}) "
+        "has no entry" in message
     )
     assert f"QoroJob(None, '{second}', provider=provider).raw_results()" in message
     assert QoroJob(None, second, provider=provider).raw_results() == {"p1_0": {"1": 20}}

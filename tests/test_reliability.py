@@ -1,4 +1,5 @@
-"""Reliability: bad input never creates a job; faults never duplicate or orphan one; waits are bounded.
+"""Reliability: bad input never creates a job; faults never duplicate or orphan one; waits
+are bounded.
 
 The bad-input table of the README ("Reliability") is tested here, one test per row,
 through the layer where the input enters; each asserts that the emulator created no job.
@@ -14,6 +15,7 @@ import pytest
 from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import Parameter
 from qiskit.providers import JobTimeoutError
+from sample_circuits import bell
 
 from qiskit_divi import (
     QoroAmbiguousRequestError,
@@ -36,15 +38,6 @@ FAST_POLICY = dict(max_attempts=8, backoff_base=0.002, backoff_cap=0.02)
 TOKEN = "reliability-token-6c1d0e2f9b"
 
 
-def bell(width: int = 2) -> QuantumCircuit:
-    qc = QuantumCircuit(width, width)
-    qc.h(0)
-    for q in range(1, width):
-        qc.cx(0, q)
-    qc.measure(range(width), range(width))
-    return qc
-
-
 @contextlib.contextmanager
 def no_job_created(server: EmulatorServer) -> Iterator[None]:
     before = server.stats["jobs_created"]
@@ -54,7 +47,8 @@ def no_job_created(server: EmulatorServer) -> Iterator[None]:
 
 @pytest.fixture
 def local() -> Iterator[Callable[..., tuple[EmulatorServer, QoroProvider]]]:
-    """``local(config=..., faults=...)``: a private emulator and a provider with a fast retry policy."""
+    """``local(config=..., faults=...)``: a private emulator and a provider with a fast retry
+    policy."""
     opened: list[tuple[EmulatorServer, QoroProvider]] = []
 
     def make(config: EmulatorConfig | None = None, faults: FaultConfig | None = None):
@@ -136,9 +130,12 @@ def test_unknown_job_id(provider, emulator_server):
 
 
 def test_rejected_token_names_what_to_fix(emulator_server):
-    with QoroProvider(token="definitely-not-valid-123", url=emulator_server.base_url) as stranger:
-        with no_job_created(emulator_server), pytest.raises(QoroAuthenticationError) as info:
-            stranger.backends()
+    with (
+        QoroProvider(token="definitely-not-valid-123", url=emulator_server.base_url) as stranger,
+        no_job_created(emulator_server),
+        pytest.raises(QoroAuthenticationError) as info,
+    ):
+        stranger.backends()
     message = str(info.value)
     assert info.value.status_code == 401 and "QORO_API_KEY" in message and "token=" in message
     assert "definitely-not-valid-123" not in message

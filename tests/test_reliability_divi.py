@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from qiskit import QuantumCircuit, qasm2
+from sample_circuits import bell_qasm as bell
 
 from qiskit_divi.api.submission import MAX_SHOTS
 from qiskit_divi.backends import (
@@ -23,17 +23,11 @@ from qiskit_divi.backends import (
 )
 from qiskit_divi.emulator import EmulatorServer
 
-BAD_QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nfrobnicate q[0];\nmeasure q -> c;\n'
+BAD_QASM = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nfrobnicate q[0];\n'
+    "measure q -> c;\n"
+)
 WRONG = "tok-WRONG-00112233445566778899"
-
-
-def bell(width: int = 2) -> str:
-    qc = QuantumCircuit(width, width)
-    qc.h(0)
-    for q in range(1, width):
-        qc.cx(0, q)
-    qc.measure(range(width), range(width))
-    return qasm2.dumps(qc)
 
 
 @contextlib.contextmanager

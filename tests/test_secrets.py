@@ -182,7 +182,7 @@ def test_package_errors_hide_the_token(tmp_path, monkeypatch):
 
 def test_secret_wrapper():
     secret = Secret(TOKEN)
-    assert_hidden(repr(secret) + str(secret) + f"{secret}" + "%s" % (secret,))
+    assert_hidden(repr(secret) + str(secret) + f"{secret}" + "%s" % (secret,))  # noqa: UP031 (%-formatting is the case tested)
     with pytest.raises(TypeError):
         import pickle
 

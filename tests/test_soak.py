@@ -294,7 +294,8 @@ def test_soak_nothing_lost_nothing_duplicated(
     lost = [key for key in clean.results if faulted.results.get(key) != clean.results[key]]
     assert lost == []
 
-    # No duplicate: exactly the jobs of the clean run. No orphan: what is left was completed and read.
+    # No duplicate: exactly the jobs of the clean run. No orphan: what is left was completed
+    # and read.
     stats = faulted.stats
     assert (
         stats["jobs_created"]
@@ -321,12 +322,16 @@ def test_soak_nothing_lost_nothing_duplicated(
             f"\nsoak: {submitted} jobs ({', '.join(f'{m} {len(j)}' for m, j in plan.items())}), "
             f"{100 * FAULT_RATE:.0f} % of requests faulted (QISKIT_DIVI_SOAK_SEED={FAULT_SEED})\n"
             f"  requests sent: {client_stats['requests']} (clean run: {clean.stats['requests']}), "
-            f"retries: {client_stats['retries']}, re-sent with the same Idempotency-Key: {client_stats['resent']}, "
+            f"retries: {client_stats['retries']}, "
+            f"re-sent with the same Idempotency-Key: {client_stats['resent']}, "
             f"replayed by the server: {stats['idempotent_replays']}\n"
             f"  faults injected: {request_faults} of {stats['requests']} requests "
             f"({', '.join(f'{k} {v}' for k, v in faults.items() if v)})\n"
-            f"  Qoro jobs created: {stats['jobs_created']} (clean run: {clean.stats['jobs_created']}), kept (completed and read): {len(faulted.kept)}, "
-            f"deleted after reading: {len(faulted.deleted)}, left over otherwise: 0, results lost: {len(lost)}\n"
+            f"  Qoro jobs created: {stats['jobs_created']} "
+            f"(clean run: {clean.stats['jobs_created']}), "
+            f"kept (completed and read): {len(faulted.kept)}, "
+            f"deleted after reading: {len(faulted.deleted)}, left over otherwise: 0, "
+            f"results lost: {len(lost)}\n"
             f"  time: clean {clean_seconds:.1f} s, faulted {faulted_seconds:.1f} s"
         )
 
@@ -339,36 +344,38 @@ def test_soak_without_idempotency_support_fails_loudly_never_silently(small_chun
     jobs = list(range(1000, 1000 + max(20, TOTAL_JOBS // 6)))
     config = EmulatorConfig(min_job_seconds=0.0, seed=EMULATOR_SEED, idempotency=False)
     clean = run_workload(config, None, {"backend": jobs})
-    with EmulatorServer(tokens=[TOKEN], config=config, faults=soak_faults()) as server:
-        with QoroProvider(token=TOKEN, url=server.base_url) as provider:
-            provider.client.retry_policy = RetryPolicy(**POLICY)
-            backend = provider.get_backend("qoro_maestro")
-            ok: dict[int, Any] = {}
-            lost_init = 0
-            discarded = 0
-            for j in jobs:
-                try:
-                    qjob = backend.run(job_circuits(j), shots=SHOTS)
-                except QoroAmbiguousRequestError as exc:
-                    if exc.job_id is None:
-                        assert "job may have been created" in str(exc)
-                        lost_init += 1
-                    else:
-                        assert exc.job_id in str(exc) and exc.job_id not in server.jobs
-                        discarded += 1
-                    continue
-                ok[j] = (qjob.job_id(), qjob.result(timeout=120).get_counts())
-            assert provider.client.stats["resent"] == 0
-            leftover = server.jobs
-            kept = {job_id for job_id, _ in ok.values()}
-            assert kept <= set(leftover)
-            # Extra jobs come only from job/init/ replies that were lost, each one reported by
-            # an error; they are empty and never ran. Half-uploaded jobs were deleted.
-            orphans = [job for job_id, job in leftover.items() if job_id not in kept]
-            assert len(orphans) <= lost_init
-            assert all(job.n_circuits == 0 and not job.finalized for job in orphans)
-            assert server.stats["jobs_created"] == len(ok) + discarded + len(orphans)
-            assert lost_init + discarded > 0  # the faults did hit state-changing requests
+    with (
+        EmulatorServer(tokens=[TOKEN], config=config, faults=soak_faults()) as server,
+        QoroProvider(token=TOKEN, url=server.base_url) as provider,
+    ):
+        provider.client.retry_policy = RetryPolicy(**POLICY)
+        backend = provider.get_backend("qoro_maestro")
+        ok: dict[int, Any] = {}
+        lost_init = 0
+        discarded = 0
+        for j in jobs:
+            try:
+                qjob = backend.run(job_circuits(j), shots=SHOTS)
+            except QoroAmbiguousRequestError as exc:
+                if exc.job_id is None:
+                    assert "job may have been created" in str(exc)
+                    lost_init += 1
+                else:
+                    assert exc.job_id in str(exc) and exc.job_id not in server.jobs
+                    discarded += 1
+                continue
+            ok[j] = (qjob.job_id(), qjob.result(timeout=120).get_counts())
+        assert provider.client.stats["resent"] == 0
+        leftover = server.jobs
+        kept = {job_id for job_id, _ in ok.values()}
+        assert kept <= set(leftover)
+        # Extra jobs come only from job/init/ replies that were lost, each one reported by
+        # an error; they are empty and never ran. Half-uploaded jobs were deleted.
+        orphans = [job for job_id, job in leftover.items() if job_id not in kept]
+        assert len(orphans) <= lost_init
+        assert all(job.n_circuits == 0 and not job.finalized for job in orphans)
+        assert server.stats["jobs_created"] == len(ok) + discarded + len(orphans)
+        assert lost_init + discarded > 0  # the faults did hit state-changing requests
     for j, (_, counts) in ok.items():
         assert counts == clean.results[("backend", j)]
     assert len(ok) >= len(jobs) // 2

@@ -1,4 +1,5 @@
-"""Pytest plugin: Qiskit's own ``BackendSamplerV2`` / ``BackendEstimatorV2`` tests, run on qiskit_divi.
+"""Pytest plugin: Qiskit's own ``BackendSamplerV2`` / ``BackendEstimatorV2`` tests, run on
+qiskit_divi.
 
 Loaded by :mod:`qiskit_reference_tests` (``-p qiskit_reference_plugin``) into a pytest run of
 ``test/python/primitives/test_backend_{sampler,estimator}_v2.py`` from Qiskit's sdist. After
@@ -71,7 +72,8 @@ ESTIMATOR_MODULE = "test_backend_estimator_v2"
 
 _METADATA_REASON = (
     "asserts the result metadata equal {keys} exactly; the V2 primitive interface does not fix "
-    "the metadata keys, and ours add the Qoro job id(s) (as qiskit-ibm-runtime adds its own){extra}. "
+    "the metadata keys, and ours add the Qoro job id(s) (as qiskit-ibm-runtime adds its own)"
+    "{extra}. "
     "The keys ours share with Qiskit's are pinned in tests/primitives/."
 )
 
@@ -91,7 +93,8 @@ DESELECTED: dict[str, str] = {
         extra="",
     ),
     f"{ESTIMATOR_MODULE}.py::TestBackendEstimatorV2::test_metadata": _METADATA_REASON.format(
-        keys="BackendEstimatorV2's ({'version': 2}; per PUB only 'target_precision', 'shots', 'circuit_metadata')",
+        keys="BackendEstimatorV2's ({'version': 2}; per PUB only 'target_precision', 'shots', "
+        "'circuit_metadata')",
         extra=", and an exact EXPECTATION estimate runs no shots",
     ),
     f"{ESTIMATOR_MODULE}.py::TestBackendEstimatorV2::test_job_size_limit_backend_v2": (
@@ -104,7 +107,8 @@ DESELECTED: dict[str, str] = {
 
 
 class AdapterError(RuntimeError):
-    """The adapter cannot stand in for what a test does (never a ValueError: no test may pass on it)."""
+    """The adapter cannot stand in for what a test does (never a ValueError: no test may pass
+    on it)."""
 
 
 # --- the emulator and its backends ----------------------------------------------------------
@@ -139,7 +143,8 @@ def qoro_backend_for(backend: Any) -> QoroBackend:
     qoro = _the_provider().get_backend(name)
     if isinstance(backend, GenericBackendV2) and backend.num_qubits > (qoro.target.num_qubits or 0):
         raise AdapterError(
-            f"{backend!r} has {backend.num_qubits} qubits, more than {name}, which stands in for it."
+            f"{backend!r} has {backend.num_qubits} qubits, more than {name}, "
+            "which stands in for it."
         )
     key = f"{type(backend).__name__} -> {name}"
     _stats["by_system"][key] = _stats["by_system"].get(key, 0) + 1
@@ -260,7 +265,8 @@ class _OptionsView:
 
 
 class _ConstructedAsQiskits:
-    """``__init__(backend=..., options=...)`` and an ``options`` view, as Qiskit's Backend primitives have."""
+    """``__init__(backend=..., options=...)`` and an ``options`` view, as Qiskit's Backend
+    primitives have."""
 
     def __init__(self, *, backend: Any, options: Any = None) -> None:
         super().__init__(mode=qoro_backend_for(backend), options=_our_options(options))  # type: ignore[call-arg]
@@ -272,7 +278,8 @@ class _ConstructedAsQiskits:
 
 
 class ReferenceSampler(_ConstructedAsQiskits, SamplerV2):
-    """``BackendSamplerV2(backend=..., options=...)``, as the tests call it, as our ``SamplerV2``."""
+    """``BackendSamplerV2(backend=..., options=...)``, as the tests call it, as our
+    ``SamplerV2``."""
 
     def run(self, pubs: Any, *, shots: int | None = None) -> Any:
         return super().run(
@@ -281,7 +288,8 @@ class ReferenceSampler(_ConstructedAsQiskits, SamplerV2):
 
 
 class ReferenceEstimator(_ConstructedAsQiskits, EstimatorV2):
-    """``BackendEstimatorV2(backend=..., options=...)``, as the tests call it, as our ``EstimatorV2``."""
+    """``BackendEstimatorV2(backend=..., options=...)``, as the tests call it, as our
+    ``EstimatorV2``."""
 
     def run(self, pubs: Any, *, precision: float | None = None) -> Any:
         return super().run(

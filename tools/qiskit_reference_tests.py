@@ -1,6 +1,8 @@
 """Run Qiskit's own BackendSamplerV2 / BackendEstimatorV2 tests against qiskit_divi's primitives.
 
-    python tools/qiskit_reference_tests.py [--cache-dir DIR] [pytest arguments, e.g. -x -k run_errors]
+    python tools/qiskit_reference_tests.py [--cache-dir DIR] [pytest arguments]
+
+(pytest arguments, e.g. ``-x -k run_errors``, pass through.)
 
 1. Downloads the sdist of the INSTALLED Qiskit version with pip (``pip download --no-deps
    --no-binary :all: qiskit==<version>``), once, into the cache directory (default
@@ -41,7 +43,8 @@ TEST_FILES = (
 )
 TEST_PACKAGE = "test"
 HELPER_REQUIREMENTS = {"ddt": "ddt>=1.2.0"}
-"""Modules the extracted tests import that the project does not install: module -> pip requirement."""
+"""Modules the extracted tests import that the project does not install: module -> pip
+requirement."""
 
 PYTEST_INI = """\
 # Written by tools/qiskit_reference_tests.py: keeps the project's pytest settings out of this run.

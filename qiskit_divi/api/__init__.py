@@ -4,6 +4,7 @@
 from .circuits import MAX_PAYLOAD_BYTES, chunk_packed_circuits, pack_circuit, unpack_circuit
 from .client import TIMEOUTS, QoroClient
 from .config import PRODUCTION_URL, Secret, resolve_base_url, resolve_token
+from .endpoints import Call, Transport
 from .errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
@@ -24,6 +25,7 @@ from .errors import (
 from .histogram import decode_envelope, decode_histogram, encode_envelope, encode_histogram
 from .models import (
     QPU,
+    UNKNOWN_STATUS_MEANS,
     AddCircuitsRequest,
     CancelReply,
     InitJobRequest,
@@ -40,6 +42,7 @@ from .retry import RetryPolicy
 from .submission import (
     MAX_SHOTS,
     JobSpec,
+    check_shots,
     decode_result_payload,
     discard_job,
     ensure_completed,
@@ -50,6 +53,7 @@ from .submission import (
 
 __all__ = [
     "AddCircuitsRequest",
+    "Call",
     "CancelReply",
     "InitJobRequest",
     "JobSpec",
@@ -82,6 +86,9 @@ __all__ = [
     "RetryPolicy",
     "Secret",
     "TIMEOUTS",
+    "Transport",
+    "UNKNOWN_STATUS_MEANS",
+    "check_shots",
     "chunk_packed_circuits",
     "decode_envelope",
     "decode_histogram",

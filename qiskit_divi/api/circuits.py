@@ -11,8 +11,10 @@ import gzip
 import json
 from collections.abc import Mapping
 
-MAX_PAYLOAD_BYTES = int(0.95 * 1024 * 1024)
-"""Budget per ``add_circuits`` request body, as the reference client uses."""
+MAX_PAYLOAD_MB = 0.95
+"""Budget per ``add_circuits`` request body in MiB, as the reference client sets it."""
+MAX_PAYLOAD_BYTES = int(MAX_PAYLOAD_MB * 1024 * 1024)
+"""The same budget in bytes."""
 
 
 def pack_circuit(qasm: str) -> str:

@@ -1,8 +1,10 @@
 """``QoroClient``: the only object that speaks HTTP to the Qoro API.
 
-One typed method per endpoint of ``qoro-api.md`` (1-9), one ``requests.Session``,
-one retry policy (:mod:`.retry`). The token lives in a :class:`Secret` and is
-only ever revealed into the ``Authorization`` header.
+One typed method per endpoint of ``qoro-api.md`` (1-9), each sending the
+:class:`~.endpoints.Call` that :mod:`.endpoints` defines, over one
+``requests.Session``, with one retry policy (:meth:`.retry.RetryPolicy.decide`).
+The token lives in a :class:`Secret` and is only ever revealed into the
+``Authorization`` header.
 
 Idempotency keys
 ----------------
@@ -32,14 +34,16 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from . import endpoints
 from .config import PRODUCTION_URL, URL_ENV, Secret, resolve_base_url, resolve_token
+from .endpoints import INIT_ENDPOINT, RESULTS_PAGE_SIZE, TIMEOUTS, Call, is_job_endpoint
 from .errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
@@ -49,6 +53,14 @@ from .errors import (
     QoroProtocolError,
     api_error_for,
 )
+from .idempotency import (
+    KEY_HEADER,
+    KEYED_METHODS,
+    REPLAY_HEADER,
+    SUPPORT_HEADER,
+    advertises_support,
+    is_replay,
+)
 from .models import (
     AddCircuitsRequest,
     CancelReply,
@@ -57,42 +69,21 @@ from .models import (
     QPUSystem,
     ResultRow,
     ResultsPage,
-    parse_cancel_reply,
-    parse_job_id,
-    parse_job_status,
-    parse_qpu_systems,
-    parse_results_page,
 )
-from .retry import IDEMPOTENT_METHODS, RetryPolicy
+from .retry import Action, Decision, Failure, RetryPolicy
+from .validation import positive_seconds
 
 logger = logging.getLogger(__name__)
 
-RESULTS_PAGE_SIZE = 100
-
-TIMEOUTS: dict[str, float] = {
-    "ping": 10,
-    "systems": 10,
-    "init": 100,
-    "add_circuits": 100,
-    "status": 200,
-    "results": 100,
-    "cancel": 50,
-    "delete": 50,
-}
-"""Per-endpoint read timeouts in seconds (``qoro-api.md`` section 8.2); override per
-client with ``QoroClient(timeouts={...})``."""
+T = TypeVar("T")
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to establish a connection (``QoroClient(connect_timeout=...)``)."""
 
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-"""Request header carrying the client-generated key of a state-changing request."""
-IDEMPOTENCY_SUPPORT_HEADER = "Idempotency-Key-Support"
-"""Response header by which a server says it honours ``Idempotency-Key`` (value ``1``)."""
-IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed"
-"""Response header (``true``) of a stored response replayed for a repeated key."""
-KEYED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-"""Methods that carry an ``Idempotency-Key``."""
+# The header names under the names this module has always exported.
+IDEMPOTENCY_KEY_HEADER = KEY_HEADER
+IDEMPOTENCY_SUPPORT_HEADER = SUPPORT_HEADER
+IDEMPOTENT_REPLAY_HEADER = REPLAY_HEADER
 
 
 def _server_message(response: requests.Response) -> str:
@@ -104,18 +95,21 @@ def _server_message(response: requests.Response) -> str:
         return text[:500] if text else response.reason or "no details"
     if isinstance(body, Mapping):
         for key in ("error", "detail", "message"):
-            if isinstance(body.get(key), str):
-                return body[key]
+            value = body.get(key)
+            if isinstance(value, str):
+                return value
     return json.dumps(body, ensure_ascii=False)[:500]
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
+def _failure_of(exc: requests.RequestException) -> Failure:
     """Whether a transport failure happened before the request reached the server."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
+        return Failure.NOT_SENT
     reason = exc.args[0] if exc.args else None
     inner = getattr(reason, "reason", None)
-    return isinstance(inner, NewConnectionError) or isinstance(reason, NewConnectionError)
+    if isinstance(inner, NewConnectionError) or isinstance(reason, NewConnectionError):
+        return Failure.NOT_SENT
+    return Failure.NO_REPLY
 
 
 class QoroClient:
@@ -146,7 +140,9 @@ class QoroClient:
         self.base_url = resolve_base_url(base_url)
         self.retry_policy = retry_policy or RetryPolicy()
         self.timeouts = _check_timeouts(timeouts)
-        self.connect_timeout = _positive_seconds(connect_timeout, "connect_timeout")
+        self.connect_timeout = positive_seconds(
+            connect_timeout, "connect_timeout", error=QoroConfigurationError
+        )
         self._session = session or requests.Session()
         if self._session.verify is False and not _is_loopback_url(self.base_url):
             # A CA bundle path is fine; switching verification off is only allowed on loopback.
@@ -186,6 +182,29 @@ class QoroClient:
     def url_for(self, endpoint: str) -> str:
         return f"{self.base_url}/{endpoint}"
 
+    def call(self, call: Call[T]) -> T:
+        """Send ``call`` (retry policy, error mapping) and return its typed reply."""
+        return self.exchange(call)[0]
+
+    def exchange(self, call: Call[T]) -> tuple[T, requests.Response]:
+        """Send ``call`` and return its typed reply together with the raw response.
+
+        A 2xx status outside the call's ``ok_statuses`` raises :class:`QoroProtocolError`.
+        """
+        response = self.send(
+            call.method,
+            call.endpoint,
+            json_body=call.body,
+            timeout=self.timeouts[call.timeout],
+            job_id=call.job_id,
+        )
+        if call.ok_statuses is not None and response.status_code not in call.ok_statuses:
+            expected = " or ".join(str(code) for code in sorted(call.ok_statuses))
+            raise QoroProtocolError(
+                f"{call.endpoint} answered {response.status_code}, expected {expected}."
+            )
+        return call.read(response), response
+
     def send(
         self,
         method: str,
@@ -217,141 +236,145 @@ class QoroClient:
             all_headers.update(headers)
         key: str | None = None
         if method in KEYED_METHODS:
-            key = all_headers.setdefault(IDEMPOTENCY_KEY_HEADER, str(uuid.uuid4()))
+            key = all_headers.setdefault(KEY_HEADER, str(uuid.uuid4()))
         data = None if json_body is None else json.dumps(json_body).encode("utf-8")
-        idempotent = method in IDEMPOTENT_METHODS
-        policy = self.retry_policy
+        request = {"data": data, "params": params, "headers": all_headers}
         attempt = 0
-        maybe_acted = False  # an earlier attempt may have reached the server and acted
+        acted = False  # an earlier attempt may have reached the server and acted
         while True:
             attempt += 1
-            self.stats["requests"] += 1
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method,
-                    self.url_for(endpoint),
-                    data=data,
-                    params=params,
-                    headers=all_headers,
-                    timeout=(self.connect_timeout, timeout),
-                )
-            except requests.RequestException as exc:
-                why = type(exc).__name__
-                never_sent = _never_sent(exc)
-                maybe_acted = maybe_acted or not never_sent
-                logger.debug("%s /%s failed (attempt %d): %s", method, endpoint, attempt, why)
-                if not (idempotent or never_sent or self._can_resend(key)):
-                    raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
-                if attempt < policy.max_attempts:
-                    self._sleep_before_retry(
-                        attempt,
-                        None,
-                        method,
-                        endpoint,
-                        why,
-                        resend=not idempotent and not never_sent,
-                    )
-                    continue
-                if maybe_acted and not idempotent:
-                    raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from exc
+            result = self._attempt(method, endpoint, attempt, timeout, request)
+            decision = self._decide(method, attempt, result, acted)
+            acted = decision.may_have_acted
+            response = result if isinstance(result, requests.Response) else None
+            why = str(response.status_code) if response is not None else type(result).__name__
+            if decision.action in (Action.RETRY, Action.RESEND):
+                self._sleep_before_retry(attempt, decision, method, endpoint, why)
+                continue
+            error = result if isinstance(result, requests.RequestException) else None
+            if decision.action is Action.AMBIGUOUS:
+                raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from error
+            if response is None:
                 raise QoroConnectionError(
                     f"Could not reach the Qoro API at {self.base_url} ({why}) "
                     f"after {attempt} attempts. Check the URL and your network connection."
-                ) from exc
-            logger.debug(
-                "%s /%s -> %d in %.3fs (attempt %d)",
-                method,
-                endpoint,
-                response.status_code,
-                time.monotonic() - started,
-                attempt,
-            )
-            self._note_support(response)
-            status = response.status_code
-            if status < 400:
-                if response.headers.get(IDEMPOTENT_REPLAY_HEADER, "").strip().lower() == "true":
-                    self.stats["replayed"] += 1
-                    logger.info(
-                        "%s /%s: the server replayed the stored response of an earlier attempt.",
-                        method,
-                        endpoint,
-                    )
+                ) from error
+            if decision.action is Action.ACCEPT:
+                self._note_accepted(method, endpoint, response)
                 return response
-            if method == "DELETE" and status == 404 and maybe_acted:
-                logger.info(
-                    "DELETE /%s answered 404 after an earlier attempt may have acted: already deleted.",
-                    endpoint,
-                )
-                return response
-            if policy.status_is_retriable(method, status):
-                if attempt < policy.max_attempts:
-                    self._sleep_before_retry(
-                        attempt, response.headers.get("Retry-After"), method, endpoint, str(status)
-                    )
-                    continue
-            elif not idempotent and status in policy.retry_statuses:
-                # A gateway error on a state-changing request: the server may have acted.
-                maybe_acted = True
-                if attempt < policy.max_attempts and self._can_resend(key):
-                    self._sleep_before_retry(
-                        attempt,
-                        response.headers.get("Retry-After"),
-                        method,
-                        endpoint,
-                        str(status),
-                        resend=True,
-                    )
-                    continue
-                raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
-            if maybe_acted and not idempotent and status in policy.retry_statuses:
-                raise self._ambiguous(method, endpoint, str(status), job_id, key, attempt)
             if not raise_errors:
                 return response
             raise api_error_for(
-                status,
+                response.status_code,
                 _server_message(response),
                 method=method,
                 endpoint=endpoint,
-                hint=self.not_found_hint(endpoint) if status == 404 else None,
+                hint=self.not_found_hint(endpoint) if response.status_code == 404 else None,
+            )
+
+    def _attempt(
+        self, method: str, endpoint: str, attempt: int, timeout: float, request: dict[str, Any]
+    ) -> requests.Response | requests.RequestException:
+        """One HTTP exchange: the response, or the transport error."""
+        self.stats["requests"] += 1
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                self.url_for(endpoint),
+                timeout=(self.connect_timeout, timeout),
+                **request,
+            )
+        except requests.RequestException as exc:
+            logger.debug(
+                "%s /%s failed (attempt %d): %s", method, endpoint, attempt, type(exc).__name__
+            )
+            return exc
+        logger.debug(
+            "%s /%s -> %d in %.3fs (attempt %d)",
+            method,
+            endpoint,
+            response.status_code,
+            time.monotonic() - started,
+            attempt,
+        )
+        self._note_support(response)
+        return response
+
+    def _decide(
+        self,
+        method: str,
+        attempt: int,
+        result: requests.Response | requests.RequestException,
+        acted: bool,
+    ) -> Decision:
+        """Ask the retry policy; probe the server's idempotency support when it must know."""
+        if isinstance(result, requests.Response):
+            outcome: int | Failure = result.status_code
+            retry_after = result.headers.get("Retry-After")
+        else:
+            outcome, retry_after = _failure_of(result), None
+
+        def decide(supported: bool | None) -> Decision:
+            return self.retry_policy.decide(
+                method,
+                attempt,
+                outcome,
+                may_have_acted=acted,
+                idempotency_supported=supported,
+                retry_after=retry_after,
+            )
+
+        decision = decide(self.idempotency_supported)
+        if decision.action is Action.PROBE:
+            self._probe_idempotency_support()
+            decision = decide(self.idempotency_supported is True)
+        return decision
+
+    def _note_accepted(self, method: str, endpoint: str, response: requests.Response) -> None:
+        """Count and log what an accepted response means beyond its status."""
+        if response.status_code < 400:
+            if is_replay(response.headers.get(REPLAY_HEADER)):
+                self.stats["replayed"] += 1
+                logger.info(
+                    "%s /%s: the server replayed the stored response of an earlier attempt.",
+                    method,
+                    endpoint,
+                )
+        else:  # the one error status the policy accepts: DELETE 404 after a lost reply
+            logger.info(
+                "DELETE /%s answered 404 after an earlier attempt may have acted: already deleted.",
+                endpoint,
             )
 
     def not_found_hint(self, endpoint: str) -> str | None:
         """What to do about a 404 on ``endpoint``: None for a job's own endpoints (the job
         id is the suspect), else a pointer to the URL, which then lacks the API root."""
-        if _is_job_endpoint(endpoint):
+        if is_job_endpoint(endpoint):
             return None
         root = "" if self.base_url.endswith("/api") else f" (try {self.base_url}/api)"
         return (
-            f"The server at {self.base_url} has no such endpoint: check the API URL{root}, given as "
-            f"url=... or {URL_ENV}. It must be the API root including /api, e.g. {PRODUCTION_URL}."
+            f"The server at {self.base_url} has no such endpoint: check the API URL{root}, "
+            f"given as url=... or {URL_ENV}. It must be the API root including /api, "
+            f"e.g. {PRODUCTION_URL}."
         )
 
     # --- idempotency ---------------------------------------------------------------
 
     def _note_support(self, response: requests.Response) -> None:
         """Learn from any response whether the server honours ``Idempotency-Key``."""
-        if response.headers.get(IDEMPOTENCY_SUPPORT_HEADER, "").strip().lower() in (
-            "1",
-            "true",
-            "?1",
-        ):
+        if advertises_support(response.headers.get(SUPPORT_HEADER)):
             if self.idempotency_supported is not True:
                 logger.debug("The Qoro API at %s honours Idempotency-Key.", self.base_url)
             self.idempotency_supported = True
 
-    def _can_resend(self, key: str | None) -> bool:
-        """Whether an ambiguous request with ``key`` may be re-sent (see the module docstring)."""
-        if key is None:
-            return False
-        if self.idempotency_supported is None:
-            self._probe_idempotency_support()
-        return self.idempotency_supported is True
-
     def _probe_idempotency_support(self) -> None:
         """One ``GET /api/`` to learn whether the server advertises idempotency support."""
+        ping = endpoints.ping()
         try:
-            self.send("GET", "", timeout=self.timeouts["ping"], raise_errors=False)
+            self.send(
+                ping.method, ping.endpoint, timeout=self.timeouts[ping.timeout], raise_errors=False
+            )
         except QoroError as exc:
             logger.debug("Could not ask %s about Idempotency-Key support: %s", self.base_url, exc)
             return
@@ -378,8 +401,11 @@ class QoroClient:
                 "Idempotency-Key support."
             )
         if job_id:
-            where = f" Check job {job_id}: it may be in an unknown state (cancel and delete it if unsure)."
-        elif endpoint == "job/init/":
+            where = (
+                f" Check job {job_id}: it may be in an unknown state "
+                "(cancel and delete it if unsure)."
+            )
+        elif endpoint == INIT_ENDPOINT:
             where = (
                 " A job may have been created; its id is unknown because the reply was lost, "
                 "and the API has no way to list jobs."
@@ -387,21 +413,15 @@ class QoroClient:
         else:
             where = ""
         return QoroAmbiguousRequestError(
-            f"{method} /{endpoint} failed ({why}) after the request may have reached the server. {how}{where}",
+            f"{method} /{endpoint} failed ({why}) after the request may have reached the server. "
+            f"{how}{where}",
             job_id=job_id,
         )
 
     def _sleep_before_retry(
-        self,
-        attempt: int,
-        retry_after: str | None,
-        method: str,
-        endpoint: str,
-        why: str,
-        *,
-        resend: bool = False,
+        self, attempt: int, decision: Decision, method: str, endpoint: str, why: str
     ) -> None:
-        delay = self.retry_policy.delay(attempt, retry_after)
+        resend = decision.action is Action.RESEND
         self.stats["retries"] += 1
         if resend:
             self.stats["resent"] += 1
@@ -410,113 +430,51 @@ class QoroClient:
             method,
             endpoint,
             why,
-            delay,
+            decision.delay,
             attempt,
             ", same Idempotency-Key" if resend else "",
         )
-        time.sleep(delay)
-
-    @staticmethod
-    def _json(response: requests.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise QoroProtocolError(
-                f"Malformed server reply: {what} returned non-JSON content "
-                f"({response.text[:80]!r})."
-            ) from None
+        time.sleep(decision.delay)
 
     # --- endpoints -----------------------------------------------------------------
 
     def ping(self) -> None:
         """``GET /api/``: check the URL and the token (raises on failure)."""
-        self.send("GET", "", timeout=self.timeouts["ping"])
+        self.call(endpoints.ping())
 
     def list_systems(self) -> list[QPUSystem]:
         """``GET qpusystem/``: the systems this token can target."""
-        response = self.send("GET", "qpusystem/", timeout=self.timeouts["systems"])
-        return parse_qpu_systems(self._json(response, "qpusystem/"))
+        return self.call(endpoints.list_systems())
 
     def init_job(self, request: InitJobRequest) -> str:
         """``POST job/init/``: create an empty job; returns its id."""
-        response = self.send(
-            "POST", "job/init/", json_body=request.to_json(), timeout=self.timeouts["init"]
-        )
-        if response.status_code not in (200, 201):
-            raise QoroProtocolError(
-                f"job/init/ answered {response.status_code}, expected 200 or 201."
-            )
-        return parse_job_id(self._json(response, "job/init/"))
+        return self.call(endpoints.init_job(request))
 
     def add_circuits(self, job_id: str, request: AddCircuitsRequest) -> None:
         """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits."""
-        self.send(
-            "POST",
-            f"job/{job_id}/add_circuits/",
-            json_body=request.to_json(),
-            timeout=self.timeouts["add_circuits"],
-            job_id=job_id,
-        )
+        self.call(endpoints.add_circuits(job_id, request))
 
     def job_status(self, job_id: str) -> JobStatusReply:
         """``GET job/<id>/status/``."""
-        response = self.send("GET", f"job/{job_id}/status/", timeout=self.timeouts["status"])
-        return parse_job_status(self._json(response, "status/"))
+        return self.call(endpoints.job_status(job_id))
 
     def results_page(
         self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0
     ) -> ResultsPage:
         """``GET job/<id>/resultsV2/?limit=&offset=``: one page of result rows."""
-        response = self.send(
-            "GET",
-            f"job/{job_id}/resultsV2/?limit={limit}&offset={offset}",
-            timeout=self.timeouts["results"],
-        )
-        return parse_results_page(self._json(response, "resultsV2"))
+        return self.call(endpoints.results_page(job_id, limit=limit, offset=offset))
 
     def iter_results(self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE) -> Iterator[ResultRow]:
-        """Every result row of a job, page by page, following ``next`` until it is null.
-
-        The offset advances by the rows actually received (robust to a server that
-        caps ``limit``); the total is checked against ``count``.
-        """
-        offset = 0
-        seen = 0
-        count: int | None = None
-        while True:
-            page = self.results_page(job_id, limit=limit, offset=offset)
-            count = page.count if page.count is not None else count
-            yield from page.rows
-            seen += len(page.rows)
-            if page.next is None or not page.rows:
-                break
-            received_to = offset + len(page.rows)
-            offset = max(_next_offset(page.next, received_to), received_to)
-        if count is not None and seen != count:
-            raise QoroProtocolError(
-                f"Malformed server reply: job {job_id} reported {count} results but {seen} arrived."
-            )
+        """Every result row of a job, page by page (:func:`~.endpoints.iter_results`)."""
+        return endpoints.iter_results(self, job_id, limit=limit)
 
     def cancel_job(self, job_id: str) -> CancelReply:
         """``POST job/<id>/cancel/``; 409 (already finished) raises ``QoroConflictError``."""
-        response = self.send(
-            "POST", f"job/{job_id}/cancel/", timeout=self.timeouts["cancel"], job_id=job_id
-        )
-        return parse_cancel_reply(self._json(response, "cancel/"), job_id)
+        return self.call(endpoints.cancel_job(job_id))
 
     def delete_job(self, job_id: str) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
-        self.send("DELETE", f"job/{job_id}", timeout=self.timeouts["delete"])
-
-
-_NOT_JOB_IDS = frozenset({"init", "create_failed"})
-"""``job/<word>/`` endpoints that name no job."""
-
-
-def _is_job_endpoint(endpoint: str) -> bool:
-    """Whether ``endpoint`` addresses one job (``job/<id>/...`` or ``job/<id>``)."""
-    parts = endpoint.split("?", 1)[0].split("/")
-    return len(parts) >= 2 and parts[0] == "job" and parts[1] not in _NOT_JOB_IDS and parts[1] != ""
+        self.call(endpoints.delete_job(job_id))
 
 
 def _is_loopback_url(url: str) -> bool:
@@ -529,17 +487,6 @@ def _is_loopback_url(url: str) -> bool:
         return False
 
 
-def _positive_seconds(value: Any, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-        or value == float("inf")
-    ):
-        raise QoroConfigurationError(f"{name} must be a positive number of seconds, got {value!r}.")
-    return float(value)
-
-
 def _check_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:
     """:data:`TIMEOUTS` with the given overrides, validated."""
     merged = dict(TIMEOUTS)
@@ -548,23 +495,17 @@ def _check_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:
             raise QoroConfigurationError(
                 f"Unknown timeout {name!r}; known: {', '.join(sorted(TIMEOUTS))}."
             )
-        merged[name] = _positive_seconds(value, f"timeouts[{name!r}]")
+        merged[name] = positive_seconds(value, f"timeouts[{name!r}]", error=QoroConfigurationError)
     return merged
 
 
-def _next_offset(next_url: str, fallback: int) -> int:
-    """The ``offset`` of a ``next`` URL, or ``fallback`` when it has none we can read."""
-    try:
-        values = parse_qs(urlparse(next_url).query).get("offset")
-        return int(values[0]) if values else fallback
-    except (ValueError, IndexError):
-        return fallback
-
-
 __all__ = [
-    "QoroClient",
-    "QoroApiError",
-    "TIMEOUTS",
+    "CONNECT_TIMEOUT",
     "IDEMPOTENCY_KEY_HEADER",
     "IDEMPOTENCY_SUPPORT_HEADER",
+    "IDEMPOTENT_REPLAY_HEADER",
+    "RESULTS_PAGE_SIZE",
+    "TIMEOUTS",
+    "QoroApiError",
+    "QoroClient",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from typing import NoReturn
 
 from dotenv import dotenv_values, find_dotenv
 
@@ -42,16 +44,22 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self):  # never pickle a token by accident
+    def __reduce__(self) -> NoReturn:  # never pickle a token by accident
         raise TypeError("Secret values cannot be pickled.")
 
 
-def _from_dotenv(key: str) -> str | None:
+DotenvReader = Callable[[], Mapping[str, str | None]]
+"""Returns the variables of the ``.env`` file in effect (an empty mapping if none)."""
+
+
+def read_dotenv() -> Mapping[str, str | None]:
+    """The ``.env`` file found from the working directory upwards, as a mapping."""
     path = find_dotenv(usecwd=True)
-    if not path:
-        return None
-    value = dotenv_values(path).get(key)
-    return value or None
+    return dotenv_values(path) if path else {}
+
+
+def _from_dotenv(key: str) -> str | None:
+    return read_dotenv().get(key) or None
 
 
 def normalise_token(token: str) -> str:
@@ -62,13 +70,20 @@ def normalise_token(token: str) -> str:
     return token
 
 
-def resolve_token(token: str | None = None) -> Secret:
-    """Argument, else ``QORO_API_KEY`` from the environment, else from a ``.env`` file."""
-    for candidate in (token, os.environ.get(TOKEN_ENV), _from_dotenv(TOKEN_ENV)):
-        if candidate and normalise_token(candidate):
-            return Secret(normalise_token(candidate))
-        if candidate is not None and candidate is token:
-            break  # an explicit empty argument is an error, not a fallback
+def resolve_token(token: str | None = None, *, dotenv: DotenvReader = read_dotenv) -> Secret:
+    """Argument, else ``QORO_API_KEY`` from the environment, else from a ``.env`` file.
+
+    ``dotenv`` reads the ``.env`` file; it is only called when the first two are absent.
+    """
+    if token is not None:
+        if normalise_token(token):
+            return Secret(normalise_token(token))
+        raise QoroConfigurationError(MISSING_TOKEN_MESSAGE)  # an explicit empty argument
+    value = normalise_token(os.environ.get(TOKEN_ENV) or "")
+    if not value:
+        value = normalise_token(dotenv().get(TOKEN_ENV) or "")
+    if value:
+        return Secret(value)
     raise QoroConfigurationError(MISSING_TOKEN_MESSAGE)
 
 

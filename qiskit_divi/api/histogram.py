@@ -137,7 +137,7 @@ def encode_histogram(counts: Mapping[str, int] | Mapping[int, int], n_bits: int)
     out += uleb128_encode(len(items))
     out += uleb128_encode(sum(count for _, count in items))
     out += uleb128_encode(len(items))
-    out += _encode_varints([b - a for a, b in zip([0, *indices], indices)])
+    out += _encode_varints([b - a for a, b in itertools.pairwise([0, *indices])])
     rle = rle_bool_encode([count == 1 for _, count in items])
     out += uleb128_encode(len(rle))
     out += rle
@@ -227,9 +227,9 @@ def _counts_dict(keys: list[str], counts: list[int]) -> dict[str, int]:
     table: seed it with ``None``, fill it, drop ``None`` (same contents, same order).
     """
     if len(keys) < _LARGE_DICT:
-        return dict(zip(keys, counts))
-    result: dict = {None: 0}
-    result.update(zip(keys, counts))
+        return dict(zip(keys, counts, strict=True))
+    result: dict[Any, int] = {None: 0}
+    result.update(zip(keys, counts, strict=True))
     del result[None]
     return result
 
@@ -237,7 +237,7 @@ def _counts_dict(keys: list[str], counts: list[int]) -> dict[str, int]:
 VECTORISE_FROM = 128
 """Histograms with at least this many outcomes (four times as many for registers of
 at most 12 bits, whose keys come from a table) are decoded with numpy; smaller ones
-in plain Python, which is faster there (numpy costs ~0.1 ms per call of the decoder)."""
+in plain Python, which is faster there (numpy's fixed cost per call dominates)."""
 
 
 def decode_histogram(buf: bytes) -> dict[str, int]:
@@ -270,11 +270,39 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
 def _decode_vectorised(
     buf: bytes, pos: int, n_bits: int, unique: int, total_shots: int, num_gaps: int
 ) -> dict[str, int] | None:
-    """Fields 6 to 10 decoded with numpy (``n_bits`` <= 63); None if a gap needs more than 63 bits."""
+    """Fields 6 to 10 decoded with numpy (``n_bits`` <= 63); None if a gap needs more
+    than 63 bits."""
     data = np.frombuffer(buf, dtype=np.uint8)
     gaps, pos = _read_varints(data, pos, num_gaps)
     if gaps is None:
         return None
+    is_one, pos = _read_flags_vectorised(buf, data, pos, num_gaps)
+    num_extras, pos = uleb128_decode(buf, pos)
+    n_false = int(num_gaps - np.count_nonzero(is_one))
+    if num_extras != n_false:
+        raise HistogramDecodeError("corrupt stream: extras count mismatch")
+    extras, pos = _read_varints(data, pos, num_extras)
+    if extras is None:
+        raise HistogramDecodeError("corrupt stream: count too large")
+    counts = np.ones(num_gaps, dtype=np.uint64)
+    counts[~is_one] = extras + np.uint64(2)
+    if int(counts.sum()) != total_shots:
+        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
+    if num_gaps != unique:
+        raise HistogramDecodeError("corrupt stream: unique mismatch")
+    indices = np.cumsum(gaps, dtype=np.uint64)
+    # Gaps after the first are >= 1 in a valid stream, so indices strictly increase;
+    # a decrease also reveals a uint64 wrap-around of the running sum.
+    if num_gaps and (int(indices[-1]) >> n_bits or not bool(np.all(indices[1:] > indices[:-1]))):
+        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
+    return _counts_dict(_bitstrings(indices, n_bits), counts.tolist())
+
+
+def _read_flags_vectorised(
+    buf: bytes, data: np.ndarray, pos: int, num_gaps: int
+) -> tuple[np.ndarray, int]:
+    """Field 8 (the run-length encoded "count is 1" flags) as a bool array, and the
+    position after it."""
     rle_len, pos = uleb128_decode(buf, pos)
     rle_end = pos + rle_len
     if rle_len:
@@ -297,28 +325,9 @@ def _decode_vectorised(
         is_one = np.zeros(0, dtype=bool)
     if rle_len and pos != rle_end:
         raise HistogramDecodeError("corrupt stream: RLE length mismatch")
-    pos = rle_end
     if len(is_one) != num_gaps:
         raise HistogramDecodeError("corrupt stream: flag count mismatch")
-    num_extras, pos = uleb128_decode(buf, pos)
-    n_false = int(num_gaps - np.count_nonzero(is_one))
-    if num_extras != n_false:
-        raise HistogramDecodeError("corrupt stream: extras count mismatch")
-    extras, pos = _read_varints(data, pos, num_extras)
-    if extras is None:
-        raise HistogramDecodeError("corrupt stream: count too large")
-    counts = np.ones(num_gaps, dtype=np.uint64)
-    counts[~is_one] = extras + np.uint64(2)
-    if int(counts.sum()) != total_shots:
-        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
-    if num_gaps != unique:
-        raise HistogramDecodeError("corrupt stream: unique mismatch")
-    indices = np.cumsum(gaps, dtype=np.uint64)
-    # Gaps after the first are >= 1 in a valid stream, so indices strictly increase;
-    # a decrease also reveals a uint64 wrap-around of the running sum.
-    if num_gaps and (int(indices[-1]) >> n_bits or not bool(np.all(indices[1:] > indices[:-1]))):
-        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
-    return _counts_dict(_bitstrings(indices, n_bits), counts.tolist())
+    return is_one, rle_end
 
 
 _OUT_OF_ORDER = "corrupt stream: outcomes are not distinct, increasing and within {n_bits} bits"
@@ -367,6 +376,30 @@ def _decode_python(
     """Fields 6 to 10 decoded in plain Python with exact integers (any width), with the
     same checks as :func:`_decode_vectorised`. Built for histograms of a few outcomes."""
     gaps, pos = _read_uints(buf, pos, num_gaps)  # bounded: every gap takes a byte
+    runs, first, ones, pos = _read_runs(buf, pos, num_gaps)
+    num_extras, pos = uleb128_decode(buf, pos)
+    if num_extras != num_gaps - ones:
+        raise HistogramDecodeError("corrupt stream: extras count mismatch")
+    extras, pos = _read_uints(buf, pos, num_extras)
+    above_one = list(map(_PLUS_TWO, extras))
+    counts = _interleave_counts(runs, first, above_one) if ones else above_one
+    if ones + sum(above_one) != total_shots:
+        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
+    if num_gaps != unique:
+        raise HistogramDecodeError("corrupt stream: unique mismatch")
+    indices = list(itertools.accumulate(gaps))
+    if indices and (indices[-1] >> n_bits or 0 in gaps[1:]):
+        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
+    if n_bits <= _KEY_TABLE_MAX_BITS:
+        table = _key_table(n_bits)
+        return {table[index]: count for index, count in zip(indices, counts, strict=True)}
+    fmt = f"0{n_bits}b"
+    return {format(index, fmt): count for index, count in zip(indices, counts, strict=True)}
+
+
+def _read_runs(buf: bytes, pos: int, num_gaps: int) -> tuple[list[int], bool, int, int]:
+    """Field 8 in plain Python: the flag run lengths, the first flag, how many outcomes
+    have count 1, and the position after the field."""
     runs: list[int] = []
     first = False
     try:
@@ -379,41 +412,28 @@ def _decode_python(
                 runs, pos = _read_uints(buf, pos + 1, num_runs)
             if pos != rle_end and sum(runs) == num_gaps:
                 raise HistogramDecodeError("corrupt stream: RLE length mismatch")
-        ones = sum(runs[0 if first else 1 :: 2])
-        if ones + sum(runs[1 if first else 0 :: 2]) != num_gaps:
-            raise HistogramDecodeError("corrupt stream: flag count mismatch")
-        num_extras, pos = uleb128_decode(buf, rle_end)
     except IndexError:
         raise HistogramDecodeError("truncated varint") from None
-    if num_extras != num_gaps - ones:
-        raise HistogramDecodeError("corrupt stream: extras count mismatch")
-    extras, pos = _read_uints(buf, pos, num_extras)
-    above_one = list(map(_PLUS_TWO, extras))
-    if not ones:
-        counts = above_one
-    else:
-        counts = []
-        used = 0
-        is_one = first
-        for length in runs:  # runs alternate between counts of 1 and counts from extras
-            if is_one:
-                counts += [1] * length
-            else:
-                counts += above_one[used : used + length]
-                used += length
-            is_one = not is_one
-    if ones + sum(above_one) != total_shots:
-        raise HistogramDecodeError("corrupt stream: shot sum mismatch")
-    if num_gaps != unique:
-        raise HistogramDecodeError("corrupt stream: unique mismatch")
-    indices = list(itertools.accumulate(gaps))
-    if indices and (indices[-1] >> n_bits or 0 in gaps[1:]):
-        raise HistogramDecodeError(_OUT_OF_ORDER.format(n_bits=n_bits))
-    if n_bits <= _KEY_TABLE_MAX_BITS:
-        table = _key_table(n_bits)
-        return {table[index]: count for index, count in zip(indices, counts)}
-    fmt = f"0{n_bits}b"
-    return {format(index, fmt): count for index, count in zip(indices, counts)}
+    ones = sum(runs[0 if first else 1 :: 2])
+    if ones + sum(runs[1 if first else 0 :: 2]) != num_gaps:
+        raise HistogramDecodeError("corrupt stream: flag count mismatch")
+    return runs, first, ones, rle_end
+
+
+def _interleave_counts(runs: list[int], first: bool, above_one: list[int]) -> list[int]:
+    """The counts in outcome order: runs alternate between counts of 1 and counts taken
+    in order from ``above_one``."""
+    counts: list[int] = []
+    used = 0
+    is_one = first
+    for length in runs:
+        if is_one:
+            counts += [1] * length
+        else:
+            counts += above_one[used : used + length]
+            used += length
+        is_one = not is_one
+    return counts
 
 
 _PLUS_TWO = (2).__add__

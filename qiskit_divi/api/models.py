@@ -37,6 +37,15 @@ class JobStatus(enum.Enum):
 
 _FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
+UNKNOWN_STATUS_MEANS = JobStatus.RUNNING
+"""What a status string outside :class:`JobStatus` means: the job is in progress.
+
+A new server-side state (say ``QUEUED`` or ``VALIDATING``) belongs to a job that exists
+and has not reported an end; a poller must keep waiting and must not read results.
+RUNNING says exactly that, whereas PENDING would claim the job has not started, which
+the client cannot know. Every caller (``QoroJob``, ``QoroService``, the poller) derives
+its answer from here."""
+
 
 class JobType(enum.Enum):
     """Kind of a Qoro job (``job_type`` of ``job/init/``)."""
@@ -159,7 +168,8 @@ def parse_qpu_systems(data: Any) -> list[QPUSystem]:
     """Parse the JSON array returned by ``GET qpusystem/``."""
     if not isinstance(data, list):
         raise QoroProtocolError(
-            f"Malformed server reply: qpusystem/ should return a JSON array, got {type(data).__name__}."
+            "Malformed server reply: qpusystem/ should return a JSON array, "
+            f"got {type(data).__name__}."
         )
     return [parse_qpu_system(item) for item in data]
 
@@ -225,7 +235,8 @@ class JobStatusReply:
     """Reply of ``GET job/<id>/status/``.
 
     ``status`` is None when the server sent a value outside :class:`JobStatus`;
-    ``raw_status`` always holds the text it sent.
+    ``raw_status`` always holds the text it sent; :attr:`meaning` is what the reply
+    means either way.
     """
 
     raw_status: str
@@ -233,11 +244,35 @@ class JobStatusReply:
     reason: str | None = None
 
     @property
+    def is_known(self) -> bool:
+        """Whether the server sent one of the :class:`JobStatus` values."""
+        return self.status is not None
+
+    @property
+    def meaning(self) -> JobStatus:
+        """The status, or :data:`UNKNOWN_STATUS_MEANS` for a value outside :class:`JobStatus`."""
+        return self.status if self.status is not None else UNKNOWN_STATUS_MEANS
+
+    @property
     def is_final(self) -> bool:
-        return self.status is not None and self.status.is_final
+        return self.meaning.is_final
+
+
+def warn_unknown_status(job_id: str, reply: JobStatusReply, seen: set[str]) -> None:
+    """Log an unknown status once per value in ``seen`` (which it updates)."""
+    if reply.is_known or reply.raw_status in seen:
+        return
+    seen.add(reply.raw_status)
+    logger.warning(
+        "Job %s reported an unknown status %r; treating it as %s (in progress, not final).",
+        job_id,
+        reply.raw_status,
+        UNKNOWN_STATUS_MEANS.value,
+    )
 
 
 def parse_job_status(obj: Any) -> JobStatusReply:
+    """Parse the reply of ``status/``; an unknown status string is kept, not rejected."""
     raw = _require(obj, "status", str, "the status/ reply")
     try:
         status: JobStatus | None = JobStatus(raw.upper())
@@ -268,6 +303,7 @@ class ResultsPage:
 
 
 def parse_results_page(obj: Any) -> ResultsPage:
+    """Parse one page of ``resultsV2``; each row needs a string ``label`` and a ``results``."""
     raw_rows = _require(obj, "results", list, "the resultsV2 reply")
     rows = []
     for i, row in enumerate(raw_rows):
@@ -301,6 +337,7 @@ class CancelReply:
 
 
 def parse_cancel_reply(obj: Any, job_id: str) -> CancelReply:
+    """Parse the reply of ``cancel/``; missing fields default to what was asked."""
     if not isinstance(obj, Mapping):
         raise QoroProtocolError(
             "Malformed server reply: the cancel/ reply should be a JSON object."

@@ -13,28 +13,37 @@ PAULI_LETTERS = frozenset("IXYZ")
 
 def validate_term(term: str) -> None:
     """Raise ``ValueError`` unless ``term`` is a non-empty string of I, X, Y, Z."""
-    if not term:
-        raise ValueError("Hamiltonian operators must not be empty.")
     if not set(term) <= PAULI_LETTERS:
         raise ValueError("Hamiltonian operators must contain only I, X, Y, Z characters.")
+    if not term:
+        raise ValueError("Hamiltonian operators must not be empty: pass terms such as 'ZI;IZ'.")
+
+
+def check_terms(terms: list[str]) -> None:
+    """Raise ``ValueError`` unless ``terms`` are dense Pauli terms of one width.
+
+    The checks run in the order divi v0.6.1 made them (widths, letters, emptiness), so a
+    ``ham_ops`` string with several faults is refused with the same message everywhere.
+    """
+    if not terms:
+        raise ValueError("At least one Hamiltonian operator is required.")
+    if len({len(term) for term in terms}) != 1:
+        raise ValueError("All Hamiltonian operators must have the same length.")
+    for term in terms:
+        validate_term(term)
 
 
 def join_ham_ops(terms: Iterable[str]) -> str:
     """Join dense wire terms into one ``ham_ops`` string, checking letters and widths."""
     terms = list(terms)
-    if not terms:
-        raise ValueError("At least one Hamiltonian operator is required.")
-    for term in terms:
-        validate_term(term)
-    if len({len(term) for term in terms}) != 1:
-        raise ValueError("All Hamiltonian operators must have the same length.")
+    check_terms(terms)
     return ";".join(terms)
 
 
 def split_ham_ops(ham_ops: str) -> list[str]:
     """Split and validate a ``ham_ops`` string into its dense terms."""
     terms = ham_ops.split(";")
-    join_ham_ops(terms)
+    check_terms(terms)
     return terms
 
 

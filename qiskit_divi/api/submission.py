@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .circuits import MAX_PAYLOAD_BYTES, chunk_packed_circuits, pack_circuit
 from .client import QoroClient
+from .endpoints import Transport, add_circuits, cancel_job, delete_job, init_job
 from .errors import (
     QoroAmbiguousRequestError,
     QoroError,
     QoroInputError,
     QoroJobError,
-    QoroNotFoundError,
     QoroProtocolError,
 )
 from .histogram import HistogramDecodeError, decode_envelope, is_histogram_envelope
-from .models import AddCircuitsRequest, InitJobRequest, JobStatus, JobStatusReply, JobType
+from .models import (
+    AddCircuitsRequest,
+    InitJobRequest,
+    JobStatus,
+    JobStatusReply,
+    JobType,
+    warn_unknown_status,
+)
+from .validation import is_integer
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,18 @@ are refused locally rather than after a job was created."""
 MAX_POLL_FAILURES = 3
 """Consecutive failed status polls (each after the client's own retries) that
 :func:`wait_for_final_status` rides out before giving up."""
+
+CHUNK_OVERHEAD_BYTES = 96
+"""Bytes of an ``add_circuits`` body besides the circuits (mode, finalized, shots)."""
+
+
+def check_shots(shots: Any) -> int:
+    """``shots`` if it is an ``int`` in 1..:data:`MAX_SHOTS`, else :class:`QoroInputError`."""
+    if not is_integer(shots) or not 0 < shots <= MAX_SHOTS:
+        raise QoroInputError(
+            f"Shots must be a positive integer of at most {MAX_SHOTS:,} per circuit. Got {shots!r}."
+        )
+    return int(shots)
 
 
 @dataclass(frozen=True)
@@ -58,42 +78,39 @@ class JobSpec:
             raise QoroInputError(
                 "A job needs exactly one of shots (sampling) or observables (expectation)."
             )
-        if self.shots is not None and (
-            isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0
-        ):
-            raise QoroInputError(f"Shots must be a positive integer. Got {self.shots!r}.")
-        if self.shots is not None and self.shots > MAX_SHOTS:
-            raise QoroInputError(
-                f"Shots must be at most {MAX_SHOTS:,} per circuit. Got {self.shots:,}."
-            )
+        if self.shots is not None:
+            check_shots(self.shots)
 
 
 def submit_job(
-    client: QoroClient,
+    client: Transport,
     spec: JobSpec,
     *,
     max_bytes: int = MAX_PAYLOAD_BYTES,
     packed: Mapping[str, str] | None = None,
+    chunks: Sequence[Mapping[str, str]] | None = None,
 ) -> str:
     """Create the job, upload its circuits in chunks, finalise it; return the job id.
 
-    If any upload fails after the job exists, the job is cancelled and deleted
-    before the error propagates (no half-uploaded orphan); the error carries the
-    job id. An upload whose fate is unknown is never re-sent into the same job.
+    The circuits are packed (unless ``packed`` are given) and chunked under
+    ``max_bytes`` per request (unless the caller gives its own ``chunks`` of packed
+    circuits). If any upload fails after the job exists, the job is cancelled and
+    deleted before the error propagates (no half-uploaded orphan); the error carries
+    the job id. An upload whose fate is unknown is never re-sent into the same job.
     """
-    packed = (
-        packed
-        if packed is not None
-        else {label: pack_circuit(q) for label, q in spec.circuits.items()}
-    )
-    overhead = 96 + (len(spec.observables) if spec.observables else 0)
-    chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
-    job_id = client.init_job(
-        InitJobRequest(
-            job_type=spec.job_type,
-            qpu_system_name=spec.system_name,
-            tag=spec.tag,
-            use_packing=spec.use_packing,
+    if chunks is None:
+        if packed is None:
+            packed = {label: pack_circuit(q) for label, q in spec.circuits.items()}
+        overhead = CHUNK_OVERHEAD_BYTES + (len(spec.observables) if spec.observables else 0)
+        chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
+    job_id = client.call(
+        init_job(
+            InitJobRequest(
+                job_type=spec.job_type,
+                qpu_system_name=spec.system_name,
+                tag=spec.tag,
+                use_packing=spec.use_packing,
+            )
         )
     )
     logger.info(
@@ -101,48 +118,53 @@ def submit_job(
         job_id,
         spec.job_type.value,
         spec.system_name,
-        len(packed),
+        len(spec.circuits),
         len(chunks),
     )
     try:
         for i, chunk in enumerate(chunks):
-            client.add_circuits(
-                job_id,
-                AddCircuitsRequest(
-                    circuits=chunk,
-                    finalized=i == len(chunks) - 1,
-                    shots=spec.shots,
-                    observables=spec.observables,
-                ),
+            request = AddCircuitsRequest(
+                circuits=chunk,
+                finalized=i == len(chunks) - 1,
+                shots=spec.shots,
+                observables=spec.observables,
             )
+            client.call(add_circuits(job_id, request))
+    except QoroAmbiguousRequestError as exc:
+        outcome = _discard_half_uploaded(client, job_id)
+        raise QoroAmbiguousRequestError(
+            f"Uploading circuits to job {job_id} failed ({exc}); {outcome}.", job_id=job_id
+        ) from exc
     except Exception as exc:
-        cleaned = discard_job(client, job_id)
-        note = (
-            "it was cancelled and deleted"
-            if cleaned
-            else "cleaning it up failed; cancel or delete it by hand"
-        )
-        message = f"Uploading circuits to job {job_id} failed ({exc}); {note}."
-        if isinstance(exc, QoroAmbiguousRequestError):
-            raise QoroAmbiguousRequestError(message, job_id=job_id) from exc
-        if isinstance(exc, QoroError):
-            exc.job_id = job_id  # type: ignore[attr-defined]
-            raise
-        raise QoroError(message) from exc
+        # The error propagates as it is (a divi caller expects its own HTTPError), with
+        # the job id attached.
+        outcome = _discard_half_uploaded(client, job_id)
+        logger.warning("Uploading circuits to job %s failed (%s); %s.", job_id, exc, outcome)
+        exc.job_id = job_id  # type: ignore[attr-defined]
+        raise
     return job_id
 
 
-def discard_job(client: QoroClient, job_id: str) -> bool:
+def _discard_half_uploaded(client: Transport, job_id: str) -> str:
+    """Discard a job whose upload failed; says what became of it."""
+    if discard_job(client, job_id):
+        return "it was cancelled and deleted"
+    return "cleaning it up failed; cancel or delete it by hand"
+
+
+def discard_job(client: Transport, job_id: str) -> bool:
     """Best-effort cancel then delete; True when the job is gone."""
     try:
-        client.cancel_job(job_id)
-    except QoroError as exc:
+        client.call(cancel_job(job_id))
+    except Exception as exc:  # best effort: whatever went wrong, still try to delete
         logger.debug("Cancel of job %s during clean-up failed: %s", job_id, exc)
     try:
-        client.delete_job(job_id)
-    except QoroNotFoundError:
-        pass  # already gone
-    except QoroError as exc:
+        client.call(delete_job(job_id))
+    except Exception as exc:
+        # A 404 (QoroNotFoundError, or a transport's own HTTP error) means already gone.
+        if getattr(exc, "status_code", None) == 404:
+            logger.info("Half-uploaded job %s was already gone", job_id)
+            return True
         logger.warning("Could not delete half-uploaded job %s: %s", job_id, exc)
         return False
     logger.info("Discarded half-uploaded job %s", job_id)
@@ -150,8 +172,8 @@ def discard_job(client: QoroClient, job_id: str) -> bool:
 
 
 POLL_BACKOFF = 1.25
-"""Growth of the interval between status polls: the latency of noticing a finished
-job against the number of polls (1.5 noticed a short job up to 50 % late)."""
+"""Growth of the interval between status polls: it trades the latency of noticing a
+finished job (at most ~25 % of its run time) against the number of polls."""
 
 ProgressCallback = Callable[[str, JobStatusReply, float], None]
 """Called after every status poll with (job_id, reply, seconds elapsed)."""
@@ -171,8 +193,8 @@ def wait_for_final_status(
 
     Polls start 10 ms apart and grow by :data:`POLL_BACKOFF` (1.25x) up to
     ``max_interval``: a job is noticed within ~25 % of its run time (plus one
-    round trip), with 15 polls in the first second and 25 in the first ten (10 and 17 at 1.5x),
-    then one per ``max_interval``.
+    round trip), with 15 polls in the first second and 25 in the first ten, then one
+    per ``max_interval``.
 
     An unknown status string is logged once and treated as not final. A poll
     that fails transiently even after the client's retries (connection lost,
@@ -194,8 +216,8 @@ def wait_for_final_status(
                 raise
             if timeout is not None and elapsed + interval > timeout:
                 raise (timeout_error or QoroError)(
-                    f"Job {job_id} did not finish within {timeout:g} s (its status could not be read: {exc}). "
-                    "It may still be running on the server: wait again or cancel it."
+                    f"Job {job_id} did not finish within {timeout:g} s (its status could not be "
+                    f"read: {exc}). It may still be running on the server: wait again or cancel it."
                 ) from exc
             logger.warning("Polling job %s failed (%s); polling again.", job_id, exc)
             time.sleep(interval)
@@ -203,18 +225,15 @@ def wait_for_final_status(
             continue
         failures = 0
         elapsed = time.monotonic() - started
-        if reply.status is None and reply.raw_status not in warned:
-            warned.add(reply.raw_status)
-            logger.warning(
-                "Job %s reported an unknown status %r; still waiting.", job_id, reply.raw_status
-            )
+        warn_unknown_status(job_id, reply, warned)
         if callback is not None:
             callback(job_id, reply, elapsed)
         if reply.is_final:
             return reply
         if timeout is not None and elapsed + interval > timeout:
             message = (
-                f"Job {job_id} did not finish within {timeout:g} s (last status {reply.raw_status}). "
+                f"Job {job_id} did not finish within {timeout:g} s "
+                f"(last status {reply.raw_status}). "
                 "It is still running on the server: wait again or cancel it."
             )
             raise (timeout_error or QoroError)(message)
@@ -223,7 +242,8 @@ def wait_for_final_status(
 
 
 def decode_result_payload(label: str, payload: Any) -> dict[str, Any]:
-    """A result row's payload as counts ``{bitstring: int}`` or expectation values ``{term: float}``."""
+    """A result row's payload: counts ``{bitstring: int}`` or expectation values
+    ``{term: float}``."""
     if payload is None:
         return {}
     if is_histogram_envelope(payload):
@@ -231,7 +251,8 @@ def decode_result_payload(label: str, payload: Any) -> dict[str, Any]:
             return decode_envelope(payload)
         except HistogramDecodeError as exc:
             raise HistogramDecodeError(
-                f"Malformed server reply: the histogram of circuit '{label}' cannot be decoded ({exc})."
+                f"Malformed server reply: the histogram of circuit '{label}' cannot be decoded "
+                f"({exc})."
             ) from None
     if isinstance(payload, Mapping) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in payload.values()
@@ -267,8 +288,8 @@ def fetch_results(
             total = sum(decoded.values())
             if total != shots:
                 raise QoroProtocolError(
-                    f"Malformed server reply: the counts of circuit '{row.label}' in job {job_id} add up to "
-                    f"{total} shots, but {shots} were requested."
+                    f"Malformed server reply: the counts of circuit '{row.label}' in job {job_id} "
+                    f"add up to {total} shots, but {shots} were requested."
                 )
         results[row.label] = decoded
     if expected_labels is not None:

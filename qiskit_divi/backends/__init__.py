@@ -9,7 +9,6 @@ from ..api.models import JobStatus, JobType
 from ._backend_properties_conversion import create_backend_from_properties
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
-from ._parallel_simulator import ParallelSimulator, ParallelSimulatorExecutorError
 from ._qoro_service import MaxRetriesReachedError, QoroService, QoroServiceJobError
 from ._qpu_system import (
     QPU,
@@ -20,6 +19,7 @@ from ._qpu_system import (
     update_qpu_systems_cache,
 )
 from ._results_processing import convert_counts_to_probs, reverse_dict_endianness
+from .parallel_simulator import ParallelSimulator, ParallelSimulatorExecutorError
 
 __all__ = [
     "QPU",

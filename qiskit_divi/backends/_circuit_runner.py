@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,14 +17,14 @@ class ExecutionResult:
     The object is frozen: use :meth:`with_results` to attach fetched results.
     """
 
-    results: list[dict] | None = None
+    results: list[dict[str, Any]] | None = None
     job_id: str | None = None
 
     def is_async(self) -> bool:
         """True when this is a job handle whose results have not been fetched yet."""
         return self.job_id is not None and self.results is None
 
-    def with_results(self, results: list[dict]) -> ExecutionResult:
+    def with_results(self, results: list[dict[str, Any]]) -> ExecutionResult:
         """A new result with ``results`` set and the same ``job_id``; ``self`` is unchanged."""
         return replace(self, results=results)
 
@@ -38,7 +39,7 @@ class CircuitRunner(ABC):
         ValueError: ``shots <= 0``.
     """
 
-    def __init__(self, shots: int):
+    def __init__(self, shots: int) -> None:
         if shots <= 0:
             raise ValueError(f"Shots must be a positive integer. Got {shots}.")
         self._shots = shots
@@ -61,5 +62,5 @@ class CircuitRunner(ABC):
         return False
 
     @abstractmethod
-    def submit_circuits(self, circuits: dict[str, str], **kwargs) -> ExecutionResult:
+    def submit_circuits(self, circuits: dict[str, str], **kwargs: Any) -> ExecutionResult:
         """Run ``{label: OpenQASM string}`` circuits; see :class:`ExecutionResult`."""

@@ -1,23 +1,26 @@
 """OpenQASM 2.0 validation for the divi-compatible API.
 
 divi v0.6.1 shipped its own validator that rejected valid Qiskit exports (``p``,
-``cp``, scientific notation). Here Qiskit's own parser decides, with the legacy
-``qelib1.inc`` gate definitions, so whatever ``qiskit.qasm2.dumps`` writes passes.
+``cp``, scientific notation). Here Qiskit's own parser decides (through
+:func:`qiskit_divi._qasm.load`, with the legacy ``qelib1.inc`` gate definitions), so
+whatever ``qiskit.qasm2.dumps`` writes passes.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from qiskit import QuantumCircuit, qasm2
+from qiskit import QuantumCircuit
+
+from .._qasm import load
 
 
 @lru_cache(maxsize=256)
 def _parse(source: str) -> QuantumCircuit | SyntaxError:
     try:
-        return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-    except qasm2.QASM2ParseError as exc:
-        return SyntaxError(str(exc).strip())
+        return load(source, error=SyntaxError)
+    except SyntaxError as exc:
+        return SyntaxError(exc.msg)  # a fresh error: the cache keeps no traceback alive
 
 
 def validate_qasm(source: str) -> None:
@@ -43,4 +46,4 @@ def qasm_num_qubits(source: str) -> int:
     parsed = _parse(source)
     if isinstance(parsed, SyntaxError):
         raise SyntaxError(parsed.msg)
-    return parsed.num_qubits
+    return int(parsed.num_qubits)

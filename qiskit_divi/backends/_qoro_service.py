@@ -1,5 +1,13 @@
 """``QoroService``: the divi v0.6.1 cloud CircuitRunner, as a thin adapter over
-:class:`qiskit_divi.api.QoroClient`.
+:mod:`qiskit_divi.api`.
+
+The requests (paths, bodies, timeouts), the submission sequence with its chunked
+upload and clean-up, and the result paging are the wire layer's own
+(:mod:`~qiskit_divi.api.endpoints`, :mod:`~qiskit_divi.api.submission`). This module
+adds what is divi's: the validation order and messages, and the ``requests.HTTPError``
+surface. Every request goes through the one method divi's tests replace,
+``_make_request``, and an HTTP error status becomes a divi error in one function,
+:func:`_raise_with_details`.
 
 Signatures, defaults, validation order and messages follow divi v0.6.1. These
 reference bugs are fixed without changing the API:
@@ -15,36 +23,33 @@ reference bugs are fixed without changing the API:
 * a config without ``shots`` falls back to 1000 (v0.6.1 crashed with TypeError);
 * an empty circuit dict is rejected before a job is created (v0.6.1 created a job
   that was never finalised);
+* an unknown status string is reported as RUNNING (v0.6.1 raised ``ValueError``);
 * the token comes from the argument, ``QORO_API_KEY`` in the environment, or a
   ``.env`` file found from the working directory upwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, NoReturn, TypeVar
 
 import requests
 from dotenv import dotenv_values, find_dotenv
 
-from ..api.circuits import chunk_packed_circuits, pack_circuit
+from ..api import endpoints
+from ..api.circuits import MAX_PAYLOAD_MB, chunk_packed_circuits, pack_circuit
 from ..api.client import QoroClient
-from ..api.config import MISSING_TOKEN_MESSAGE, TOKEN_ENV, normalise_token
-from ..api.errors import QoroError, QoroInputError, QoroJobError, QoroProtocolError
-from ..api.models import (
-    JobStatus,
-    JobType,
-    parse_job_id,
-    parse_job_status,
-    parse_qpu_systems,
-    parse_results_page,
-)
-from ..api.observables import PAULI_LETTERS
-from ..api.submission import MAX_SHOTS
+from ..api.config import resolve_token
+from ..api.endpoints import Call, iter_results
+from ..api.errors import QoroError, QoroInputError, QoroJobError
+from ..api.models import JobStatus, JobStatusReply, JobType, warn_unknown_status
+from ..api.observables import check_terms
+from ..api.submission import JobSpec, submit_job
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._qasm import is_valid_qasm, qasm_num_qubits, validate_qasm
@@ -53,14 +58,30 @@ from ._results_processing import _decode_qh1_b64
 
 logger = logging.getLogger(__name__)
 
-_MAX_PAYLOAD_SIZE_MB = 0.95
+T = TypeVar("T")
+
+_MAX_PAYLOAD_SIZE_MB = MAX_PAYLOAD_MB
+"""divi's name for the upload budget per request (its tests patch it), read at call time."""
 _DEFAULT_SHOTS = 1000
-_RESULTS_PAGE_SIZE = 100
+_DEFAULT_TIMEOUT = 100
+"""Read timeout of a direct ``_make_request`` without one; endpoint calls bring their own
+(``QoroClient.timeouts``)."""
 _DEFAULT_QPU_SYSTEM = QPUSystem(name="qoro_maestro", supports_expval=True)
 _DEFAULT_JOB_CONFIG = JobConfig(
     shots=1000, qpu_system=_DEFAULT_QPU_SYSTEM, use_circuit_packing=False
 )
-_MISSING_JOB_ID = "ExecutionResult must have a job_id. This ExecutionResult appears to be from a synchronous backend."
+_MISSING_JOB_ID = (
+    "ExecutionResult must have a job_id. "
+    "This ExecutionResult appears to be from a synchronous backend."
+)
+_MISSING_SYSTEM = (
+    "JobConfig must have a qpu_system. It cannot be None. "
+    "Please provide a QPUSystem object or a valid system name string."
+)
+_AUTH_HINT = (
+    " Check the token: pass auth_token=... or set QORO_API_KEY in the environment "
+    "or in a .env file."
+)
 
 
 class QoroHTTPError(QoroError, requests.HTTPError):
@@ -71,6 +92,11 @@ class QoroHTTPError(QoroError, requests.HTTPError):
         QoroError.__init__(self, message)
         self.response = response
         self.request = getattr(response, "request", None)
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status, when a response is attached."""
+        return self.response.status_code if self.response is not None else None
 
 
 class QoroServiceJobError(QoroHTTPError, QoroJobError):
@@ -95,7 +121,7 @@ class MaxRetriesReachedError(QoroError):
         )
 
 
-def _raise_with_details(resp: requests.Response, hint: str | None = None) -> None:
+def _raise_with_details(resp: requests.Response, hint: str | None = None) -> NoReturn:
     """Raise an HTTPError ``"<code> <reason>: <body>"`` with the response attached,
     followed by ``hint`` (default: what to do about a rejected token)."""
     try:
@@ -109,39 +135,67 @@ def _raise_with_details(resp: requests.Response, hint: str | None = None) -> Non
     raise QoroHTTPError(f"{resp.status_code} {resp.reason}: {body}{hint}", response=resp)
 
 
-_AUTH_HINT = " Check the token: pass auth_token=... or set QORO_API_KEY in the environment or in a .env file."
+def _system_of(config: JobConfig) -> QPUSystem:
+    """The config's system as a :class:`QPUSystem` (a name is looked up in the cache)."""
+    system = config.qpu_system
+    if system is None:
+        raise ValueError(_MISSING_SYSTEM)
+    return get_qpu_system(system) if isinstance(system, str) else system
 
 
 def _resolve_system(config: JobConfig) -> JobConfig:
-    if config.qpu_system is None:
-        raise ValueError(
-            "JobConfig must have a qpu_system. It cannot be None. "
-            "Please provide a QPUSystem object or a valid system name string."
-        )
-    if isinstance(config.qpu_system, str):
-        return JobConfig(
-            shots=config.shots,
-            qpu_system=get_qpu_system(config.qpu_system),
-            use_circuit_packing=config.use_circuit_packing,
-            tag=config.tag,
-            force_sampling=config.force_sampling,
-        )
-    return config
-
-
-def _json_of(response: requests.Response, endpoint: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise QoroProtocolError(
-            f"Malformed server reply: {endpoint} returned non-JSON content."
-        ) from None
+    """``config`` with its system named by a :class:`QPUSystem`, not a string."""
+    system = _system_of(config)
+    return config if system is config.qpu_system else replace(config, qpu_system=system)
 
 
 def _job_id_of(execution_result: ExecutionResult) -> str:
     if execution_result.job_id is None:
         raise ValueError(_MISSING_JOB_ID)
     return execution_result.job_id
+
+
+def _dotenv_file() -> Mapping[str, str | None]:
+    """The ``.env`` file from the working directory upwards, read through this module's
+    ``dotenv_values`` because divi's tests patch that name here."""
+    return dotenv_values(find_dotenv(usecwd=True))
+
+
+def _expectation_job_type(ham_ops: str, job_type: JobType | None) -> JobType:
+    """The job type of a submission with ``ham_ops``, which are checked first."""
+    if job_type is not None and job_type != JobType.EXPECTATION:
+        raise ValueError("Hamiltonian operators are only supported for EXPECTATION job type.")
+    check_terms(ham_ops.split(";"))
+    return JobType.EXPECTATION
+
+
+class _ServiceWire:
+    """The service as a transport of :class:`~qiskit_divi.api.endpoints.Call`: each call
+    is sent through :meth:`QoroService._make_request`, looked up at call time."""
+
+    def __init__(self, service: QoroService) -> None:
+        self._service = service
+
+    def response(self, call: Call[Any]) -> requests.Response:
+        """Send ``call``; a 2xx status outside its ``ok_statuses`` raises as divi did."""
+        service = self._service
+        options: dict[str, Any] = {} if call.body is None else {"json": call.body}
+        response = service._make_request(
+            call.method.lower(),
+            call.endpoint,
+            timeout=service.client.timeouts[call.timeout],
+            **options,
+        )
+        if call.ok_statuses is not None and response.status_code not in call.ok_statuses:
+            _raise_with_details(response)
+        return response
+
+    def exchange(self, call: Call[T]) -> tuple[T, requests.Response]:
+        response = self.response(call)
+        return call.read(response), response
+
+    def call(self, call: Call[T]) -> T:
+        return self.exchange(call)[0]
 
 
 class QoroService(CircuitRunner):
@@ -166,11 +220,10 @@ class QoroService(CircuitRunner):
         url: str | None = None,
         client: QoroClient | None = None,
     ) -> None:
-        if auth_token is None and client is None:
-            auth_token = self._token_from_environment()
         if client is None:
-            client = QoroClient(auth_token, url)
+            client = QoroClient(resolve_token(auth_token, dotenv=_dotenv_file), url)
         self._client = client
+        self._wire = _ServiceWire(self)
         self.auth_token = client.authorization_header
         self.polling_interval = polling_interval
         self.max_retries = max_retries
@@ -179,19 +232,6 @@ class QoroService(CircuitRunner):
         super().__init__(
             shots=self.config.shots if self.config.shots is not None else _DEFAULT_SHOTS
         )
-
-    @staticmethod
-    def _token_from_environment() -> str:
-        """``QORO_API_KEY`` from the environment, then ``.env`` (the order of
-        :func:`~qiskit_divi.api.config.resolve_token`), read through this module's
-        ``dotenv_values`` because divi's tests patch that name here."""
-        for candidate in (
-            os.environ.get(TOKEN_ENV),
-            dotenv_values(find_dotenv(usecwd=True)).get(TOKEN_ENV),
-        ):
-            if candidate and normalise_token(candidate):
-                return candidate
-        raise ValueError(MISSING_TOKEN_MESSAGE)
 
     def __repr__(self) -> str:
         system = getattr(self.config.qpu_system, "name", self.config.qpu_system)
@@ -206,7 +246,7 @@ class QoroService(CircuitRunner):
 
     @property
     def supports_expval(self) -> bool:
-        return bool(self.config.qpu_system.supports_expval and not self.config.force_sampling)
+        return bool(_system_of(self.config).supports_expval and not self.config.force_sampling)
 
     @property
     def is_async(self) -> bool:
@@ -222,7 +262,7 @@ class QoroService(CircuitRunner):
             json_body=kwargs.pop("json", None),
             params=kwargs.pop("params", None),
             headers=kwargs.pop("headers", None),
-            timeout=kwargs.pop("timeout", 100),
+            timeout=kwargs.pop("timeout", _DEFAULT_TIMEOUT),
             raise_errors=False,
         )
         if kwargs:
@@ -236,12 +276,11 @@ class QoroService(CircuitRunner):
 
     def test_connection(self) -> requests.Response:
         """``GET /api/``; raises HTTPError (e.g. 401) when the token is rejected."""
-        return self._make_request("get", "", timeout=10)
+        return self._wire.response(endpoints.ping())
 
     def fetch_qpu_systems(self) -> list[QPUSystem]:
         """Fetch the system list and refresh the process-wide systems cache."""
-        response = self._make_request("get", "qpusystem/", timeout=10)
-        systems = parse_qpu_systems(_json_of(response, "qpusystem/"))
+        systems = self._wire.call(endpoints.list_systems())
         update_qpu_systems_cache(systems)
         return systems
 
@@ -259,7 +298,7 @@ class QoroService(CircuitRunner):
         budget = int(_MAX_PAYLOAD_SIZE_MB * 1024 * 1024)
         return chunk_packed_circuits(packed, max_bytes=budget, overhead_bytes=overhead_bytes)
 
-    def submit_circuits(
+    def submit_circuits(  # type: ignore[override]  # divi narrows **kwargs to named options
         self,
         circuits: dict[str, str],
         ham_ops: str | None = None,
@@ -277,20 +316,7 @@ class QoroService(CircuitRunner):
             else self.config
         )
         if ham_ops is not None:
-            if job_type is not None and job_type != JobType.EXPECTATION:
-                raise ValueError(
-                    "Hamiltonian operators are only supported for EXPECTATION job type."
-                )
-            job_type = JobType.EXPECTATION
-            terms = ham_ops.split(";")
-            if len({len(term) for term in terms}) != 1:
-                raise ValueError("All Hamiltonian operators must have the same length.")
-            if not all(set(term) <= PAULI_LETTERS for term in terms):
-                raise ValueError("Hamiltonian operators must contain only I, X, Y, Z characters.")
-            if not terms[0]:
-                raise ValueError(
-                    "Hamiltonian operators must not be empty: pass terms such as 'ZI;IZ'."
-                )
+            job_type = _expectation_job_type(ham_ops, job_type)
         if job_type is None:
             job_type = JobType.SIMULATE
         if job_type == JobType.CIRCUIT_CUT and len(circuits) > 1:
@@ -299,6 +325,25 @@ class QoroService(CircuitRunner):
             raise QoroInputError(
                 "No circuits to submit: pass a dict of {label: OpenQASM 2.0 string}."
             )
+        self._check_qasm(circuits)
+        system = _system_of(config)
+        self._check_widths(circuits, ham_ops, system)
+        shots = config.shots if config.shots is not None else _DEFAULT_SHOTS
+        spec = JobSpec(
+            system_name=system.name,
+            job_type=job_type,
+            circuits=circuits,
+            shots=shots if ham_ops is None else None,
+            observables=ham_ops,
+            tag=config.tag,
+            use_packing=config.use_circuit_packing or False,
+        )
+        chunks = self._split_circuits(circuits, overhead_bytes=len(ham_ops) if ham_ops else 0)
+        job_id = submit_job(self._wire, spec, chunks=chunks)
+        return ExecutionResult(results=None, job_id=job_id)
+
+    @staticmethod
+    def _check_qasm(circuits: dict[str, str]) -> None:
         for label, qasm in circuits.items():
             if not is_valid_qasm(qasm):  # a module global: divi's tests patch it
                 try:
@@ -306,97 +351,36 @@ class QoroService(CircuitRunner):
                 except SyntaxError as exc:
                     raise ValueError(f"Circuit '{label}' is not a valid QASM: {exc}") from exc
                 raise ValueError(f"Circuit '{label}' is not a valid QASM.")
-        self._check_widths(circuits, ham_ops, config.qpu_system)
-        shots = config.shots if config.shots is not None else _DEFAULT_SHOTS
-        if ham_ops is None and (
-            isinstance(shots, bool) or not isinstance(shots, int) or not 0 < shots <= MAX_SHOTS
-        ):
-            raise QoroInputError(
-                f"Shots must be a positive integer of at most {MAX_SHOTS:,}. Got {shots!r}."
-            )
-
-        payload = {
-            "tag": config.tag,
-            "job_type": job_type.value,
-            "qpu_system_name": config.qpu_system.name,
-            "use_packing": config.use_circuit_packing or False,
-        }
-        response = self._make_request("post", "job/init/", json=payload, timeout=100)
-        if response.status_code not in (200, 201):
-            _raise_with_details(response)
-        job_id = parse_job_id(_json_of(response, "job/init/"))
-
-        chunks = self._split_circuits(circuits, overhead_bytes=len(ham_ops) if ham_ops else 0)
-        try:
-            for i, chunk in enumerate(chunks):
-                body: dict[str, Any] = {
-                    "circuits": chunk,
-                    "mode": "append",
-                    "finalized": "true" if i == len(chunks) - 1 else "false",
-                }
-                if ham_ops is not None:
-                    body["observables"] = ham_ops
-                else:
-                    body["shots"] = shots
-                response = self._make_request(
-                    "post", f"job/{job_id}/add_circuits/", json=body, timeout=100
-                )
-                if response.status_code != 200:
-                    _raise_with_details(response)
-        except Exception:
-            self._discard(job_id)
-            raise
-        logger.info(
-            "Submitted Qoro job %s: %d circuits in %d upload(s)", job_id, len(circuits), len(chunks)
-        )
-        return ExecutionResult(results=None, job_id=job_id)
 
     @staticmethod
     def _check_widths(circuits: dict[str, str], ham_ops: str | None, system: QPUSystem) -> None:
-        if (
-            not system.qpus
-        ):  # e.g. the default QPUSystem("qoro_maestro"): use the fetched description
-            try:
+        if not system.qpus:  # e.g. the default QPUSystem("qoro_maestro"): use the fetched one
+            with contextlib.suppress(ValueError):  # not fetched: the width is not checked
                 system = get_qpu_system(system.name)
-            except ValueError:
-                pass
         capacity = max((qpu.q_bits for qpu in system.qpus), default=None)
+        term_width = len(ham_ops.split(";")[0]) if ham_ops is not None else None
         for label, qasm in circuits.items():
             width = qasm_num_qubits(qasm)
             if capacity is not None and width > capacity:
                 raise QoroInputError(
-                    f"Circuit '{label}' uses {width} qubits but system '{system.name}' has {capacity}. "
-                    "Use a smaller circuit or a larger system."
+                    f"Circuit '{label}' uses {width} qubits but system '{system.name}' has "
+                    f"{capacity}. Use a smaller circuit or a larger system."
                 )
-            if ham_ops is not None and len(ham_ops.split(";")[0]) != width:
+            if term_width is not None and term_width != width:
                 raise QoroInputError(
-                    f"Hamiltonian operators act on {len(ham_ops.split(';')[0])} qubits but circuit "
-                    f"'{label}' has {width}; each term needs one letter per qubit (qubit 0 first)."
-                )
-
-    def _discard(self, job_id: str) -> None:
-        """Cancel and delete a half-uploaded job (best effort, logged)."""
-        for method, endpoint in (("post", f"job/{job_id}/cancel/"), ("delete", f"job/{job_id}")):
-            try:
-                self._make_request(method, endpoint, timeout=50)
-            except (requests.RequestException, QoroError) as exc:
-                logger.warning(
-                    "Clean-up of half-uploaded job %s: %s %s failed: %s",
-                    job_id,
-                    method.upper(),
-                    endpoint,
-                    exc,
+                    f"Hamiltonian operators act on {term_width} qubits but circuit '{label}' has "
+                    f"{width}; each term needs one letter per qubit (qubit 0 first)."
                 )
 
     # --- job management --------------------------------------------------------------
 
     def delete_job(self, execution_result: ExecutionResult) -> requests.Response:
         """``DELETE job/<id>``; returns the 204 response."""
-        return self._make_request("delete", f"job/{_job_id_of(execution_result)}", timeout=50)
+        return self._wire.response(endpoints.delete_job(_job_id_of(execution_result)))
 
     def cancel_job(self, execution_result: ExecutionResult) -> requests.Response:
         """``POST job/<id>/cancel/``; 409 if the job already finished."""
-        return self._make_request("post", f"job/{_job_id_of(execution_result)}/cancel/", timeout=50)
+        return self._wire.response(endpoints.cancel_job(_job_id_of(execution_result)))
 
     def get_job_results(self, execution_result: ExecutionResult) -> ExecutionResult:
         """Every result row of the job (all pages), histograms decoded to counts.
@@ -407,55 +391,40 @@ class QoroService(CircuitRunner):
         reason when it FAILED or was CANCELLED.
         """
         job_id = _job_id_of(execution_result)
-        rows: list[dict] = []
-        offset = 0
-        while True:
-            try:
-                response = self._make_request(
-                    "get",
-                    f"job/{job_id}/resultsV2/?limit={_RESULTS_PAGE_SIZE}&offset={offset}",
-                    timeout=100,
-                )
-            except requests.exceptions.HTTPError as exc:
-                if exc.response is not None and exc.response.status_code == 400:
-                    raise self._results_not_available(job_id) from exc
-                raise
-            page = parse_results_page(_json_of(response, "resultsV2"))
-            page_rows = [
-                {"label": row.label, "results": _decode_qh1_b64(row.results)} for row in page.rows
+        try:
+            rows = [
+                {"label": row.label, "results": _decode_qh1_b64(row.results)}
+                for row in iter_results(self._wire, job_id)
             ]
-            rows.extend(page_rows)
-            if page.next is None or not page_rows:
-                break
-            offset += len(page_rows)
-        count = page.count
-        if isinstance(count, int) and count != len(rows):
-            raise QoroError(
-                f"Job {job_id} reported {count} results but {len(rows)} arrived; fetch them again."
-            )
+        except requests.exceptions.HTTPError as exc:
+            if exc.response is not None and exc.response.status_code == 400:
+                raise self._results_not_available(job_id) from exc
+            raise
         return execution_result.with_results(rows)
 
     def _results_not_available(self, job_id: str) -> requests.exceptions.HTTPError:
-        """The error for a 400 from ``resultsV2``: divi's "still running", unless the job ended
-        without results (FAILED or CANCELLED), which one status request tells."""
+        """The error for a 400 from the results endpoint: divi's "still running", unless the
+        job ended without results (FAILED or CANCELLED), which one status request tells."""
+        reply: JobStatusReply | None
         try:
-            reply = parse_job_status(
-                _json_of(self._make_request("get", f"job/{job_id}/status/", timeout=200), "status")
-            )
+            reply = self._wire.call(endpoints.job_status(job_id))
         except (requests.RequestException, QoroError) as exc:
-            logger.debug("Status of job %s after a 400 from resultsV2 unavailable: %s", job_id, exc)
+            logger.debug(
+                "Status of job %s after a 400 from its results unavailable: %s", job_id, exc
+            )
             reply = None
         if reply is None or reply.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             now = f" (status {reply.raw_status})" if reply is not None else ""
             return requests.exceptions.HTTPError(
                 "400 Bad Request: Job results not available, likely job is still running"
-                f"{now}. Wait with poll_job_status(..., loop_until_complete=True), then fetch again."
+                f"{now}. Wait with poll_job_status(..., loop_until_complete=True), "
+                "then fetch again."
             )
         if reply.status is JobStatus.FAILED:
             reason = f": {reply.reason}" if reply.reason else " (the server gave no reason)"
             what = (
-                f"job {job_id} FAILED{reason}. It has no results and will not get any: fix what the "
-                "reason names (circuits, observables, system) and submit it again."
+                f"job {job_id} FAILED{reason}. It has no results and will not get any: fix what "
+                "the reason names (circuits, observables, system) and submit it again."
             )
         else:
             what = f"job {job_id} was CANCELLED. It has no results: submit the circuits again."
@@ -475,9 +444,11 @@ class QoroService(CircuitRunner):
 
         ``verbose`` logs each status change at INFO (divi drew a console spinner);
         ``progress_callback(attempt, status)`` is called after every non-final poll.
+        An unknown status is reported as RUNNING (in progress, not final).
         Raises :class:`MaxRetriesReachedError` after ``max_retries`` polls.
         """
         job_id = _job_id_of(execution_result)
+        report: Callable[[int, str], None]
         if progress_callback:
             report = progress_callback
         elif verbose:
@@ -487,13 +458,11 @@ class QoroService(CircuitRunner):
             def report(attempt: int, status: str) -> None:
                 return None
 
+        unknown: set[str] = set()
         if not loop_until_complete:
-            return self._status_of(
-                self._make_request("get", f"job/{job_id}/status/", timeout=200), job_id
-            )
+            return self._poll(job_id, unknown)[0]
         for attempt in range(1, self.max_retries + 1):
-            response = self._make_request("get", f"job/{job_id}/status/", timeout=200)
-            status = self._status_of(response, job_id)
+            status, response = self._poll(job_id, unknown)
             if status.is_final:
                 if on_complete is not None:
                     on_complete(response)
@@ -502,6 +471,12 @@ class QoroService(CircuitRunner):
             if attempt < self.max_retries:
                 time.sleep(self.polling_interval)
         raise MaxRetriesReachedError(job_id, self.max_retries)
+
+    def _poll(self, job_id: str, unknown: set[str]) -> tuple[JobStatus, requests.Response]:
+        """One status request: what the status means, and the response."""
+        reply, response = self._wire.exchange(endpoints.job_status(job_id))
+        warn_unknown_status(job_id, reply, unknown)
+        return reply.meaning, response
 
     def _status_logger(self, job_id: str) -> Callable[[int, str], None]:
         last: list[str] = []
@@ -519,15 +494,3 @@ class QoroService(CircuitRunner):
                 )
 
         return report
-
-    @staticmethod
-    def _status_of(response: requests.Response, job_id: str) -> JobStatus:
-        reply = parse_job_status(_json_of(response, "status"))
-        if reply.status is None:
-            logger.warning(
-                "Job %s reported an unknown status %r; treating it as PENDING.",
-                job_id,
-                reply.raw_status,
-            )
-            return JobStatus.PENDING
-        return reply.status

@@ -9,6 +9,7 @@ a ``ValueError``.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from ..api.histogram import decode_histogram, int_to_bitstr, rle_bool_decode, uleb128_decode
 
@@ -37,7 +38,7 @@ def reverse_dict_endianness(probs_dict: dict[str, dict[str, float]]) -> dict[str
     }
 
 
-def _decode_qh1_b64(encoded: dict) -> dict:
+def _decode_qh1_b64(encoded: Any) -> Any:
     """Decode one result envelope ``{"encoding", "n_bits", "payload"}`` into counts.
 
     As in divi v0.6.1: a falsy input, or an envelope whose ``payload`` is missing
@@ -68,7 +69,8 @@ def _decompress_histogram(buf: bytes) -> dict[str, int]:
 
 
 def _uleb128_decode(data: bytes, pos: int = 0) -> tuple[int, int]:
-    """Decode one ULEB128 varint at ``pos``: ``(value, next_pos)``; ``"truncated varint"`` on a cut."""
+    """Decode one ULEB128 varint at ``pos``: ``(value, next_pos)``; ``"truncated varint"``
+    on a cut."""
     return uleb128_decode(data, pos)
 
 

@@ -1,8 +1,11 @@
 """A local emulator of the Qoro REST API (``qoro-api.md``), backed by qiskit-aer.
 
->>> from qiskit_divi.emulator import EmulatorServer, EmulatorConfig
->>> with EmulatorServer(tokens=["tok"], config=EmulatorConfig(min_job_seconds=0.05)) as server:
-...     url = server.base_url          # http://127.0.0.1:<port>/api
+.. code-block:: python
+
+    from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(tokens=["tok"], config=EmulatorConfig(min_job_seconds=0.05)) as server:
+        url = server.base_url  # http://127.0.0.1:<port>/api
 
 Command line: ``qiskit-divi emulator --help`` or ``python -m qiskit_divi.emulator --help``.
 
@@ -18,7 +21,8 @@ Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
 
 * unknown job id: ``404 {"detail": "Job not found."}`` on every job endpoint;
   another token's job: ``403 {"detail": "You do not have permission to modify this job."}``;
-* ``resultsV2`` on a job that is not COMPLETED, FAILED or CANCELLED included: ``400 {"error": ...}``;
+* ``resultsV2`` on a job that is not COMPLETED, FAILED or CANCELLED included:
+  ``400 {"error": ...}``;
 * ``add_circuits`` on a finalised or terminal job: ``409 {"error": ...}``; finalising a
   job without circuits, circuits without classical bits in sampling jobs, shots or
   observables differing between chunks, ``shot_groups``/templates/observable groups: ``400``;

@@ -1,18 +1,19 @@
 """Uploaded circuits: parsed once per shape, bound per circuit.
 
-The emulator parses uploads with :class:`qiskit_divi._qasm_shapes.ShapeParser`
-(one parse per shape of text, see there), and the simulators then run one
-skeleton with all its angle sets as Aer ``parameter_binds`` instead of parsing,
-assembling and running each circuit on its own.
+The emulator parses uploads with :class:`qiskit_divi._qasm.ShapeParser` (one parse
+per shape of text, see there), and the simulators then run one skeleton with all its
+angle sets as Aer ``parameter_binds`` instead of parsing, assembling and running each
+circuit on its own.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from qiskit import QuantumCircuit, qasm2
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 
-from .._qasm_shapes import ShapedCircuit, ShapeParser
+from .._qasm import ShapedCircuit, ShapeParser, load
 
 JobCircuit = ShapedCircuit
 """One circuit of a job: a parsed skeleton and the angles that bind it."""
@@ -22,10 +23,14 @@ class QasmSyntaxError(ValueError):
     """A text is not valid OpenQASM 2.0 (the message is the parser's)."""
 
 
-def parameter_binds(skeleton: QuantumCircuit, circuits: list[JobCircuit]) -> dict[Any, list[float]]:
-    """Aer ``parameter_binds`` of ``skeleton`` (or a copy with the same parameters) for the
-    circuits using it: parameter -> one value per circuit, in ``skeleton.parameters`` order
-    (which :meth:`JobCircuit.bound` uses too)."""
+def parameter_binds(
+    skeleton: QuantumCircuit, circuits: list[JobCircuit]
+) -> dict[Parameter, list[float]]:
+    """Aer ``parameter_binds`` of ``skeleton`` (or a copy with the same parameters).
+
+    Maps each parameter to one value per circuit using it, in ``skeleton.parameters``
+    order (which :meth:`JobCircuit.bound` uses too).
+    """
     return {
         parameter: [c.values[i] for c in circuits]
         for i, parameter in enumerate(skeleton.parameters)
@@ -40,16 +45,11 @@ def group_by_skeleton(circuits: list[JobCircuit]) -> list[tuple[QuantumCircuit, 
     return list(groups.values())
 
 
-def _load(qasm: str) -> QuantumCircuit:
-    try:
-        return qasm2.loads(qasm, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-    except Exception as exc:  # QASM2ParseError, and anything else the parser raises on odd input
-        raise QasmSyntaxError(str(exc).strip().strip('"')) from None
-
-
 class CircuitParser(ShapeParser):
-    """Parses uploaded QASM, sharing skeletons among texts of one shape; raises
-    :class:`QasmSyntaxError` for invalid text."""
+    """Parses uploaded QASM, sharing skeletons among texts of one shape.
+
+    Raises :class:`QasmSyntaxError` for invalid text.
+    """
 
     def __init__(self, max_shapes: int = 256):
-        super().__init__(_load, max_shapes)
+        super().__init__(partial(load, error=QasmSyntaxError), max_shapes)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .config import DEFAULT_MAX_BODY_BYTES, EmulatorConfig
 from .faults import ENDPOINTS, GATEWAY_STATUSES, MIX_SHARES, FaultConfig
-from .systems import DEFAULT_SYSTEMS
+from .systems import DEFAULT_SYSTEMS, SystemSpec
 
 DEFAULT_PORT = 8765
 
@@ -22,12 +22,15 @@ Serve a local emulator of the Qoro REST API (qiskit-aer backed) on loopback.
 It prints the base URL and the environment lines for clients, then serves
 until Ctrl-C."""
 
+
+def _system_line(system: SystemSpec) -> str:
+    expectation = ", EXPECTATION" if system.supports_expectation else ""
+    return f"{system.name} ({system.q_bits} qubits, {system.system_kind}{expectation})"
+
+
 EPILOG = (
     "systems: "
-    + ", ".join(
-        f"{s.name} ({s.q_bits} qubits, {s.system_kind}{', EXPECTATION' if s.supports_expectation else ''})"
-        for s in DEFAULT_SYSTEMS
-    )
+    + ", ".join(_system_line(s) for s in DEFAULT_SYSTEMS)
     + f"\nfault endpoints: {', '.join(sorted(ENDPOINTS))}"
 )
 
@@ -68,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="tokens",
         metavar="TOKEN",
-        help="accepted bearer token (repeatable); default: $QORO_API_KEY, else a random token that is printed",
+        help="accepted bearer token (repeatable); default: $QORO_API_KEY, "
+        "else a random token that is printed",
     )
     net.add_argument(
         "--allow-remote", action="store_true", help="allow binding a non-loopback address"
@@ -98,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-idempotency",
         dest="idempotency",
         action="store_false",
-        help="ignore Idempotency-Key headers and do not advertise support (like a server without it)",
+        help="ignore Idempotency-Key headers and do not advertise support "
+        "(like a server without it)",
     )
     flt = parser.add_argument_group("fault injection (default: none)")
     flt.add_argument(
@@ -112,8 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_rate,
         default=None,
         metavar="RATE",
-        help="fraction of requests faulted, spread over 502/503/504 (40%%), 429, reset before and reset "
-        "after (20%% each); replaces the four rate options below",
+        help="fraction of requests faulted, spread over 502/503/504 (40%%), 429, reset before "
+        "and reset after (20%% each); replaces the four rate options below",
     )
     flt.add_argument(
         "--fault-error-rate",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from ..api.validation import (
+    boolean,
+    non_negative_int,
+    non_negative_seconds,
+    positive_int,
+    positive_seconds,
+)
 from .systems import DEFAULT_SYSTEMS, SystemSpec
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -39,29 +45,20 @@ class EmulatorConfig:
     idempotency_max_keys: int = 10_000
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.min_job_seconds, bool)
-            or not isinstance(self.min_job_seconds, (int, float))
-            or not math.isfinite(self.min_job_seconds)
-            or self.min_job_seconds < 0
-        ):
-            raise ValueError(
-                f"min_job_seconds must be a non-negative number, got {self.min_job_seconds!r}."
-            )
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0
-        ):
-            raise ValueError(f"seed must be a non-negative int or None, got {self.seed!r}.")
-        if not isinstance(self.idempotency, bool):
-            raise ValueError(f"idempotency must be a bool, got {self.idempotency!r}.")
-        ttl = self.idempotency_ttl_seconds
-        if (
-            isinstance(ttl, bool)
-            or not isinstance(ttl, (int, float))
-            or not math.isfinite(ttl)
-            or ttl <= 0
-        ):
-            raise ValueError(f"idempotency_ttl_seconds must be a positive number, got {ttl!r}.")
+        # Canonical types (a numpy integer becomes an int) so the frozen values compare and
+        # serialise as plain Python numbers.
+        canonical: dict[str, object] = {
+            "min_job_seconds": non_negative_seconds(
+                self.min_job_seconds, "min_job_seconds", error=ValueError
+            ),
+            "seed": None
+            if self.seed is None
+            else non_negative_int(self.seed, "seed (None: fresh randomness)", error=ValueError),
+            "idempotency": boolean(self.idempotency, "idempotency", error=ValueError),
+            "idempotency_ttl_seconds": positive_seconds(
+                self.idempotency_ttl_seconds, "idempotency_ttl_seconds", error=ValueError
+            ),
+        }
         for name in (
             "max_shots",
             "max_body_bytes",
@@ -69,11 +66,14 @@ class EmulatorConfig:
             "max_page_size",
             "idempotency_max_keys",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+            canonical[name] = positive_int(getattr(self, name), name, error=ValueError)
+        for name, value in canonical.items():
+            object.__setattr__(self, name, value)
         if self.default_page_size > self.max_page_size:
-            raise ValueError("default_page_size must not exceed max_page_size.")
+            raise ValueError(
+                f"default_page_size ({self.default_page_size}) must not exceed max_page_size "
+                f"({self.max_page_size})."
+            )
         object.__setattr__(self, "systems", tuple(self.systems))
         if not self.systems:
-            raise ValueError("At least one system is required.")
+            raise ValueError("At least one system is required (the default is DEFAULT_SYSTEMS).")

@@ -34,6 +34,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from ..api.validation import fraction, non_negative_seconds
+
 ENDPOINTS = frozenset(
     {
         "ping",
@@ -76,23 +78,6 @@ MIX_SHARES = {
 """How :meth:`FaultConfig.mixed` splits its rate over the request-fault kinds."""
 
 
-def _check_rate(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"FaultConfig.{name} must be a number between 0 and 1, got {value!r}.")
-
-
-def _check_seconds(name: str, value: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"FaultConfig.{name} must be a non-negative number of seconds, got {value!r}."
-        )
-
-
 @dataclass(frozen=True)
 class FaultConfig:
     """What to break, how often, and where. The default breaks nothing.
@@ -128,12 +113,16 @@ class FaultConfig:
             "reset_after_rate",
             "latency_rate",
         ):
-            _check_rate(name, getattr(self, name))
+            rate = fraction(getattr(self, name), f"FaultConfig.{name}", error=ValueError)
+            object.__setattr__(self, name, rate)
         total = (
             self.error_rate + self.rate_limit_rate + self.reset_before_rate + self.reset_after_rate
         )
         if total > 1.0 + 1e-12:
-            raise ValueError(f"FaultConfig request-fault rates add up to {total:g} > 1.")
+            raise ValueError(
+                "FaultConfig request-fault rates (error, rate_limit, reset_before, reset_after) "
+                f"add up to {total:g}; their sum must not exceed 1."
+            )
         statuses = tuple(self.error_statuses)
         if not statuses or any(s not in GATEWAY_STATUSES for s in statuses):
             raise ValueError(
@@ -146,24 +135,32 @@ class FaultConfig:
             retry_after = -1.0
         if not math.isfinite(retry_after) or retry_after < 0:
             raise ValueError(
-                f"FaultConfig.retry_after must be a non-negative number string, got {self.retry_after!r}."
+                "FaultConfig.retry_after must be a non-negative number string such as '1', "
+                f"got {self.retry_after!r}."
             )
         object.__setattr__(self, "retry_after", str(self.retry_after).strip())
-        _check_seconds("latency_seconds", self.latency_seconds)
-        _check_seconds("queue_delay_seconds", self.queue_delay_seconds)
+        for name in ("latency_seconds", "queue_delay_seconds"):
+            seconds = non_negative_seconds(
+                getattr(self, name), f"FaultConfig.{name}", error=ValueError
+            )
+            object.__setattr__(self, name, seconds)
         if self.endpoints is not None:
             endpoints = frozenset(self.endpoints)
             unknown = endpoints - ENDPOINTS
             if unknown:
                 raise ValueError(
-                    f"FaultConfig.endpoints has unknown names {sorted(unknown)}; known: {sorted(ENDPOINTS)}."
+                    f"FaultConfig.endpoints has unknown names {sorted(unknown)}; "
+                    f"known: {sorted(ENDPOINTS)}."
                 )
             object.__setattr__(self, "endpoints", endpoints)
         if self.methods is not None:
             methods = frozenset(m.upper() for m in self.methods)
             unknown = methods - METHODS
             if unknown:
-                raise ValueError(f"FaultConfig.methods has unknown methods {sorted(unknown)}.")
+                raise ValueError(
+                    f"FaultConfig.methods has unknown methods {sorted(unknown)}; "
+                    f"known: {sorted(METHODS)}."
+                )
             object.__setattr__(self, "methods", methods)
 
     @classmethod
@@ -174,7 +171,7 @@ class FaultConfig:
         reset before the handler acts and 20 % a reset after it acted. Other
         settings (``seed``, ``latency_seconds``, ``endpoints``...) pass through.
         """
-        _check_rate("rate", rate)
+        fraction(rate, "FaultConfig.mixed's rate", error=ValueError)
         return cls(
             error_rate=rate * MIX_SHARES["error_rate"],
             rate_limit_rate=rate * MIX_SHARES["rate_limit_rate"],
@@ -204,9 +201,7 @@ class FaultConfig:
         """Whether request faults may hit ``method`` on ``endpoint``."""
         if self.endpoints is not None and endpoint not in self.endpoints:
             return False
-        if self.methods is not None and method.upper() not in self.methods:
-            return False
-        return True
+        return self.methods is None or method.upper() in self.methods
 
 
 @dataclass(frozen=True)

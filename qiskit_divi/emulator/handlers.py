@@ -23,7 +23,8 @@ from qiskit_divi.api.circuits import unpack_circuit
 from qiskit_divi.api.models import JobStatus, JobType
 from qiskit_divi.api.observables import split_ham_ops
 
-from .circuits import CircuitParser, QasmSyntaxError
+from ..api.validation import is_integer
+from .circuits import CircuitParser, JobCircuit, QasmSyntaxError
 from .config import EmulatorConfig
 from .idempotency import KEYED_METHODS, SUPPORT_HEADER, IdempotencyStore, fingerprint, normalise_key
 from .state import SAMPLING_TYPES, Job, JobStore, owner_hash
@@ -181,7 +182,8 @@ def decode_gzs(value: str) -> str:
                 index = int(match.group(2))
                 if index >= n_qubits or dense[index] != "I":
                     raise ValueError(
-                        f"sparse term {item!r} has a bad or repeated qubit index for {n_qubits} qubits"
+                        f"sparse term {item!r} has a bad or repeated qubit index "
+                        f"for {n_qubits} qubits"
                     )
                 dense[index] = match.group(1)
                 pos = match.end()
@@ -212,6 +214,32 @@ def _page_param(query: Mapping[str, list[str]], name: str) -> int | None:
         return int(values[-1])
     except ValueError:
         return None
+
+
+_UNSUPPORTED_ADD_CIRCUITS_KEYS = (
+    "circuit_template",
+    "parameter_sets",
+    "parameter_names",
+    "shot_groups",
+    "circuit_ham_map",
+)
+
+
+def _add_circuits_fields(body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``add_circuits``' ``circuits`` object and ``finalized`` flag, after the checks of the
+    keys the emulator refuses and of ``mode``."""
+    for unsupported in _UNSUPPORTED_ADD_CIRCUITS_KEYS:
+        if unsupported in body:
+            raise bad_request(f"'{unsupported}' is not supported by the emulator.")
+    circuits = body.get("circuits")
+    if not isinstance(circuits, dict):
+        raise bad_request(
+            "'circuits' must be an object mapping labels to base64-gzip QASM strings."
+        )
+    mode = body.get("mode", "append")
+    if mode != "append":
+        raise bad_request(f"Unsupported mode {mode!r}; only 'append' is supported.")
+    return circuits, _parse_bool(body.get("finalized", "false"), "finalized")
 
 
 # --- the API ------------------------------------------------------------------------
@@ -390,50 +418,53 @@ class QoroApi:
         job = self._job(route, owner)
         self._check_open(job)
         body = parse_json_object(req)
-        for unsupported in (
-            "circuit_template",
-            "parameter_sets",
-            "parameter_names",
-            "shot_groups",
-            "circuit_ham_map",
-        ):
-            if unsupported in body:
-                raise bad_request(f"'{unsupported}' is not supported by the emulator.")
-        circuits = body.get("circuits")
-        if not isinstance(circuits, dict):
-            raise bad_request(
-                "'circuits' must be an object mapping labels to base64-gzip QASM strings."
-            )
-        mode = body.get("mode", "append")
-        if mode != "append":
-            raise bad_request(f"Unsupported mode {mode!r}; only 'append' is supported.")
-        finalized = _parse_bool(body.get("finalized", "false"), "finalized")
+        circuits, finalized = _add_circuits_fields(body)
+        shots, terms = self._shots_or_observables(job, body)
+        parsed = self._parse_circuits(job, circuits, terms)
+        with self.store.lock:
+            self._check_open(job)
+            total = self._append(job, parsed, shots, terms, finalized)
+        return ApiResponse(
+            200,
+            {
+                "job_id": job.id,
+                "circuits_added": len(parsed),
+                "total_circuits": total,
+                "finalized": finalized,
+            },
+        )
+
+    def _shots_or_observables(
+        self, job: Job, body: Mapping[str, Any]
+    ) -> tuple[int | None, list[str] | None]:
+        """The chunk's ``shots`` (sampling jobs) or dense observable terms (EXPECTATION)."""
         has_shots, has_obs = "shots" in body, "observables" in body
         if has_shots == has_obs:
             raise bad_request("Exactly one of 'shots' or 'observables' is required.")
-
-        shots: int | None = None
-        terms: list[str] | None = None
         if job.job_type is JobType.EXPECTATION:
             if not has_obs:
                 raise bad_request("EXPECTATION jobs take 'observables', not 'shots'.")
             try:
-                terms = parse_observables(body["observables"])
+                return None, parse_observables(body["observables"])
             except ValueError as exc:
                 raise bad_request(f"Invalid observables: {exc}") from None
-        else:
-            if not has_shots:
-                raise bad_request(
-                    f"{job.job_type.value} jobs take 'shots'; 'observables' need an EXPECTATION job."
-                )
-            shots = body["shots"]
-            if isinstance(shots, bool) or not isinstance(shots, int):
-                raise bad_request(f"'shots' must be an integer, got {shots!r}.")
-            if shots <= 0:
-                raise bad_request(f"'shots' must be positive, got {shots}.")
-            if shots > self.config.max_shots:
-                raise bad_request(f"'shots' must not exceed {self.config.max_shots}, got {shots}.")
+        if not has_shots:
+            raise bad_request(
+                f"{job.job_type.value} jobs take 'shots'; 'observables' need an EXPECTATION job."
+            )
+        shots = body["shots"]
+        if not is_integer(shots):
+            raise bad_request(f"'shots' must be an integer, got {shots!r}.")
+        if shots <= 0:
+            raise bad_request(f"'shots' must be positive, got {shots}.")
+        if shots > self.config.max_shots:
+            raise bad_request(f"'shots' must not exceed {self.config.max_shots}, got {shots}.")
+        return int(shots), None
 
+    def _parse_circuits(
+        self, job: Job, circuits: Mapping[str, Any], terms: list[str] | None
+    ) -> list[tuple[str, JobCircuit]]:
+        """Unpack and parse every circuit of a chunk, checking it fits the job's system."""
         system = self.catalogue.get(job.system or "")
         assert system is not None
         parsed = []
@@ -454,50 +485,53 @@ class QoroApi:
                 raise bad_request(f"Circuit '{label}' is not valid OpenQASM 2.0: {exc}") from None
             if circuit.num_qubits > system.q_bits:
                 raise bad_request(
-                    f"Circuit '{label}' uses {circuit.num_qubits} qubits; system {system.name!r} has {system.q_bits}."
+                    f"Circuit '{label}' uses {circuit.num_qubits} qubits; "
+                    f"system {system.name!r} has {system.q_bits}."
                 )
             if terms is not None and len(terms[0]) != circuit.num_qubits:
                 raise bad_request(
-                    f"Observables act on {len(terms[0])} qubits but circuit '{label}' has {circuit.num_qubits}."
+                    f"Observables act on {len(terms[0])} qubits "
+                    f"but circuit '{label}' has {circuit.num_qubits}."
                 )
             if job.job_type in SAMPLING_TYPES and circuit.num_clbits == 0:
                 raise bad_request(f"Circuit '{label}' has no classical bits: nothing to sample.")
             parsed.append((label, circuit))
+        return parsed
 
-        with self.store.lock:
-            self._check_open(job)
-            if shots is not None and job.shots is not None and shots != job.shots:
-                raise bad_request(
-                    f"'shots' ({shots}) differs from earlier chunks of this job ({job.shots})."
-                )
-            if terms is not None and job.observables is not None and terms != job.observables:
-                raise bad_request("'observables' differ from earlier chunks of this job.")
-            seen = set(job.labels)
-            for label, _ in parsed:
-                if label in seen:
-                    raise bad_request(f"Duplicate circuit label '{label}' in this job.")
-                seen.add(label)
-            total = job.n_circuits + len(parsed)
-            if job.job_type is JobType.CIRCUIT_CUT and total > 1:
-                raise bad_request("CIRCUIT_CUT jobs take exactly one circuit.")
-            if finalized and total == 0:
-                raise bad_request("Cannot finalise a job without circuits.")
-            job.shots = shots if shots is not None else job.shots
-            job.observables = terms if terms is not None else job.observables
-            for label, circuit in parsed:
-                job.labels.append(label)
-                job.circuits.append(circuit)
-            if finalized:
-                self.store.finalize(job)
-        return ApiResponse(
-            200,
-            {
-                "job_id": job.id,
-                "circuits_added": len(parsed),
-                "total_circuits": total,
-                "finalized": finalized,
-            },
-        )
+    def _append(
+        self,
+        job: Job,
+        parsed: list[tuple[str, JobCircuit]],
+        shots: int | None,
+        terms: list[str] | None,
+        finalized: bool,
+    ) -> int:
+        """Check the chunk against the job's earlier chunks, append it, finalise if asked;
+        returns the job's circuit count. Runs under the store's lock."""
+        if shots is not None and job.shots is not None and shots != job.shots:
+            raise bad_request(
+                f"'shots' ({shots}) differs from earlier chunks of this job ({job.shots})."
+            )
+        if terms is not None and job.observables is not None and terms != job.observables:
+            raise bad_request("'observables' differ from earlier chunks of this job.")
+        seen = set(job.labels)
+        for label, _ in parsed:
+            if label in seen:
+                raise bad_request(f"Duplicate circuit label '{label}' in this job.")
+            seen.add(label)
+        total = job.n_circuits + len(parsed)
+        if job.job_type is JobType.CIRCUIT_CUT and total > 1:
+            raise bad_request("CIRCUIT_CUT jobs take exactly one circuit.")
+        if finalized and total == 0:
+            raise bad_request("Cannot finalise a job without circuits.")
+        job.shots = shots if shots is not None else job.shots
+        job.observables = terms if terms is not None else job.observables
+        for label, circuit in parsed:
+            job.labels.append(label)
+            job.circuits.append(circuit)
+        if finalized:
+            self.store.finalize(job)
+        return total
 
     def _check_open(self, job: Job) -> None:
         with self.store.lock:
@@ -516,7 +550,11 @@ class QoroApi:
 
     # 7. GET job/<id>/resultsV2/?limit=&offset=
     def results(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
-        """DRF limit/offset page. Not COMPLETED: 400, also for FAILED and CANCELLED (doc: unknown)."""
+        """DRF limit/offset page.
+
+        A job that is not COMPLETED answers 400, FAILED and CANCELLED included (the document
+        leaves those open).
+        """
         job = self._job(route, owner)
         with self.store.lock:
             status, rows, reason = job.status, job.results, job.reason
@@ -548,7 +586,7 @@ class QoroApi:
                 "results": [
                     {"label": label, "results": payload}
                     for label, payload in zip(
-                        labels[offset : offset + limit], rows[offset : offset + limit]
+                        labels[offset : offset + limit], rows[offset : offset + limit], strict=True
                     )
                 ],
             },
@@ -577,7 +615,8 @@ def _error_as_response(
     req: ApiRequest,
     owner: str,
 ) -> ApiResponse:
-    """Run a handler with its :class:`ApiError` as a response (error answers are stored for a key too)."""
+    """Run a handler with its :class:`ApiError` as a response (error answers are stored for an
+    idempotency key too)."""
     try:
         return handler(route, req, owner)
     except ApiError as exc:

@@ -25,13 +25,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..api.idempotency import KEY_HEADER, KEYED_METHODS, REPLAY_HEADER, SUPPORT_HEADER
+
 if TYPE_CHECKING:
     from .handlers import ApiResponse
 
-KEY_HEADER = "Idempotency-Key"
-SUPPORT_HEADER = "Idempotency-Key-Support"
-REPLAY_HEADER = "Idempotent-Replayed"
-KEYED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+__all__ = [
+    "KEYED_METHODS",
+    "KEY_HEADER",
+    "MAX_KEY_LENGTH",
+    "REPLAY_HEADER",
+    "SUPPORT_HEADER",
+    "IdempotencyStore",
+    "fingerprint",
+    "normalise_key",
+]
+
 MAX_KEY_LENGTH = 255
 
 
@@ -112,7 +121,8 @@ class IdempotencyStore:
                 return ApiResponse(
                     409,
                     {
-                        "error": "A request with this Idempotency-Key is still being processed; retry later."
+                        "error": "A request with this Idempotency-Key is still being processed; "
+                        "retry later."
                     },
                 )
             with self._lock:

@@ -7,6 +7,7 @@ key and handler -> optional reset after the handler acted -> JSON response.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..api.validation import int_in_range
 from .config import EmulatorConfig
 from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
 from .handlers import ApiRequest, ApiResponse, QoroApi, make_runner, resolve
@@ -80,10 +82,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self.connections_lock:
             conns = list(self.connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,17 +103,16 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def version_string(self) -> str:
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         # Request lines and status codes only; headers (Authorization) are never logged.
-        logger.debug("%s - " + format, self.address_string(), *args)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s - %s", self.address_string(), format % args)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol-level errors (bad request line, unsupported method) as JSON."""
@@ -144,15 +143,14 @@ class _Handler(BaseHTTPRequestHandler):
             logger.debug("Injected fault: reset before %s %s.", method, url.path)
             self._reset()
             return
+        body: bytes | None = None
+        body_error: ApiResponse | None = None
         try:
             body = self._read_body(emulator.config.max_body_bytes)
         except _BodyError as exc:
             if exc.close:
                 self.close_connection = True
-            body = None
             body_error = exc.response
-        else:
-            body_error = None
         if decision.status is not None:
             logger.debug("Injected fault: %d for %s %s.", decision.status, method, url.path)
             self._send(_injected_response(decision.status, emulator.faults.retry_after))
@@ -279,7 +277,8 @@ class EmulatorServer:
     ):
         if not allow_remote and not is_loopback_host(host):
             raise ValueError(
-                f"Refusing to serve on non-loopback host {host!r}; pass allow_remote=True (CLI: --allow-remote)."
+                f"Refusing to serve on non-loopback host {host!r}; "
+                "pass allow_remote=True (CLI: --allow-remote)."
             )
         token_list = [secrets.token_urlsafe(24)] if tokens is None else list(tokens)
         if isinstance(tokens, str):
@@ -289,8 +288,7 @@ class EmulatorServer:
         for token in token_list:
             if not isinstance(token, str) or not token or any(c.isspace() for c in token):
                 raise ValueError("Tokens must be non-empty strings without whitespace.")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be an int in 0..65535, got {port!r}.")
+        port = int_in_range(port, "port", 0, 65535, error=ValueError)
         self.host = host
         self.config = config or EmulatorConfig()
         self.faults = faults or FaultConfig()
@@ -406,7 +404,8 @@ class EmulatorServer:
     @property
     def stats(self) -> dict[str, Any]:
         """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by
-        kind, ``idempotent_replays`` (stored responses replayed for a repeated key)."""
+        kind, ``idempotent_replays`` (stored responses replayed for a repeated key),
+        ``simulation_seconds`` (time the worker spent simulating jobs)."""
         with self._requests_lock:
             by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
         idempotency = self._api.idempotency
@@ -416,4 +415,5 @@ class EmulatorServer:
             "jobs_created": self._store.jobs_created,
             "faults": self._injector.counts(),
             "idempotent_replays": idempotency.replays if idempotency is not None else 0,
+            "simulation_seconds": self._store.simulation_seconds,
         }

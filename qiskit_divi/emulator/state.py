@@ -110,6 +110,8 @@ class JobStore:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.jobs_created = 0
+        self.simulation_seconds = 0.0
+        """Time the worker has spent in the runner (simulating), summed over jobs."""
 
     # --- worker -------------------------------------------------------------------
 
@@ -141,6 +143,7 @@ class JobStore:
                 logger.debug(
                     "Job %s running (%d circuits on %s).", job.id, job.n_circuits, job.system
                 )
+            started = time.perf_counter()
             try:
                 rows = self._runner(job)
                 outcome, reason = JobStatus.COMPLETED, None
@@ -151,6 +154,7 @@ class JobStore:
                 rows, outcome = None, JobStatus.FAILED
                 reason = f"{type(exc).__name__}: {exc}"[:1000]
             with self._wake:
+                self.simulation_seconds += time.perf_counter() - started
                 if self._jobs.get(job.id) is not job or job.status is not JobStatus.RUNNING:
                     continue  # deleted or cancelled meanwhile: drop the outcome
                 job.results = rows

@@ -23,7 +23,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -104,8 +104,8 @@ class _Simulator:
         self.run_native = run_native
         self.transpile_options = dict(transpile_options)
         if "backend" in self.transpile_options:
-            # AerSimulator rebuilds its Target on every access (~150 ms per transpile call);
-            # transpiling against one snapshot gives the same circuits.
+            # AerSimulator rebuilds its Target on every access, which would cost every
+            # transpile call; transpiling against one snapshot gives the same circuits.
             self.transpile_options["target"] = self.transpile_options.pop("backend").target
 
     @functools.cached_property
@@ -149,7 +149,7 @@ class _Simulator:
         if not result.success:
             raise RuntimeError(f"Aer run failed: {result.status}")
         out: list[dict[int, int]] = [{} for _ in circuits]
-        for i, (position, experiment) in enumerate(zip(order, result.results)):
+        for i, (position, experiment) in enumerate(zip(order, result.results, strict=True)):
             raw = getattr(
                 experiment.data, "counts", None
             )  # Aer's {"0x5": count}: memory slots as an integer
@@ -190,7 +190,8 @@ def _left_to_aer_unsafely(op: Any, safe_gates: frozenset[str]) -> bool:
 def binds_safely(
     skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES
 ) -> bool:
-    """Whether Aer may bind ``skeleton``'s parameters itself: every gate carrying one is in ``safe_gates``."""
+    """Whether Aer may bind ``skeleton``'s parameters itself: every gate carrying one is in
+    ``safe_gates``."""
     return not any(
         _left_to_aer_unsafely(instruction.operation, safe_gates) for instruction in skeleton.data
     )
@@ -230,6 +231,36 @@ def _bindable_by_aer(skeleton: QuantumCircuit, safe_gates: frozenset[str]) -> Qu
     return None
 
 
+BindMethod = Literal["none", "aer", "rewritten", "assign"]
+"""How :func:`run_batched` binds the circuits of one skeleton (see :func:`bind_method`)."""
+
+
+def bind_method(
+    skeleton: QuantumCircuit, safe_gates: frozenset[str] = PARAMETER_BINDS_SAFE_GATES
+) -> BindMethod:
+    """How :func:`run_batched` binds the circuits that share ``skeleton``.
+
+    ``"none"``: the skeleton has no parameters, it runs as it is. ``"aer"``: one experiment,
+    bound by Aer's ``parameter_binds`` (every parametrised gate is in ``safe_gates``).
+    ``"rewritten"``: one experiment bound by Aer, after the unsafe gates were replaced by
+    their definitions. ``"assign"``: each circuit is bound with ``assign_parameters``
+    before Aer sees it, one experiment per circuit.
+    """
+    return _bind_plan(skeleton, safe_gates)[0]
+
+
+def _bind_plan(
+    skeleton: QuantumCircuit, safe_gates: frozenset[str]
+) -> tuple[BindMethod, QuantumCircuit | None]:
+    """:func:`bind_method` and, when Aer binds, the experiment it binds."""
+    if not skeleton.num_parameters:
+        return "none", None
+    bindable = _bindable_by_aer(skeleton, safe_gates)
+    if bindable is None:
+        return "assign", None
+    return ("aer" if bindable is skeleton else "rewritten"), bindable
+
+
 def run_batched(
     backend: Any,
     circuits: Sequence[JobCircuit],
@@ -244,8 +275,8 @@ def run_batched(
 
     ``groups`` is ``group_by_skeleton(circuits)``. A skeleton whose parametrised gates
     are all in ``safe_gates``, or become so when the others are replaced by their
-    definitions (:func:`_bindable_by_aer`), runs as one experiment bound by Aer's
-    ``parameter_binds``; any other is bound circuit by circuit first. ``prepare`` turns a
+    definitions, runs as one experiment bound by Aer's ``parameter_binds``; any other is
+    bound circuit by circuit first (:func:`bind_method` says which). ``prepare`` turns a
     skeleton or a bound circuit into the experiment Aer runs (e.g. one that saves its
     statevector).
     """
@@ -253,12 +284,12 @@ def run_batched(
     binds: list[dict[Any, list[float]]] = []
     order: list[int] = []
     for skeleton, positions in groups:
-        bindable = _bindable_by_aer(skeleton, safe_gates) if skeleton.num_parameters else None
+        method, bindable = _bind_plan(skeleton, safe_gates)
         if bindable is not None:
             experiments.append(prepare(bindable))
             binds.append(parameter_binds(skeleton, [circuits[i] for i in positions]))
             order.extend(positions)
-        elif skeleton.num_parameters:
+        elif method == "assign":
             for position in positions:
                 experiments.append(prepare(circuits[position].bound()))
                 binds.append({})
@@ -392,7 +423,10 @@ def sample_job(
 ) -> list[dict[str, Any]]:
     """Run all circuits of a sampling job as one Aer batch; one qh1/qh2 envelope each."""
     counts = catalogue.simulator(system).sample(circuits, shots, seed)
-    return [encode_envelope(c, n_bits=circuit.num_clbits) for c, circuit in zip(counts, circuits)]
+    return [
+        encode_envelope(c, n_bits=circuit.num_clbits)
+        for c, circuit in zip(counts, circuits, strict=True)
+    ]
 
 
 def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> list[dict[str, float]]:
@@ -433,8 +467,9 @@ def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> lis
         for start in range(0, len(experiments_of_width), step):
             chunk = experiments_of_width[start : start + step]
             states = np.stack([np.asarray(result.data(i)["statevector"]) for i in chunk])
-            for i, values in zip(chunk, pauli_expectations(states, distinct).tolist()):
-                out[order[i]] = dict(zip(distinct, values))
+            values_of_chunk = pauli_expectations(states, distinct).tolist()
+            for i, values in zip(chunk, values_of_chunk, strict=True):
+                out[order[i]] = dict(zip(distinct, values, strict=True))
     return out
 
 
@@ -504,7 +539,7 @@ def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
     single statevector and raise ``ValueError``.
     """
     data = circuit.data
-    acted_on_later: set = set()
+    acted_on_later: set[Any] = set()
     final: list[int] = []
     for position in range(len(data) - 1, -1, -1):
         instruction = data[position]
@@ -518,7 +553,7 @@ def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
             )
         elif name != "barrier":
             acted_on_later.update(instruction.qubits)
-    touched: set = set()
+    touched: set[Any] = set()
     for instruction in data:
         if instruction.operation.name == "reset" and touched.intersection(instruction.qubits):
             raise ValueError(

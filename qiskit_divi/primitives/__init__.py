@@ -13,19 +13,14 @@ Calls return a :class:`QoroPrimitiveJob`; ``QoroProvider.retrieve_job(job_id)``
 (or ``SamplerV2.retrieve`` / ``EstimatorV2.retrieve``) rebuilds it, result
 included, in any process that shares the job journal. Job grouping, payloads and
 options are documented in :mod:`.sampler`, :mod:`.estimator`, :mod:`.job` and
-:mod:`.options`.
+:mod:`.options`; journal payloads in :mod:`.payloads`.
 """
 
 from __future__ import annotations
 
-from ..journal import KIND_ESTIMATOR, KIND_SAMPLER
-from ..provider import register_job_kind
-from .estimator import EstimatorV2, retrieve_estimator_job
+from .estimator import EstimatorV2
 from .job import QoroPrimitiveJob
 from .options import EstimatorOptions, SamplerOptions
-from .sampler import SamplerV2, retrieve_sampler_job
-
-register_job_kind(KIND_SAMPLER, retrieve_sampler_job)
-register_job_kind(KIND_ESTIMATOR, retrieve_estimator_job)
+from .sampler import SamplerV2
 
 __all__ = ["EstimatorOptions", "EstimatorV2", "QoroPrimitiveJob", "SamplerOptions", "SamplerV2"]

@@ -1,24 +1,30 @@
 """Pieces both primitives share: the ``mode``, ``pubs`` and precision checks, ISA validation,
-labels, JSON-safe metadata."""
+decoding of histograms, retrieval by kind."""
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import ClassicalRegister
 
 from .._circuits import validate_circuit
-from ..api.errors import QoroInputError
+from ..api.errors import QoroInputError, QoroProtocolError
+from ..api.validation import is_integer
 from ..backend import QoroBackend
+from .job import QoroPrimitiveJob
+
+if TYPE_CHECKING:
+    from ..provider import QoroProvider
 
 ISA_HINT = (
     "Primitives run ISA circuits as given: transpile them for the backend first, e.g. "
-    "pm = generate_preset_pass_manager(backend=backend, optimization_level=1); isa_circuit = pm.run(circuit)"
+    "pm = generate_preset_pass_manager(backend=backend, optimization_level=1); "
+    "isa_circuit = pm.run(circuit)"
 )
 OBSERVABLE_HINT = " (and map the observables with observable.apply_layout(isa_circuit.layout))"
 
@@ -28,15 +34,18 @@ def check_mode(mode: Any, primitive: str) -> QoroBackend:
     if isinstance(mode, QoroBackend):
         return mode
     raise QoroInputError(
-        f"{primitive}(mode=...) takes a QoroBackend, e.g. QoroProvider(...).get_backend('qoro_maestro'); "
-        f"got {type(mode).__name__}. Sessions and batches are not part of the Qoro API."
+        f"{primitive}(mode=...) takes a QoroBackend, e.g. "
+        f"QoroProvider(...).get_backend('qoro_maestro'); got {type(mode).__name__}. "
+        "Sessions and batches are not part of the Qoro API."
     )
 
 
 def check_pubs(pubs: Any, primitive: str, example: str) -> None:
-    """Refuse a bare circuit or a non-iterable as ``run``'s ``pubs``, in Qiskit's words plus how to call it.
+    """Refuse a bare circuit or a non-iterable as ``run``'s ``pubs``, in Qiskit's words plus
+    how to call it.
 
-    ``primitive`` is ``"Sampler"`` or ``"Estimator"``; ``example`` a correct call, e.g. ``run([circuit])``.
+    ``primitive`` is ``"Sampler"`` or ``"Estimator"``; ``example`` a correct call, e.g.
+    ``run([circuit])``.
     """
     if isinstance(pubs, QuantumCircuit):
         what = "run() takes a list of PUBs: wrap the circuit"
@@ -46,7 +55,8 @@ def check_pubs(pubs: Any, primitive: str, example: str) -> None:
         return
     # Qiskit's own text first: code written for Qiskit's primitives matches on it.
     raise QoroInputError(
-        f"An invalid {primitive} pub-like was given ({type(pubs).__name__}): {what}, e.g. {example}."
+        f"An invalid {primitive} pub-like was given ({type(pubs).__name__}): {what}, "
+        f"e.g. {example}."
     )
 
 
@@ -55,22 +65,16 @@ def check_precision(precision: Any, where: str) -> None:
 
     Non-real values are left to Qiskit's PUB coercion (its ``TypeError``).
     """
-    if isinstance(precision, numbers.Real) and not (math.isfinite(precision) and precision > 0):
+    # numbers.Real, bools included: precision=False is a zero precision, refused here.
+    if isinstance(precision, numbers.Real) and not (
+        math.isfinite(precision) and float(precision) > 0
+    ):
         raise QoroInputError(
-            f"{where} must be a positive number (the standard error to aim for), got {precision!r}; "
-            "e.g. precision=0.01. EXPECTATION systems return exact values whatever the precision, "
+            f"{where} must be a positive number (the standard error to aim for), "
+            f"got {precision!r}; e.g. precision=0.01. EXPECTATION systems return exact values "
+            "whatever the precision, "
             "but it must still be positive, as in Qiskit's estimators."
         )
-
-
-def pub_label(pub_index: int, flat_index: int, group: int | None = None) -> str:
-    """Qoro circuit label of binding ``flat_index`` of PUB ``pub_index`` (and measurement group)."""
-    label = f"p{pub_index}_{flat_index}"
-    return label if group is None else f"{label}_g{group}"
-
-
-def shape_size(shape: tuple[int, ...] | list[int]) -> int:
-    return math.prod(shape)
 
 
 def check_isa(
@@ -86,8 +90,8 @@ def check_isa(
     width = backend.target.num_qubits or 0
     if circuit.num_qubits > width:
         raise QoroInputError(
-            f"PUB {pub_index}: its circuit '{circuit.name}' uses {circuit.num_qubits} qubits but backend "
-            f"'{backend.name}' has only {width}. {hint}"
+            f"PUB {pub_index}: its circuit '{circuit.name}' uses {circuit.num_qubits} qubits "
+            f"but backend '{backend.name}' has only {width}. {hint}"
         )
     if circuit.num_qubits == 0:
         raise QoroInputError(f"PUB {pub_index}: its circuit '{circuit.name}' has no qubits.")
@@ -106,10 +110,51 @@ def check_isa(
         ) from None
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` if JSON can carry it, else ``{}`` (circuit metadata in the journal)."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return {}
-    return value
+def outcome_bits(
+    counts: Mapping[str, Any], num_clbits: int, label: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct outcomes of a histogram as a bool matrix (column ``i`` = clbit ``i``) and
+    their counts, outcomes in ascending order.
+
+    Raises :class:`QoroProtocolError` naming circuit ``label`` for a value that is not a count
+    or a key that is not a bitstring of at most ``num_clbits`` bits.
+    """
+    keys: dict[str, int] = {}
+    for key, value in counts.items():
+        if not is_integer(value):
+            raise QoroProtocolError(
+                f"Malformed server reply: circuit '{label}' has expectation values, not counts."
+            )
+        bits = key.replace(" ", "")
+        if len(bits) > num_clbits or not set(bits) <= {"0", "1"}:
+            raise QoroProtocolError(
+                f"Malformed server reply: counts of circuit '{label}' have the key {key!r}, "
+                f"which is not a bitstring of at most {num_clbits} bits."
+            )
+        bits = bits.zfill(num_clbits)
+        keys[bits] = keys.get(bits, 0) + int(value)
+    ordered = sorted(keys)
+    tally = np.array([keys[k] for k in ordered], dtype=np.int64)
+    if num_clbits == 0 or not ordered:
+        return np.zeros((len(ordered), num_clbits), dtype=bool), tally
+    text = np.frombuffer("".join(ordered).encode("ascii"), dtype=np.uint8).reshape(
+        len(ordered), num_clbits
+    )
+    return (text == ord("1"))[:, ::-1], tally  # rightmost character is clbit 0
+
+
+def check_total_shots(counts: np.ndarray, shots: int, label: str) -> None:
+    """Raise :class:`QoroProtocolError` unless circuit ``label`` returned ``shots`` shots."""
+    total = int(counts.sum())
+    if total != shots:
+        raise QoroProtocolError(
+            f"Malformed server reply: circuit '{label}' returned {total} shots, not {shots}."
+        )
+
+
+def retrieve_as(job_id: str, provider: QoroProvider, kind: str) -> QoroPrimitiveJob:
+    """``provider.retrieve_job(job_id, kind=kind)``, which raises unless the journal says the
+    job is of that kind (so it is a primitive job)."""
+    job = provider.retrieve_job(job_id, kind=kind)
+    assert isinstance(job, QoroPrimitiveJob)  # retrieve_job checked the kind
+    return job

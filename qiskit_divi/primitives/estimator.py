@@ -1,8 +1,10 @@
 """``EstimatorV2``: Qiskit's estimator primitive on a Qoro backend.
 
->>> estimator = EstimatorV2(mode=backend)
->>> result = estimator.run([(isa_circuit, observables, parameter_values)]).result()
->>> result[0].data.evs, result[0].data.stds
+.. code-block:: python
+
+    estimator = EstimatorV2(mode=backend)
+    result = estimator.run([(isa_circuit, observables, parameter_values)]).result()
+    result[0].data.evs, result[0].data.stds
 
 PUBs, observables (anything ``ObservablesArray`` accepts, projectors included:
 they are expanded into Pauli terms) and parameter values are coerced and
@@ -37,25 +39,16 @@ are ONE job: one job per distinct shots value (usually one per call).
 A call whose observables are all multiples of the identity still sends one
 small job (so every call has a Qoro job id); its values are computed locally.
 
-Journal payload (kind ``estimator``; see :mod:`.job` for the common part)::
-
-    {"format": 1, "method": "expectation" | "sampling",
-     "jobs": [{"job_id": str, "shots": int | null}, ...],
-     "pubs": [{"job": int, "shape": [...], "param_shape": [...], "obs_shape": [...],
-               "num_qubits": int, "observables": [{qiskit_label: coeff}, ...] (flat, C order),
-               "target_precision": float, "shots": int | null, "circuit_metadata": {...},
-               # sampling only:
-               "groups": [{"qubits": [int, ...], "paulis": [qiskit_label, ...]}, ...],
-               "param_groups": [[group index, ...] per flat binding index]}, ...]}
+The journal payload (kind ``estimator``) is an
+:class:`~qiskit_divi.primitives.payloads.EstimatorPayload`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,24 +60,35 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Optimize1qGatesDecomposition
 
-from .._circuits import bound_qasm
+from .._circuits import bound_qasm, json_safe
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.models import JobType
 from ..api.observables import join_ham_ops, qiskit_label_to_wire
 from ..api.submission import MAX_SHOTS, JobSpec
+from ..api.validation import is_real
 from ..journal import KIND_ESTIMATOR
 from ._common import (
     check_isa,
     check_mode,
     check_precision,
     check_pubs,
-    json_safe,
+    check_total_shots,
+    outcome_bits,
+    retrieve_as,
+)
+from .job import QoroPrimitiveJob, RawResults, journal_call, rebuild_job, submit_call
+from .options import EstimatorOptions, coerce_options
+from .payloads import (
+    METHOD_EXPECTATION,
+    METHOD_SAMPLING,
+    EstimatorPayload,
+    EstimatorPubPlan,
+    MeasurementGroup,
+    QoroJobRef,
+    SamplingPlan,
     pub_label,
     shape_size,
 )
-from .job import PAYLOAD_FORMAT, QoroPrimitiveJob, journal_call, rebuild_job, submit_call
-from .options import EstimatorOptions, coerce_options
-from .sampler import _outcome_bits, _retrieve
 
 if TYPE_CHECKING:
     from ..backend import QoroBackend
@@ -93,35 +97,61 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHOD_EXPECTATION = "expectation"
-METHOD_SAMPLING = "sampling"
-
 
 def _is_identity(label: str) -> bool:
     return not label.strip("I")
 
 
-@dataclass
-class _Pub:
-    """A coerced PUB, prepared: its measurement-free circuit and its observables as Pauli dicts."""
+def _broadcast(param_shape: Sequence[int], obs_shape: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """Flat binding and observable indices, broadcast to the PUB's shape."""
+    params = np.arange(shape_size(param_shape)).reshape(tuple(param_shape))
+    obs = np.arange(shape_size(obs_shape)).reshape(tuple(obs_shape))
+    return tuple(np.broadcast_arrays(params, obs))
+
+
+@dataclass(frozen=True)
+class _PreparedPub:
+    """A coerced, checked PUB: its measurement-free circuit and its observables as Pauli dicts."""
 
     index: int
     pub: EstimatorPub
     template: QuantumCircuit
-    observables: list[dict[str, float]]
-    entry: dict[str, Any] = field(default_factory=dict)
+    observables: tuple[dict[str, float], ...]
 
     @property
     def num_qubits(self) -> int:
-        return self.template.num_qubits
+        return int(self.template.num_qubits)
 
-    def broadcast(self) -> tuple[np.ndarray, np.ndarray]:
-        """Flat binding and observable indices, broadcast to the PUB's shape."""
-        params = np.arange(shape_size(self.pub.parameter_values.shape)).reshape(
-            self.pub.parameter_values.shape
+    def plan(self, job: int, sampling: SamplingPlan | None = None) -> EstimatorPubPlan:
+        return EstimatorPubPlan(
+            job=job,
+            shape=tuple(self.pub.shape),
+            param_shape=tuple(self.pub.parameter_values.shape),
+            obs_shape=tuple(self.pub.observables.shape),
+            num_qubits=self.num_qubits,
+            observables=self.observables,
+            target_precision=self.pub.precision,
+            circuit_metadata=json_safe(self.pub.circuit.metadata, {}),
+            sampling=sampling,
         )
-        obs = np.arange(shape_size(self.pub.observables.shape)).reshape(self.pub.observables.shape)
-        return tuple(np.broadcast_arrays(params, obs))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class EstimatorPlan:
+    """What an estimator call sends (its :class:`JobSpec` objects) and the plan of each PUB."""
+
+    method: str
+    specs: tuple[JobSpec, ...]
+    pubs: tuple[EstimatorPubPlan, ...]
+    circuit_metadata: tuple[Any, ...] = ()
+    """Each PUB's circuit metadata as given (the journal keeps the JSON-safe part only)."""
+
+    def payload(self, job_ids: Sequence[str]) -> EstimatorPayload:
+        """The journal payload once the jobs of :attr:`specs` have ``job_ids``."""
+        jobs = tuple(
+            QoroJobRef(job_id, spec.shots) for job_id, spec in zip(job_ids, self.specs, strict=True)
+        )
+        return EstimatorPayload(method=self.method, jobs=jobs, pubs=self.pubs)
 
 
 def _quantum_template(circuit: QuantumCircuit, index: int) -> QuantumCircuit:
@@ -132,9 +162,9 @@ def _quantum_template(circuit: QuantumCircuit, index: int) -> QuantumCircuit:
     for instruction in stripped.data:
         if instruction.clbits or instruction.operation.name == "measure":
             raise QoroInputError(
-                f"PUB {index}: its circuit '{circuit.name}' has a mid-circuit '{instruction.operation.name}' "
-                "using classical bits; estimator circuits must end without measurements (final "
-                "measurements are dropped)."
+                f"PUB {index}: its circuit '{circuit.name}' has a mid-circuit "
+                f"'{instruction.operation.name}' using classical bits; estimator circuits must "
+                "end without measurements (final measurements are dropped)."
             )
         template.append(
             instruction.operation,
@@ -144,16 +174,17 @@ def _quantum_template(circuit: QuantumCircuit, index: int) -> QuantumCircuit:
     return template
 
 
-def _pauli_dicts(pub: EstimatorPub) -> list[dict[str, float]]:
+def _pauli_dicts(pub: EstimatorPub) -> tuple[dict[str, float], ...]:
     """Each observable (flat, C order) as ``{qiskit Pauli label: real coefficient}``."""
+    # The one use of ObservablesArray.sparse_observables_array (absent before qiskit 2.1).
     out = []
     for obs in pub.observables.sparse_observables_array().reshape(-1):
         op = SparsePauliOp.from_sparse_observable(obs.as_paulis()).simplify()
         terms: dict[str, float] = {}
-        for label, coeff in zip(op.paulis.to_labels(), op.coeffs):
+        for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
             terms[label] = terms.get(label, 0.0) + float(np.real(coeff))
         out.append(terms)
-    return out
+    return tuple(out)
 
 
 def _measured_all(template: QuantumCircuit) -> QuantumCircuit:
@@ -209,6 +240,35 @@ class EstimatorV2(BaseEstimatorV2):
         Everything is checked before any request; invalid input raises
         :class:`QoroInputError` (a ``ValueError``) and creates no job.
         """
+        plan = self.plan(pubs, precision=precision)
+        if len(plan.specs) > 1:
+            logger.info(
+                "Estimator call split into %d Qoro jobs (%s).",
+                len(plan.specs),
+                "one per circuit width"
+                if plan.method == METHOD_EXPECTATION
+                else "one per shots value",
+            )
+        backend, options = self._backend, self._options
+        provider = backend.provider
+        payload = plan.payload(submit_call(provider, plan.specs))
+        journal_call(provider, KIND_ESTIMATOR, backend.name, payload)
+        return QoroPrimitiveJob(
+            provider,
+            ESTIMATOR_CODEC,
+            payload,
+            backend=backend,
+            backend_name=backend.name,
+            progress=options.progress,
+            timeout=options.timeout,
+            circuit_metadata=plan.circuit_metadata,
+        )
+
+    def plan(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
+    ) -> EstimatorPlan:
+        """What :meth:`run` would submit for these arguments (checked as ``run`` checks them);
+        nothing is sent."""
         options = self._options
         options.validate()
         if precision is None:
@@ -224,95 +284,109 @@ class EstimatorV2(BaseEstimatorV2):
             raise QoroInputError(
                 "run() got no PUBs: pass at least one (circuit, observables[, parameter values])."
             )
-        backend = self._backend
-        prepared = []
-        for index, pub in enumerate(coerced):
-            check_precision(pub.precision, f"PUB {index}: its precision")
-            template = _quantum_template(pub.circuit, index)
-            check_isa(_measured_all(template), index, backend, estimator=True)
-            prepared.append(_Pub(index, pub, template, _pauli_dicts(pub)))
-        for item in prepared:
-            item.entry = {
-                "shape": list(item.pub.shape),
-                "param_shape": list(item.pub.parameter_values.shape),
-                "obs_shape": list(item.pub.observables.shape),
-                "num_qubits": item.num_qubits,
-                "observables": item.observables,
-                "target_precision": item.pub.precision,
-                "shots": None,
-                "circuit_metadata": json_safe(item.pub.circuit.metadata),
-            }
-        if self.method == METHOD_EXPECTATION:
-            specs = self._plan_expectation(prepared)
-        else:
-            specs = self._plan_sampling(prepared)
-        if len(specs) > 1:
-            logger.info(
-                "Estimator call split into %d Qoro jobs (%s).",
-                len(specs),
-                "one per circuit width"
-                if self.method == METHOD_EXPECTATION
-                else "one per shots value",
-            )
-        provider = backend.provider
-        job_ids = submit_call(provider, specs)
-        payload = {
-            "format": PAYLOAD_FORMAT,
-            "method": self.method,
-            "jobs": [
-                {"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)
-            ],
-            "pubs": [item.entry for item in prepared],
-        }
-        journal_call(provider, KIND_ESTIMATOR, backend.name, payload)
-        return QoroPrimitiveJob(
-            provider,
-            ESTIMATOR_CODEC,
-            payload,
-            backend=backend,
-            backend_name=backend.name,
-            progress=options.progress,
-            timeout=options.timeout,
-            circuit_metadata=[pub.circuit.metadata for pub in coerced],
-        )
+        return plan_estimator_call(coerced, self._backend, options)
 
     @classmethod
     def retrieve(cls, job_id: str, provider: QoroProvider) -> QoroPrimitiveJob:
         """Re-attach to an estimator call by (any of) its Qoro job id(s), from any process."""
-        return _retrieve(job_id, provider, KIND_ESTIMATOR)
+        return retrieve_as(job_id, provider, KIND_ESTIMATOR)
 
-    # --- EXPECTATION jobs -----------------------------------------------------------
 
-    def _plan_expectation(self, prepared: list[_Pub]) -> list[JobSpec]:
-        backend, options = self._backend, self._options
-        widths: dict[int, tuple[dict[str, str], dict[str, None]]] = {}
+def plan_estimator_call(
+    pubs: Sequence[EstimatorPub], backend: QoroBackend, options: EstimatorOptions
+) -> EstimatorPlan:
+    """Check coerced ``pubs`` against ``backend`` and plan their jobs; nothing is sent.
+
+    This is what :meth:`EstimatorV2.run` submits and journals: EXPECTATION jobs when the
+    backend runs them, else the sampling fallback.
+    """
+    prepared = []
+    for index, pub in enumerate(pubs):
+        check_precision(pub.precision, f"PUB {index}: its precision")
+        template = _quantum_template(pub.circuit, index)
+        check_isa(_measured_all(template), index, backend, estimator=True)
+        prepared.append(_PreparedPub(index, pub, template, _pauli_dicts(pub)))
+    if backend.supports_expval:
+        return _plan_expectation(prepared, backend, options.tag)
+    return _SamplingPlanner(backend, options).plan(prepared)
+
+
+def _metadata(prepared: Sequence[_PreparedPub]) -> tuple[Any, ...]:
+    return tuple(item.pub.circuit.metadata for item in prepared)
+
+
+# --- EXPECTATION jobs ---------------------------------------------------------------
+
+
+def _plan_expectation(
+    prepared: Sequence[_PreparedPub], backend: QoroBackend, tag: str
+) -> EstimatorPlan:
+    """One EXPECTATION job per circuit width; its observables the union of the width's terms."""
+    widths: dict[int, tuple[dict[str, str], dict[str, None]]] = {}
+    plans = []
+    for item in prepared:
+        circuits, terms = widths.setdefault(item.num_qubits, ({}, {}))
+        for observable in item.observables:
+            for label in observable:
+                if not _is_identity(label):
+                    terms.setdefault(qiskit_label_to_wire(label))
+        texts = bound_qasm(_measured_all(item.template), item.pub.parameter_values, item.index)
+        for flat, text in enumerate(texts):
+            circuits[pub_label(item.index, flat)] = text
+        plans.append(item.plan(job=list(widths).index(item.num_qubits)))
+    specs = tuple(
+        JobSpec(
+            system_name=backend.name,
+            job_type=JobType.EXPECTATION,
+            circuits=circuits,
+            # Identity terms are computed locally; a width whose terms are all
+            # identities still needs one term for a valid job.
+            observables=join_ham_ops(list(terms) or ["I" * width]),
+            tag=tag,
+        )
+        for width, (circuits, terms) in widths.items()
+    )
+    return EstimatorPlan(METHOD_EXPECTATION, specs, tuple(plans), _metadata(prepared))
+
+
+# --- sampling fallback --------------------------------------------------------------
+
+
+class _SamplingPlanner:
+    """Measurement groups, shots and circuits of the sampling fallback on one backend."""
+
+    def __init__(self, backend: QoroBackend, options: EstimatorOptions) -> None:
+        self._backend = backend
+        self._options = options
+
+    def plan(self, prepared: Sequence[_PreparedPub]) -> EstimatorPlan:
+        by_shots: dict[int, dict[str, str]] = {}  # one job per distinct shots value
+        sampling = []
         for item in prepared:
-            circuits, terms = widths.setdefault(item.num_qubits, ({}, {}))
-            item.entry["job"] = list(widths).index(item.num_qubits)
-            for observable in item.observables:
-                for label in observable:
-                    if not _is_identity(label):
-                        terms.setdefault(qiskit_label_to_wire(label))
-            texts = bound_qasm(_measured_all(item.template), item.pub.parameter_values, item.index)
-            for flat, text in enumerate(texts):
-                circuits[pub_label(item.index, flat)] = text
-        return [
+            shots = self._shots(item)
+            by_shots.setdefault(shots, {})
+            sampling.append(SamplingPlan(shots, *self._groups_of(item)))
+        if not any(plan.groups for plan in sampling):
+            # Only identities: one one-circuit job so the call has an id (values are local).
+            sampling[0] = _identity_only(sampling[0], prepared[0].num_qubits)
+        plans = []
+        for item, plan in zip(prepared, sampling, strict=True):
+            self._add_circuits(item, plan, by_shots[plan.shots])
+            plans.append(item.plan(job=list(by_shots).index(plan.shots), sampling=plan))
+        specs = tuple(
             JobSpec(
-                system_name=backend.name,
-                job_type=JobType.EXPECTATION,
+                system_name=self._backend.name,
+                job_type=self._backend.job_type,
                 circuits=circuits,
-                # Identity terms are computed locally; a width whose terms are all
-                # identities still needs one term for a valid job.
-                observables=join_ham_ops(list(terms) or ["I" * width]),
-                tag=options.tag,
+                shots=shots,
+                tag=self._options.tag,
             )
-            for width, (circuits, terms) in widths.items()
-        ]
+            for shots, circuits in by_shots.items()
+        )
+        return EstimatorPlan(METHOD_SAMPLING, specs, tuple(plans), _metadata(prepared))
 
-    # --- sampling fallback ----------------------------------------------------------
-
-    def _shots(self, item: _Pub) -> int:
-        precision = item.pub.precision  # positive: checked in run()
+    def _shots(self, item: _PreparedPub) -> int:
+        precision = item.pub.precision  # positive: checked by plan_estimator_call
         scale = 1.0
         if self._options.scale_shots_by_norm:
             norm = max(
@@ -323,21 +397,70 @@ class EstimatorV2(BaseEstimatorV2):
                 default=0.0,
             )
             scale = norm if norm > 0 else 1.0
-        shots = max(1, math.ceil((scale / precision) ** 2 - 1e-9))
+        shots = max(1, math.ceil((scale / float(precision)) ** 2 - 1e-9))
         if shots > MAX_SHOTS:
             raise QoroInputError(
-                f"PUB {item.index}: precision {precision:g} needs {shots:,} shots per circuit, more than the "
-                f"{MAX_SHOTS:,} allowed; ask for a larger precision."
+                f"PUB {item.index}: precision {precision:g} needs {shots:,} shots per circuit, "
+                f"more than the {MAX_SHOTS:,} allowed; ask for a larger precision."
             )
         return shots
 
-    def _groups(self, labels: Sequence[str]) -> list[list[str]]:
+    def _needed_terms(self, item: _PreparedPub) -> list[tuple[str, ...]]:
+        """The non-identity terms each binding (flat index) needs, sorted."""
+        param_index, obs_index = _broadcast(
+            item.pub.parameter_values.shape, item.pub.observables.shape
+        )
+        needed: list[dict[str, None]] = [
+            {} for _ in range(shape_size(item.pub.parameter_values.shape))
+        ]
+        for p, o in zip(param_index.reshape(-1), obs_index.reshape(-1), strict=True):
+            for label in item.observables[o]:
+                if not _is_identity(label):
+                    needed[int(p)].setdefault(label)
+        return [tuple(sorted(terms)) for terms in needed]
+
+    def _groups_of(
+        self, item: _PreparedPub
+    ) -> tuple[tuple[MeasurementGroup, ...], tuple[tuple[int, ...], ...]]:
+        """The PUB's distinct measurement groups, and the groups each binding needs."""
+        groups: list[MeasurementGroup] = []
+        group_ids: dict[tuple[str, ...], int] = {}
+        by_terms: dict[tuple[str, ...], tuple[int, ...]] = {}  # bindings often need the same
+        param_groups = []
+        for key in self._needed_terms(item):
+            if key not in by_terms:
+                ids = []
+                for paulis in self._grouped(key) if key else []:
+                    if paulis not in group_ids:
+                        group_ids[paulis] = len(groups)
+                        groups.append(_measurement_group(paulis, item.num_qubits))
+                    ids.append(group_ids[paulis])
+                by_terms[key] = tuple(ids)
+            param_groups.append(by_terms[key])
+        return tuple(groups), tuple(param_groups)
+
+    def _grouped(self, labels: Sequence[str]) -> list[tuple[str, ...]]:
         if not self._options.abelian_grouping:
-            return [[label] for label in labels]
-        return [group.to_labels() for group in PauliList(list(labels)).group_qubit_wise_commuting()]
+            return [(label,) for label in labels]
+        return [
+            tuple(group.to_labels())
+            for group in PauliList(list(labels)).group_qubit_wise_commuting()
+        ]
+
+    def _add_circuits(
+        self, item: _PreparedPub, plan: SamplingPlan, circuits: dict[str, str]
+    ) -> None:
+        """Add the PUB's measurement circuits (every binding of every group it needs)."""
+        texts: dict[int, list[str]] = {}  # group -> the QASM of every binding
+        for flat, group_ids in enumerate(plan.param_groups):
+            for g in group_ids:
+                if g not in texts:
+                    template = self._measurement_template(item, plan.groups[g])
+                    texts[g] = bound_qasm(template, item.pub.parameter_values, item.index)
+                circuits[pub_label(item.index, flat, g)] = texts[g][flat]
 
     def _rotations(self, basis: str, num_qubits: int) -> QuantumCircuit:
-        """Basis change of a qubit-wise basis (Qiskit label) into Z, in the backend's native gates."""
+        """Basis change of a qubit-wise basis (Qiskit label) into Z, in the backend's gates."""
         rotation = QuantumCircuit(num_qubits)
         for qubit in range(num_qubits):
             letter = basis[num_qubits - 1 - qubit]
@@ -353,102 +476,42 @@ class EstimatorV2(BaseEstimatorV2):
             return rotation
         return PassManager([Optimize1qGatesDecomposition(target=target)]).run(rotation)
 
-    def _plan_sampling(self, prepared: list[_Pub]) -> list[JobSpec]:
-        backend, options = self._backend, self._options
-        by_shots: dict[int, dict[str, str]] = {}
-        pending: list[
-            tuple[_Pub, int, int, QuantumCircuit]
-        ] = []  # (pub, flat binding, group, measured template)
-        for item in prepared:
-            shots = self._shots(item)
-            item.entry["shots"] = shots
-            by_shots.setdefault(shots, {})
-            item.entry["job"] = list(by_shots).index(shots)
-            param_index, obs_index = item.broadcast()
-            needed: dict[int, dict[str, None]] = {
-                p: {} for p in range(shape_size(item.pub.parameter_values.shape))
-            }
-            for p, o in zip(param_index.reshape(-1), obs_index.reshape(-1)):
-                for label in item.observables[o]:
-                    if not _is_identity(label):
-                        needed[int(p)].setdefault(label)
-            groups: list[dict[str, Any]] = []
-            group_ids: dict[tuple[str, ...], int] = {}
-            grouping_cache: dict[tuple[str, ...], list[int]] = {}
-            param_groups: list[list[int]] = []
-            for p in range(len(needed)):
-                key = tuple(sorted(needed[p]))
-                if key not in grouping_cache:
-                    ids = []
-                    for paulis in self._groups(key) if key else []:
-                        group_key = tuple(paulis)
-                        if group_key not in group_ids:
-                            group_ids[group_key] = len(groups)
-                            groups.append(self._group_entry(paulis, item.num_qubits))
-                        ids.append(group_ids[group_key])
-                    grouping_cache[key] = ids
-                param_groups.append(grouping_cache[key])
-            item.entry["groups"] = groups
-            item.entry["param_groups"] = param_groups
-        if not any(item.entry["groups"] for item in prepared):
-            # Only identities: one one-circuit job so the call has an id (values are computed locally).
-            first = prepared[0]
-            identity = "I" * first.num_qubits
-            first.entry["groups"] = [{"basis": identity, "qubits": [0], "paulis": [identity]}]
-            first.entry["param_groups"][0] = [0]
-        for item in prepared:
-            texts: dict[int, list[str]] = {}  # group -> the QASM of every binding
-            circuits = by_shots[item.entry["shots"]]
-            for flat, group_list in enumerate(item.entry["param_groups"]):
-                for g in group_list:
-                    if g not in texts:
-                        template = self._measurement_template(item, item.entry["groups"][g])
-                        texts[g] = bound_qasm(template, item.pub.parameter_values, item.index)
-                    circuits[pub_label(item.index, flat, g)] = texts[g][flat]
-        for item in prepared:
-            for group in item.entry["groups"]:
-                group.pop("basis", None)
-        return [
-            JobSpec(
-                system_name=backend.name,
-                job_type=backend.job_type,
-                circuits=circuits,
-                shots=shots,
-                tag=options.tag,
-            )
-            for shots, circuits in by_shots.items()
-        ]
-
-    @staticmethod
-    def _group_entry(paulis: Sequence[str], num_qubits: int) -> dict[str, Any]:
-        basis = ["I"] * num_qubits  # indexed by qubit
-        for label in paulis:
-            for qubit in range(num_qubits):
-                letter = label[num_qubits - 1 - qubit]
-                if letter != "I":
-                    basis[qubit] = letter
-        qubits = [q for q in range(num_qubits) if basis[q] != "I"]
-        return {"basis": "".join(reversed(basis)), "qubits": qubits, "paulis": list(paulis)}
-
-    def _measurement_template(self, item: _Pub, group: Mapping[str, Any]) -> QuantumCircuit:
-        n, qubits = item.num_qubits, group["qubits"]
+    def _measurement_template(self, item: _PreparedPub, group: MeasurementGroup) -> QuantumCircuit:
+        n, qubits = item.num_qubits, list(group.qubits)
         circuit = QuantumCircuit(
             QuantumRegister(n, "q"), ClassicalRegister(len(qubits), "c"), name=item.template.name
         )
         circuit.compose(item.template, qubits=range(n), inplace=True)
-        circuit.compose(self._rotations(group["basis"], n), qubits=range(n), inplace=True)
+        circuit.compose(self._rotations(group.basis(n), n), qubits=range(n), inplace=True)
         circuit.measure(qubits, range(len(qubits)))
         check_isa(circuit, item.index, self._backend, estimator=True)
         return circuit
 
 
-# --- decoding ----------------------------------------------------------------------
+def _measurement_group(paulis: tuple[str, ...], num_qubits: int) -> MeasurementGroup:
+    """The group of qubit-wise commuting ``paulis``, measured on the qubits they act on."""
+    acting = {q for label in paulis for q in range(num_qubits) if label[num_qubits - 1 - q] != "I"}
+    return MeasurementGroup(tuple(sorted(acting)), paulis)
+
+
+def _identity_only(plan: SamplingPlan, num_qubits: int) -> SamplingPlan:
+    """``plan`` with one circuit, measuring qubit 0, for a call with only identity terms."""
+    identity = "I" * num_qubits
+    return SamplingPlan(
+        shots=plan.shots,
+        groups=(MeasurementGroup((0,), (identity,)),),
+        param_groups=((0,), *plan.param_groups[1:]),
+    )
+
+
+# --- decoding -----------------------------------------------------------------------
 
 
 def _check_real(value: Any, label: str, term: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise QoroProtocolError(
-            f"Malformed server reply: the value of term '{term}' for circuit '{label}' is {value!r}, not a number."
+            f"Malformed server reply: the value of term '{term}' for circuit '{label}' is "
+            f"{value!r}, not a number."
         )
     return float(value)
 
@@ -470,118 +533,60 @@ class _TermValues:
         return cls(column, np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool))
 
 
-class _EstimatorCodec:
-    kind = KIND_ESTIMATOR
+def _exact_values(
+    index: int, pub: EstimatorPubPlan, raw_job: Mapping[str, Mapping[str, Any]]
+) -> _TermValues:
+    """The values of an EXPECTATION job: every term, exact, for every binding."""
+    labels = [label for obs in pub.observables for label in obs if not _is_identity(label)]
+    terms = _TermValues.empty(labels, pub.num_bindings)
+    wire = [qiskit_label_to_wire(label) for label in terms.column]
+    for p in range(pub.num_bindings):
+        circuit_label = pub_label(index, p)
+        row = raw_job[circuit_label]
+        try:
+            values = [row[term] for term in wire]
+        except KeyError as missing:
+            raise QoroProtocolError(
+                f"Malformed server reply: circuit '{circuit_label}' has no value for the term "
+                f"'{missing.args[0]}'."
+            ) from None
+        # The common case, plain floats, skips the per-value check.
+        if not all(type(value) is float or type(value) is int for value in values):
+            values = [
+                _check_real(value, circuit_label, term)
+                for value, term in zip(values, wire, strict=True)
+            ]
+        terms.value[p] = values
+    terms.measured[:] = True
+    return terms
 
-    def labels(self, payload: Mapping[str, Any]) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in payload["jobs"]]
-        for index, pub in enumerate(payload["pubs"]):
-            if payload["method"] == METHOD_EXPECTATION:
-                out[pub["job"]].extend(
-                    pub_label(index, p) for p in range(shape_size(pub["param_shape"]))
-                )
-            else:
-                for p, groups in enumerate(pub["param_groups"]):
-                    out[pub["job"]].extend(pub_label(index, p, g) for g in groups)
-        return out
 
-    def decode(
-        self,
-        payload: Mapping[str, Any],
-        raw: Sequence[Mapping[str, Mapping[str, Any]]],
-        circuit_metadata: Sequence[Any] | None,
-    ) -> PrimitiveResult:
-        job_ids = [job["job_id"] for job in payload["jobs"]]
-        method = payload["method"]
-        if method not in (METHOD_EXPECTATION, METHOD_SAMPLING):
-            raise QoroProtocolError(f"Unknown estimator method {method!r} in the journal payload.")
-        results = []
-        for index, pub in enumerate(payload["pubs"]):
-            shape = tuple(pub["shape"])
-            params = np.arange(shape_size(pub["param_shape"])).reshape(pub["param_shape"])
-            obs = np.arange(shape_size(pub["obs_shape"])).reshape(pub["obs_shape"])
-            param_index, obs_index = np.broadcast_arrays(params, obs)
-            raw_job = raw[pub["job"]]
-            if method == METHOD_EXPECTATION:
-                terms = self._exact_values(index, pub, raw_job)
-            else:
-                terms = self._sampled_values(index, pub, raw_job)
-            evs, spread = _combine(pub["observables"], terms, param_index, obs_index)
-            stds = (
-                spread / math.sqrt(pub["shots"])
-                if pub["shots"]
-                else np.zeros(shape, dtype=np.float64)
-            )
-            metadata: dict[str, Any] = {"target_precision": pub["target_precision"]}
-            if pub["shots"]:
-                metadata["shots"] = pub["shots"]
-            metadata["circuit_metadata"] = (
-                circuit_metadata[index]
-                if circuit_metadata is not None
-                else pub.get("circuit_metadata", {})
-            )
-            metadata["job_id"] = job_ids[pub["job"]]
-            results.append(PubResult(DataBin(evs=evs, stds=stds, shape=shape), metadata=metadata))
-        return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})
-
-    @staticmethod
-    def _exact_values(
-        index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]
-    ) -> _TermValues:
-        labels = [label for obs in pub["observables"] for label in obs if not _is_identity(label)]
-        num_bindings = shape_size(pub["param_shape"])
-        terms = _TermValues.empty(labels, num_bindings)
-        wire = [qiskit_label_to_wire(label) for label in terms.column]
-        for p in range(num_bindings):
-            circuit_label = pub_label(index, p)
-            row = raw_job[circuit_label]
-            try:
-                values = [row[term] for term in wire]
-            except KeyError as missing:
-                raise QoroProtocolError(
-                    f"Malformed server reply: circuit '{circuit_label}' has no value for the term '{missing.args[0]}'."
-                ) from None
-            if not all(type(value) is float or type(value) is int for value in values):
-                values = [
-                    _check_real(value, circuit_label, term) for value, term in zip(values, wire)
-                ]
-            terms.value[p] = values
-        terms.measured[:] = True
-        return terms
-
-    @staticmethod
-    def _sampled_values(
-        index: int, pub: Mapping[str, Any], raw_job: Mapping[str, Mapping[str, Any]]
-    ) -> _TermValues:
-        terms = _TermValues.empty(
-            (label for group in pub["groups"] for label in group["paulis"]),
-            len(pub["param_groups"]),
-        )
-        shots = int(pub["shots"])
-        n = int(pub["num_qubits"])
-        for p, group_ids in enumerate(pub["param_groups"]):
-            for g in group_ids:
-                group = pub["groups"][g]
-                qubits = group["qubits"]
-                circuit_label = pub_label(index, p, g)
-                matrix, counts = _outcome_bits(raw_job[circuit_label], len(qubits), circuit_label)
-                if int(counts.sum()) != shots:
-                    raise QoroProtocolError(
-                        f"Malformed server reply: circuit '{circuit_label}' returned {int(counts.sum())} shots, "
-                        f"not {shots}."
-                    )
-                masks = np.array(
-                    [[label[n - 1 - q] != "I" for q in qubits] for label in group["paulis"]],
-                    dtype=np.int64,
-                ).reshape(len(group["paulis"]), len(qubits))
-                parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x paulis
-                expvals = (counts[:, None] * (1 - 2 * parity)).sum(axis=0) / shots
-                for label, ev in zip(group["paulis"], expvals):
-                    column = terms.column[label]
-                    terms.value[p, column] = float(ev)
-                    terms.variance[p, column] = 1.0 - float(ev) ** 2
-                    terms.measured[p, column] = True
-        return terms
+def _sampled_values(
+    index: int, pub: EstimatorPubPlan, plan: SamplingPlan, raw_job: Mapping[str, Mapping[str, Any]]
+) -> _TermValues:
+    """The values of the sampling fallback: each group's terms from its circuit's parities."""
+    terms = _TermValues.empty(
+        (label for group in plan.groups for label in group.paulis), len(plan.param_groups)
+    )
+    n = pub.num_qubits
+    for p, group_ids in enumerate(plan.param_groups):
+        for g in group_ids:
+            group = plan.groups[g]
+            circuit_label = pub_label(index, p, g)
+            matrix, counts = outcome_bits(raw_job[circuit_label], len(group.qubits), circuit_label)
+            check_total_shots(counts, plan.shots, circuit_label)
+            masks = np.array(
+                [[label[n - 1 - q] != "I" for q in group.qubits] for label in group.paulis],
+                dtype=np.int64,
+            ).reshape(len(group.paulis), len(group.qubits))
+            parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x paulis
+            expvals = (counts[:, None] * (1 - 2 * parity)).sum(axis=0) / plan.shots
+            for label, ev in zip(group.paulis, expvals, strict=True):
+                column = terms.column[label]
+                terms.value[p, column] = float(ev)
+                terms.variance[p, column] = 1.0 - float(ev) ** 2
+                terms.measured[p, column] = True
+    return terms
 
 
 def _combine(
@@ -608,8 +613,9 @@ def _combine(
             column = terms.column.get(label)
             if column is None or not terms.measured[p, column].all():
                 raise QoroProtocolError(
-                    f"The plan of this estimator call (or its journal entry) measures the term '{label}' not "
-                    "for every binding that needs it, so the result cannot be built; please report this."
+                    f"The plan of this estimator call (or its journal entry) measures the term "
+                    f"'{label}' not for every binding that needs it, so the result cannot be "
+                    "built; please report this."
                 )
             ev += coeff * terms.value[p, column]
             deviation += abs(coeff) * np.sqrt(np.maximum(terms.variance[p, column], 0.0))
@@ -618,9 +624,52 @@ def _combine(
     return evs, spread
 
 
-ESTIMATOR_CODEC = _EstimatorCodec()
+def _pub_result(
+    index: int, pub: EstimatorPubPlan, raw_job: Mapping[str, Mapping[str, Any]], metadata: Any
+) -> PubResult:
+    param_index, obs_index = _broadcast(pub.param_shape, pub.obs_shape)
+    if pub.sampling is None:
+        terms = _exact_values(index, pub, raw_job)
+    else:
+        terms = _sampled_values(index, pub, pub.sampling, raw_job)
+    evs, spread = _combine(pub.observables, terms, param_index, obs_index)
+    shots = pub.shots
+    stds = spread / math.sqrt(shots) if shots else np.zeros(pub.shape, dtype=np.float64)
+    out: dict[str, Any] = {"target_precision": pub.target_precision}
+    if shots:
+        out["shots"] = shots
+    out["circuit_metadata"] = metadata
+    return PubResult(DataBin(evs=evs, stds=stds, shape=pub.shape), metadata=out)
+
+
+class EstimatorCodec:
+    """Reads estimator journal payloads and decodes their results."""
+
+    kind = KIND_ESTIMATOR
+
+    def read(self, data: Mapping[str, Any]) -> EstimatorPayload:
+        return EstimatorPayload.from_json(data)
+
+    def decode(
+        self,
+        payload: EstimatorPayload,
+        raw: RawResults,
+        circuit_metadata: Sequence[Any] | None,
+    ) -> PrimitiveResult:
+        job_ids = [job.job_id for job in payload.jobs]
+        results = []
+        for index, pub in enumerate(payload.pubs):
+            metadata = pub.circuit_metadata if circuit_metadata is None else circuit_metadata[index]
+            result = _pub_result(index, pub, raw[pub.job], metadata)
+            result.metadata["job_id"] = job_ids[pub.job]
+            results.append(result)
+        return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})
+
+
+ESTIMATOR_CODEC = EstimatorCodec()
 
 
 def retrieve_estimator_job(provider: QoroProvider, entry: JournalEntry) -> QoroPrimitiveJob:
-    """Retriever registered for the ``estimator`` journal kind."""
+    """The :class:`QoroPrimitiveJob` of an ``estimator`` journal entry
+    (``provider.retrieve_job``)."""
     return rebuild_job(provider, entry, ESTIMATOR_CODEC)

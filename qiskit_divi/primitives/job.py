@@ -11,13 +11,9 @@ rebuilds the whole call.
 Status of a multi-job call: ERROR if any Qoro job failed, else CANCELLED if any
 was cancelled, else DONE when all are done, else RUNNING if any runs, else QUEUED.
 
-Journal payload (kind ``sampler`` / ``estimator``), written under the first id::
-
-    {"format": 1, "jobs": [{"job_id": ..., "shots": int | null}, ...], "pubs": [...], ...}
-
-the rest being owned by the primitive (see :mod:`.sampler` and :mod:`.estimator`).
-Any further Qoro job of the call gets ``{"format": 1, "primary": <first id>}``.
-The API token is never journaled.
+The journal payload (kind ``sampler`` / ``estimator``) is written under the first id,
+a pointer to it under the others; :mod:`.payloads` describes both. The API token is
+never journaled.
 """
 
 from __future__ import annotations
@@ -26,15 +22,23 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
 from ..api.errors import QoroError, QoroJobError
 from ..api.submission import JobSpec, discard_job, ensure_completed, fetch_results, submit_job
+from ..exceptions import JournalError
 from ..job import QoroJob, QoroJobTimeoutError
 from ..journal import JournalEntry, record_quietly
+from .payloads import (
+    PAYLOAD_FORMAT,
+    PointerPayload,
+    QoroJobRef,
+    UnknownPayloadFormatError,
+    primary_of,
+)
 
 if TYPE_CHECKING:
     from ..backend import QoroBackend
@@ -42,27 +46,44 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PAYLOAD_FORMAT = 1
-"""Version of the primitives' journal payloads."""
-
 _FINAL = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED})
 
+RawResults = Sequence[Mapping[str, Mapping[str, Any]]]
+"""The decoded results of each Qoro job of a call, by circuit label, in job order."""
 
-class ResultCodec(Protocol):
-    """Turns a journal payload plus the raw results of its Qoro jobs into a ``PrimitiveResult``."""
 
-    kind: str
+class CallPayload(Protocol):
+    """What :class:`QoroPrimitiveJob` needs of a payload (:mod:`.payloads`)."""
 
-    def labels(self, payload: Mapping[str, Any]) -> list[list[str]]:
-        """The circuit labels of each Qoro job of the payload, in job order."""
+    @property
+    def jobs(self) -> tuple[QoroJobRef, ...]: ...
+
+    def labels(self) -> list[list[str]]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+PayloadT = TypeVar("PayloadT", bound=CallPayload)
+
+
+class ResultCodec(Protocol[PayloadT]):
+    """Reads one primitive's journal payload and turns it, with the raw results of its Qoro
+    jobs, into a ``PrimitiveResult``."""
+
+    @property
+    def kind(self) -> str:
+        """The journal kind (``"sampler"`` / ``"estimator"``)."""
+        ...
+
+    def read(self, data: Mapping[str, Any]) -> PayloadT:
+        """The payload of a journal entry (raises ``JournalError``)."""
+        ...
 
     def decode(
-        self,
-        payload: Mapping[str, Any],
-        raw: Sequence[Mapping[str, Mapping[str, Any]]],
-        circuit_metadata: Sequence[Any] | None,
+        self, payload: PayloadT, raw: RawResults, circuit_metadata: Sequence[Any] | None
     ) -> PrimitiveResult:
         """The result; ``raw[k]`` holds the decoded results of job ``k`` by label."""
+        ...
 
 
 def combine_status(statuses: Sequence[JobStatus]) -> JobStatus:
@@ -87,8 +108,8 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     def __init__(
         self,
         provider: QoroProvider,
-        codec: ResultCodec,
-        payload: Mapping[str, Any],
+        codec: ResultCodec[Any],
+        payload: CallPayload,
         *,
         backend: QoroBackend | None,
         backend_name: str,
@@ -96,8 +117,8 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         timeout: float | None = None,
         circuit_metadata: Sequence[Any] | None = None,
     ) -> None:
-        jobs = payload["jobs"]
-        super().__init__(str(jobs[0]["job_id"]))
+        jobs = payload.jobs
+        super().__init__(jobs[0].job_id)
         self._provider = provider
         self._codec = codec
         self._payload = payload
@@ -108,9 +129,9 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         self._qoro_jobs = [
             QoroJob(
                 backend,
-                str(job["job_id"]),
+                job.job_id,
                 provider=provider,
-                shots=job.get("shots"),
+                shots=job.shots,
                 backend_name=backend_name,
                 progress=progress,
                 timeout=timeout,
@@ -122,12 +143,20 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
 
     def __repr__(self) -> str:
         extra = f", {len(self._qoro_jobs)} Qoro jobs" if len(self._qoro_jobs) > 1 else ""
-        return f"<QoroPrimitiveJob('{self.job_id()}', {self._codec.kind}, backend='{self._backend_name}'{extra})>"
+        return (
+            f"<QoroPrimitiveJob('{self.job_id()}', {self._codec.kind}, "
+            f"backend='{self._backend_name}'{extra})>"
+        )
 
     @property
     def kind(self) -> str:
         """``"sampler"`` or ``"estimator"``."""
         return self._codec.kind
+
+    @property
+    def payload(self) -> CallPayload:
+        """What the call journaled: its Qoro jobs and the plan of each PUB (:mod:`.payloads`)."""
+        return self._payload
 
     @property
     def job_ids(self) -> list[str]:
@@ -203,20 +232,22 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         if self._result is not None:
             return self._result
         with self._lock:
-            if self._result is not None:
-                return self._result
-            self.wait_for_final_state(timeout)
-            client = self._provider.client
-            for job in self._qoro_jobs:
-                if job.status() is not JobStatus.DONE:
-                    ensure_completed(client.job_status(job.job_id()), job.job_id())
-            labels = self._codec.labels(self._payload)
-            raw = [
-                fetch_results(client, job.job_id(), labels[k], shots=job.shots)
-                for k, job in enumerate(self._qoro_jobs)
-            ]
-            self._result = self._codec.decode(self._payload, raw, self._circuit_metadata)
+            if self._result is None:  # another thread may have fetched it meanwhile
+                self._result = self._fetch_result(timeout)
             return self._result
+
+    def _fetch_result(self, timeout: float | None) -> PrimitiveResult:
+        self.wait_for_final_state(timeout)
+        client = self._provider.client
+        for job in self._qoro_jobs:
+            if job.status() is not JobStatus.DONE:
+                ensure_completed(client.job_status(job.job_id()), job.job_id())
+        labels = self._payload.labels()
+        raw = [
+            fetch_results(client, job.job_id(), labels[k], shots=job.shots)
+            for k, job in enumerate(self._qoro_jobs)
+        ]
+        return self._codec.decode(self._payload, raw, self._circuit_metadata)
 
 
 # --- submission and journaling -------------------------------------------------------
@@ -241,47 +272,36 @@ def submit_call(provider: QoroProvider, specs: Sequence[JobSpec]) -> list[str]:
 
 
 def journal_call(
-    provider: QoroProvider, kind: str, backend_name: str, payload: dict[str, Any]
+    provider: QoroProvider, kind: str, backend_name: str, payload: CallPayload
 ) -> None:
     """Journal a call: the payload under the first id, a pointer to it under the others."""
-    job_ids = [str(job["job_id"]) for job in payload["jobs"]]
-    record_quietly(provider.journal, job_ids[0], kind, backend_name, payload, base_url=provider.url)
-    for job_id in job_ids[1:]:
-        record_quietly(
-            provider.journal,
-            job_id,
-            kind,
-            backend_name,
-            {"format": PAYLOAD_FORMAT, "primary": job_ids[0]},
-            base_url=provider.url,
-        )
+    primary, *others = [job.job_id for job in payload.jobs]
+    record_quietly(
+        provider.journal, primary, kind, backend_name, payload.to_json(), base_url=provider.url
+    )
+    pointer = PointerPayload(primary).to_json()
+    for job_id in others:
+        record_quietly(provider.journal, job_id, kind, backend_name, pointer, base_url=provider.url)
 
 
 def rebuild_job(
-    provider: QoroProvider, entry: JournalEntry, codec: ResultCodec
+    provider: QoroProvider, entry: JournalEntry, codec: ResultCodec[Any]
 ) -> QoroPrimitiveJob:
     """The primitive job of a journal entry (any Qoro job of the call), for ``retrieve_job``."""
-    payload = entry.payload
-    if "primary" in payload:
-        primary = provider.journal.lookup(str(payload["primary"]))
-        if primary is None or "jobs" not in primary.payload:
-            raise QoroJobError(
-                f"Job {entry.job_id} is one of the Qoro jobs of a {codec.kind} call whose first job is "
-                f"{payload['primary']}, and the local job journal ({provider.journal.path}) has no entry "
-                f"for {payload['primary']} (it was deleted, or written to another journal), so the call "
-                "cannot be rebuilt. Set QISKIT_DIVI_JOURNAL to the journal file (or a copy) of the process "
-                "that submitted it. The raw results of each Qoro job stay readable: "
-                f"QoroJob(None, {entry.job_id!r}, provider=provider).raw_results().",
-                job_id=entry.job_id,
-            )
-        entry, payload = primary, primary.payload
-    if payload.get("format") != PAYLOAD_FORMAT:
+    entry = _primary_entry(provider, entry, codec.kind)
+    try:
+        payload = codec.read(entry.payload)
+    except UnknownPayloadFormatError as exc:
         raise QoroJobError(
-            f"Job {entry.job_id} was journaled in format {payload.get('format')!r}; this version of "
-            f"qiskit_divi reads format {PAYLOAD_FORMAT}. Retrieve it with the qiskit_divi version that "
-            "submitted it.",
+            f"Job {entry.job_id} was journaled in format {exc.found!r}; this version of "
+            f"qiskit_divi reads format {PAYLOAD_FORMAT}. Retrieve it with the qiskit_divi "
+            "version that submitted it.",
             job_id=entry.job_id,
-        )
+        ) from None
+    except JournalError as exc:
+        raise QoroJobError(
+            f"The journal entry of job {entry.job_id} cannot be read: {exc}", job_id=entry.job_id
+        ) from exc
     backend: QoroBackend | None
     try:
         backend = provider.get_backend(entry.backend_name)
@@ -296,3 +316,22 @@ def rebuild_job(
     return QoroPrimitiveJob(
         provider, codec, payload, backend=backend, backend_name=entry.backend_name
     )
+
+
+def _primary_entry(provider: QoroProvider, entry: JournalEntry, kind: str) -> JournalEntry:
+    """``entry`` itself, or the entry of the call's first job when ``entry`` points there."""
+    primary_id = primary_of(entry.payload)
+    if primary_id is None:
+        return entry
+    primary = provider.journal.lookup(str(primary_id))
+    if primary is None or "jobs" not in primary.payload:
+        raise QoroJobError(
+            f"Job {entry.job_id} is one of the Qoro jobs of a {kind} call whose first job is "
+            f"{primary_id}, and the local job journal ({provider.journal.path}) has no entry "
+            f"for {primary_id} (it was deleted, or written to another journal), so the call "
+            "cannot be rebuilt. Set QISKIT_DIVI_JOURNAL to the journal file (or a copy) of the "
+            "process that submitted it. The raw results of each Qoro job stay readable: "
+            f"QoroJob(None, {entry.job_id!r}, provider=provider).raw_results().",
+            job_id=entry.job_id,
+        )
+    return primary

@@ -52,13 +52,19 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .._circuits import positive_int
 from ..api.errors import QoroInputError
+from ..api.validation import (
+    boolean,
+    is_integer,
+    non_empty_str,
+    optional_positive_seconds,
+    positive_int,
+    positive_number,
+)
 
 _SEED_NAMES = frozenset({"seed", "seed_simulator", "simulator_seed", "seed_estimator"})
 
@@ -111,7 +117,7 @@ _SAMPLER_ADVICE: dict[str, str] = {
 
 def _estimator_shots_advice(value: Any) -> str:
     equivalent = ""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+    if is_integer(value) and value > 0:
         equivalent = (
             f" (default_shots={int(value)} is default_precision={1 / math.sqrt(int(value)):.6g})"
         )
@@ -128,52 +134,21 @@ OptionsT = TypeVar("OptionsT", "SamplerOptions", "EstimatorOptions")
 # --- checks of one field ---------------------------------------------------------------
 
 
-def _check_timeout(name: str, value: Any) -> Any:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0
-    ):
-        raise QoroInputError(f"{name} must be a positive number of seconds or None, got {value!r}.")
-    return value
-
-
-def _check_bool(name: str, value: Any) -> Any:
-    if not isinstance(value, bool):
-        raise QoroInputError(f"{name} must be True or False, got {value!r}.")
-    return value
-
-
-def _check_tag(name: str, value: Any) -> Any:
-    if not isinstance(value, str) or not value:
-        raise QoroInputError(f"{name} must be a non-empty string, got {value!r}.")
-    return value
-
-
-def _check_precision(name: str, value: Any) -> Any:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise QoroInputError(f"{name} must be a positive number, got {value!r}.")
-    return value
-
-
-_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "default_shots": lambda name, value: positive_int(value, name),
-    "default_precision": _check_precision,
-    "abelian_grouping": _check_bool,
-    "scale_shots_by_norm": _check_bool,
-    "timeout": _check_timeout,
-    "progress": _check_bool,
-    "tag": _check_tag,
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "default_shots": positive_int,
+    "default_precision": positive_number,
+    "abelian_grouping": boolean,
+    "scale_shots_by_norm": boolean,
+    "timeout": optional_positive_seconds,
+    "progress": boolean,
+    "tag": non_empty_str,
 }
 """The check of each field: raises :class:`QoroInputError`, returns the value to store."""
 
 
 def _check(name: str, value: Any) -> Any:
     check = _CHECKS.get(name)
-    return value if check is None else check(name, value)
+    return value if check is None else check(value, name)
 
 
 def _unknown(cls: type, names: list[str], values: dict[str, Any] | None = None) -> QoroInputError:

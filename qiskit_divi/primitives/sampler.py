@@ -1,8 +1,10 @@
 """``SamplerV2``: Qiskit's sampler primitive on a Qoro backend.
 
->>> sampler = SamplerV2(mode=backend)                # backend = provider.get_backend(...)
->>> result = sampler.run([(isa_circuit, parameter_values)], shots=1000).result()
->>> result[0].data.meas.get_counts()
+.. code-block:: python
+
+    sampler = SamplerV2(mode=backend)                # backend = provider.get_backend(...)
+    result = sampler.run([(isa_circuit, parameter_values)], shots=1000).result()
+    result[0].data.meas.get_counts()
 
 How a call travels:
 
@@ -27,12 +29,8 @@ How a call travels:
   such PUBs still sends one job, of one one-shot circuit labelled
   ``placeholder``, so that every call has a Qoro job id.
 
-Journal payload (kind ``sampler``; see :mod:`.job` for the common part)::
-
-    {"format": 1, "jobs": [{"job_id": str, "shots": int}, ...],
-     "pubs": [{"job": <index into jobs> | null (not sent), "shots": int, "shape": [int, ...],
-               "num_clbits": int, "registers": [[name, [clbit index, ...]], ...],
-               "circuit_metadata": {...}}, ...]}
+The journal payload (kind ``sampler``) is a
+:class:`~qiskit_divi.primitives.payloads.SamplerPayload`.
 """
 
 from __future__ import annotations
@@ -40,20 +38,30 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from .._circuits import bound_qasm, positive_int, to_qasm
-from ..api.errors import QoroInputError, QoroProtocolError
+from .._circuits import bound_qasm, json_safe, to_qasm
+from ..api.errors import QoroInputError
 from ..api.submission import JobSpec
+from ..api.validation import positive_int
 from ..journal import KIND_SAMPLER
-from ._common import check_isa, check_mode, check_pubs, json_safe, pub_label, shape_size
-from .job import PAYLOAD_FORMAT, QoroPrimitiveJob, journal_call, rebuild_job, submit_call
+from ._common import (
+    check_isa,
+    check_mode,
+    check_pubs,
+    check_total_shots,
+    outcome_bits,
+    retrieve_as,
+)
+from .job import QoroPrimitiveJob, RawResults, journal_call, rebuild_job, submit_call
 from .options import SamplerOptions, coerce_options
+from .payloads import QoroJobRef, SamplerPayload, SamplerPubPlan, pub_label
 
 if TYPE_CHECKING:
     from ..backend import QoroBackend
@@ -64,6 +72,24 @@ logger = logging.getLogger(__name__)
 
 PLACEHOLDER_LABEL = "placeholder"
 """Label of the one circuit sent for a call whose PUBs have nothing to measure."""
+
+
+@dataclass(frozen=True)
+class SamplerPlan:
+    """What a sampler call sends (one :class:`JobSpec` per distinct shots value) and the plan
+    of each PUB."""
+
+    specs: tuple[JobSpec, ...]
+    pubs: tuple[SamplerPubPlan, ...]
+    circuit_metadata: tuple[Any, ...] = ()
+    """Each PUB's circuit metadata as given (the journal keeps the JSON-safe part only)."""
+
+    def payload(self, job_ids: Sequence[str]) -> SamplerPayload:
+        """The journal payload once the jobs of :attr:`specs` have ``job_ids``."""
+        jobs = tuple(
+            QoroJobRef(job_id, spec.shots) for job_id, spec in zip(job_ids, self.specs, strict=True)
+        )
+        return SamplerPayload(jobs=jobs, pubs=self.pubs)
 
 
 class SamplerV2(BaseSamplerV2):
@@ -104,6 +130,36 @@ class SamplerV2(BaseSamplerV2):
         Everything is checked before any request; invalid input raises
         :class:`QoroInputError` (a ``ValueError``) and creates no job.
         """
+        plan = self._plan(pubs, shots, stacklevel=3)
+        if len(plan.specs) > 1:
+            logger.info(
+                "Sampler call with %d distinct shot counts: submitting %d Qoro jobs.",
+                len(plan.specs),
+                len(plan.specs),
+            )
+        backend, options = self._backend, self._options
+        provider = backend.provider
+        payload = plan.payload(submit_call(provider, plan.specs))
+        journal_call(provider, KIND_SAMPLER, backend.name, payload)
+        return QoroPrimitiveJob(
+            provider,
+            SAMPLER_CODEC,
+            payload,
+            backend=backend,
+            backend_name=backend.name,
+            progress=options.progress,
+            timeout=options.timeout,
+            circuit_metadata=plan.circuit_metadata,
+        )
+
+    def plan(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> SamplerPlan:
+        """What :meth:`run` would submit for these arguments (checked as ``run`` checks them);
+        nothing is sent."""
+        return self._plan(pubs, shots, stacklevel=3)
+
+    def _plan(
+        self, pubs: Iterable[SamplerPubLike], shots: int | None, *, stacklevel: int
+    ) -> SamplerPlan:
         options = self._options
         options.validate()
         shots = options.default_shots if shots is None else positive_int(shots, "shots")
@@ -118,79 +174,61 @@ class SamplerV2(BaseSamplerV2):
             check_isa(pub.circuit, index, backend)
             if not pub.circuit.cregs:
                 warnings.warn(
-                    f"PUB {index}: its circuit '{pub.circuit.name}' has no classical registers, so its result "
-                    "has no data and it is not sent. Measure into a register (e.g. circuit.measure_all()) "
-                    "to sample it.",
+                    f"PUB {index}: its circuit '{pub.circuit.name}' has no classical registers, "
+                    "so its result has no data and it is not sent. Measure into a register "
+                    "(e.g. circuit.measure_all()) to sample it.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=stacklevel,  # the caller of run() / plan()
                 )
-
-        by_shots: dict[int, dict[str, str]] = {}
-        pub_entries = []
-        for index, pub in enumerate(coerced):
-            circuit = pub.circuit
-            job: int | None = None
-            if any(len(register) for register in circuit.cregs):
-                circuits = by_shots.setdefault(pub.shots, {})
-                for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
-                    circuits[pub_label(index, flat)] = text
-                job = list(by_shots).index(pub.shots)
-            pub_entries.append(
-                {
-                    "job": job,
-                    "shots": pub.shots,
-                    "shape": list(pub.shape),
-                    "num_clbits": circuit.num_clbits,
-                    "registers": [
-                        [reg.name, [circuit.find_bit(bit).index for bit in reg]]
-                        for reg in circuit.cregs
-                    ],
-                    "circuit_metadata": json_safe(circuit.metadata),
-                }
-            )
-        if not by_shots:
-            by_shots[1] = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
-        specs = [
-            JobSpec(
-                system_name=backend.name,
-                job_type=backend.job_type,
-                circuits=circuits,
-                shots=n,
-                tag=options.tag,
-            )
-            for n, circuits in by_shots.items()
-        ]
-        if len(specs) > 1:
-            logger.info(
-                "Sampler call with %d distinct shot counts: submitting %d Qoro jobs.",
-                len(specs),
-                len(specs),
-            )
-        provider = backend.provider
-        job_ids = submit_call(provider, specs)
-        payload = {
-            "format": PAYLOAD_FORMAT,
-            "jobs": [
-                {"job_id": job_id, "shots": spec.shots} for job_id, spec in zip(job_ids, specs)
-            ],
-            "pubs": pub_entries,
-        }
-        journal_call(provider, KIND_SAMPLER, backend.name, payload)
-        return QoroPrimitiveJob(
-            provider,
-            SAMPLER_CODEC,
-            payload,
-            backend=backend,
-            backend_name=backend.name,
-            progress=options.progress,
-            timeout=options.timeout,
-            circuit_metadata=[pub.circuit.metadata for pub in coerced],
-        )
+        return plan_sampler_call(coerced, backend, tag=options.tag)
 
     @classmethod
     def retrieve(cls, job_id: str, provider: QoroProvider) -> QoroPrimitiveJob:
         """Re-attach to a sampler call by (any of) its Qoro job id(s), from any process."""
-        return _retrieve(job_id, provider, KIND_SAMPLER)
+        return retrieve_as(job_id, provider, KIND_SAMPLER)
+
+
+def plan_sampler_call(pubs: Sequence[SamplerPub], backend: QoroBackend, *, tag: str) -> SamplerPlan:
+    """The jobs and PUB plans of a call of coerced, checked ``pubs`` on ``backend``.
+
+    Nothing is sent: this is what :meth:`SamplerV2.run` submits and journals.
+    """
+    by_shots: dict[int, dict[str, str]] = {}
+    plans = []
+    for index, pub in enumerate(pubs):
+        circuit = pub.circuit
+        job: int | None = None
+        if any(len(register) for register in circuit.cregs):
+            circuits = by_shots.setdefault(pub.shots, {})
+            for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
+                circuits[pub_label(index, flat)] = text
+            job = list(by_shots).index(pub.shots)
+        plans.append(
+            SamplerPubPlan(
+                job=job,
+                shots=pub.shots,
+                shape=tuple(pub.shape),
+                num_clbits=circuit.num_clbits,
+                registers=tuple(
+                    (reg.name, tuple(circuit.find_bit(bit).index for bit in reg))
+                    for reg in circuit.cregs
+                ),
+                circuit_metadata=json_safe(circuit.metadata, {}),
+            )
+        )
+    if not by_shots:
+        by_shots[1] = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
+    specs = tuple(
+        JobSpec(
+            system_name=backend.name,
+            job_type=backend.job_type,
+            circuits=circuits,
+            shots=n,
+            tag=tag,
+        )
+        for n, circuits in by_shots.items()
+    )
+    return SamplerPlan(specs, tuple(plans), tuple(pub.circuit.metadata for pub in pubs))
 
 
 def _placeholder_circuit() -> QuantumCircuit:
@@ -199,46 +237,12 @@ def _placeholder_circuit() -> QuantumCircuit:
     return circuit
 
 
-def _retrieve(job_id: str, provider: QoroProvider, kind: str) -> QoroPrimitiveJob:
-    # retrieve_job(kind=...) raises unless the journal says the job is of that kind.
-    return cast(QoroPrimitiveJob, provider.retrieve_job(job_id, kind=kind))
-
-
 # --- decoding ----------------------------------------------------------------------
 
 
-def _outcome_bits(
-    counts: Mapping[str, Any], num_clbits: int, label: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct outcomes as a bool matrix (column ``i`` = clbit ``i``) and their counts, ascending."""
-    keys: dict[str, int] = {}
-    for key, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise QoroProtocolError(
-                f"Malformed server reply: circuit '{label}' has expectation values, not counts."
-            )
-        bits = key.replace(" ", "")
-        if len(bits) > num_clbits or not set(bits) <= {"0", "1"}:
-            raise QoroProtocolError(
-                f"Malformed server reply: counts of circuit '{label}' have the key {key!r}, which is not "
-                f"a bitstring of at most {num_clbits} bits."
-            )
-        bits = bits.zfill(num_clbits)
-        keys[bits] = keys.get(bits, 0) + int(value)
-    ordered = sorted(keys)
-    if num_clbits == 0 or not ordered:
-        return np.zeros((len(ordered), num_clbits), dtype=bool), np.array(
-            [keys[k] for k in ordered], dtype=np.int64
-        )
-    text = np.frombuffer("".join(ordered).encode("ascii"), dtype=np.uint8).reshape(
-        len(ordered), num_clbits
-    )
-    matrix = (text == ord("1"))[:, ::-1]  # rightmost character is clbit 0
-    return matrix, np.array([keys[k] for k in ordered], dtype=np.int64)
-
-
 def _packed(matrix: np.ndarray, clbits: Sequence[int]) -> np.ndarray:
-    """Rows of ``matrix`` restricted to ``clbits`` (bit j of the register = clbit ``clbits[j]``), packed big-endian."""
+    """Rows of ``matrix`` restricted to ``clbits`` (bit j of the register = clbit
+    ``clbits[j]``), packed big-endian."""
     num_bits = len(clbits)
     num_bytes = (num_bits + 7) // 8
     sub = matrix[:, list(clbits)[::-1]]  # most significant register bit first
@@ -249,74 +253,66 @@ def _packed(matrix: np.ndarray, clbits: Sequence[int]) -> np.ndarray:
     )
 
 
-class _SamplerCodec:
+def _pub_result(
+    index: int, pub: SamplerPubPlan, raw: RawResults, job_id: str | None, metadata: Any
+) -> SamplerPubResult:
+    """One PUB's registers as bit arrays of its shape (empty when it was not sent)."""
+    shape, shots = pub.shape, pub.shots
+    arrays = {
+        name: np.zeros((pub.size, shots, (len(clbits) + 7) // 8), dtype=np.uint8)
+        for name, clbits in pub.registers
+    }
+    if pub.job is not None:  # a PUB that was not sent has no bits: its arrays stay empty
+        results = raw[pub.job]
+        for flat in range(pub.size):
+            label = pub_label(index, flat)
+            matrix, counts = outcome_bits(results[label], pub.num_clbits, label)
+            check_total_shots(counts, shots, label)
+            for name, clbits in pub.registers:
+                arrays[name][flat] = np.repeat(_packed(matrix, clbits), counts, axis=0)
+    data = DataBin(
+        **{
+            name: BitArray(arrays[name].reshape(shape + arrays[name].shape[1:]), len(clbits))
+            for name, clbits in pub.registers
+        },
+        shape=shape,
+    )
+    return SamplerPubResult(
+        data, metadata={"shots": shots, "circuit_metadata": metadata, "job_id": job_id}
+    )
+
+
+class SamplerCodec:
+    """Reads sampler journal payloads and decodes their results."""
+
     kind = KIND_SAMPLER
 
-    def labels(self, payload: Mapping[str, Any]) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in payload["jobs"]]
-        for index, pub in enumerate(payload["pubs"]):
-            if pub["job"] is not None:
-                out[pub["job"]].extend(
-                    pub_label(index, flat) for flat in range(shape_size(pub["shape"]))
-                )
-        return out
+    def read(self, data: Mapping[str, Any]) -> SamplerPayload:
+        return SamplerPayload.from_json(data)
 
     def decode(
         self,
-        payload: Mapping[str, Any],
-        raw: Sequence[Mapping[str, Mapping[str, Any]]],
+        payload: SamplerPayload,
+        raw: RawResults,
         circuit_metadata: Sequence[Any] | None,
     ) -> PrimitiveResult:
-        job_ids = [job["job_id"] for job in payload["jobs"]]
-        results = []
-        for index, pub in enumerate(payload["pubs"]):
-            shape = tuple(pub["shape"])
-            shots = int(pub["shots"])
-            size = shape_size(shape)
-            registers = [(name, list(clbits)) for name, clbits in pub["registers"]]
-            arrays = {
-                name: np.zeros((size, shots, (len(clbits) + 7) // 8), dtype=np.uint8)
-                for name, clbits in registers
-            }
-            for flat in range(size if pub["job"] is not None else 0):  # a PUB not sent has no bits
-                label = pub_label(index, flat)
-                matrix, counts = _outcome_bits(raw[pub["job"]][label], pub["num_clbits"], label)
-                if int(counts.sum()) != shots:
-                    raise QoroProtocolError(
-                        f"Malformed server reply: circuit '{label}' returned {int(counts.sum())} shots, not {shots}."
-                    )
-                for name, clbits in registers:
-                    arrays[name][flat] = np.repeat(_packed(matrix, clbits), counts, axis=0)
-            data = DataBin(
-                **{
-                    name: BitArray(
-                        arrays[name].reshape(shape + arrays[name].shape[1:]), len(clbits)
-                    )
-                    for name, clbits in registers
-                },
-                shape=shape,
+        job_ids = [job.job_id for job in payload.jobs]
+        results = [
+            _pub_result(
+                index,
+                pub,
+                raw,
+                None if pub.job is None else job_ids[pub.job],
+                pub.circuit_metadata if circuit_metadata is None else circuit_metadata[index],
             )
-            metadata = (
-                circuit_metadata[index]
-                if circuit_metadata is not None
-                else pub.get("circuit_metadata", {})
-            )
-            results.append(
-                SamplerPubResult(
-                    data,
-                    metadata={
-                        "shots": shots,
-                        "circuit_metadata": metadata,
-                        "job_id": None if pub["job"] is None else job_ids[pub["job"]],
-                    },
-                )
-            )
+            for index, pub in enumerate(payload.pubs)
+        ]
         return PrimitiveResult(results, metadata={"version": 2, "job_ids": job_ids})
 
 
-SAMPLER_CODEC = _SamplerCodec()
+SAMPLER_CODEC = SamplerCodec()
 
 
 def retrieve_sampler_job(provider: QoroProvider, entry: JournalEntry) -> QoroPrimitiveJob:
-    """Retriever registered for the ``sampler`` journal kind."""
+    """The :class:`QoroPrimitiveJob` of a ``sampler`` journal entry (``provider.retrieve_job``)."""
     return rebuild_job(provider, entry, SAMPLER_CODEC)

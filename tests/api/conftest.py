@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import vcr
 
 from qiskit_divi.api.client import QoroClient
 from qiskit_divi.api.retry import RetryPolicy
@@ -103,11 +106,6 @@ def client(scripted):
 
 # --- cassettes ---------------------------------------------------------------------
 
-import os
-from pathlib import Path
-
-import vcr
-
 CASSETTE_DIR = Path(__file__).resolve().parents[2] / "cassettes"
 RECORDING = os.environ.get("QISKIT_DIVI_RECORD") == "1"
 REPLAY_URL = "http://qoro.replay.invalid/api"
@@ -166,7 +164,8 @@ def cassette(request, recording_target, no_sockets):
     name = f"{request.node.name}.yaml"
     if not RECORDING and not (CASSETTE_DIR / name).exists():
         pytest.fail(
-            f"cassette {name} is missing: record it with QISKIT_DIVI_RECORD=1 pytest {request.node.nodeid}"
+            f"cassette {name} is missing: record it with "
+            f"QISKIT_DIVI_RECORD=1 pytest {request.node.nodeid}"
         )
     policy = RetryPolicy(max_attempts=2, backoff_base=0.001)
     with (

@@ -6,7 +6,10 @@ from hypothesis import strategies as st
 
 from qiskit_divi.api.circuits import chunk_packed_circuits, pack_circuit, unpack_circuit
 
-QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+QASM = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\n'
+    "measure q -> c;\n"
+)
 
 
 def test_packing_is_deterministic_and_reversible():

@@ -82,9 +82,11 @@ def test_cancel_then_conflict(cassette):
 def test_rejected_token(cassette):
     from qiskit_divi.api.client import QoroClient
 
-    with QoroClient("wrong-token-xyz", cassette.base_url) as stranger:
-        with pytest.raises(QoroAuthenticationError, match="QORO_API_KEY") as info:
-            stranger.list_systems()
+    with (
+        QoroClient("wrong-token-xyz", cassette.base_url) as stranger,
+        pytest.raises(QoroAuthenticationError, match="QORO_API_KEY") as info,
+    ):
+        stranger.list_systems()
     assert info.value.status_code == 401
     assert "wrong-token-xyz" not in str(info.value)
 

@@ -138,9 +138,11 @@ def test_delete_answered_404_after_an_ambiguous_attempt_counts_as_done(scripted,
 
 def test_a_post_never_sent_is_retried_then_reports_the_connection(token):
     policy = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.002)
-    with QoroClient(token, "http://127.0.0.1:9/api", retry_policy=policy) as unreachable:
-        with pytest.raises(QoroConnectionError, match="Could not reach") as info:
-            unreachable.init_job(INIT)
+    with (
+        QoroClient(token, "http://127.0.0.1:9/api", retry_policy=policy) as unreachable,
+        pytest.raises(QoroConnectionError, match="Could not reach") as info,
+    ):
+        unreachable.init_job(INIT)
     assert info.value.retriable and unreachable.stats["requests"] == 3
 
 

@@ -126,7 +126,8 @@ def large_histograms(draw):
     while len(outcomes) < size:
         outcomes.update(int(v) for v in rng.integers(0, 2**n_bits, size=size, dtype=np.uint64))
     counts = rng.geometric(0.3, size=len(outcomes)) + rng.integers(0, 2, size=len(outcomes)) * 300
-    return n_bits, {int_to_bitstr(o, n_bits): int(c) for o, c in zip(sorted(outcomes), counts)}
+    pairs = zip(sorted(outcomes), counts, strict=True)
+    return n_bits, {int_to_bitstr(o, n_bits): int(c) for o, c in pairs}
 
 
 def _decode_both(payload: bytes, monkeypatch) -> list:

@@ -3,6 +3,7 @@ import pytest
 from qiskit_divi.api.errors import QoroProtocolError
 from qiskit_divi.api.models import (
     QPU,
+    UNKNOWN_STATUS_MEANS,
     AddCircuitsRequest,
     InitJobRequest,
     JobStatus,
@@ -88,6 +89,7 @@ def test_status_parsing_tolerates_unknown_values():
     assert parse_job_status({"status": "RUNNING", "data": 1}).status is JobStatus.RUNNING
     reply = parse_job_status({"status": "QUEUED"})
     assert reply.status is None and reply.raw_status == "QUEUED" and not reply.is_final
+    assert not reply.is_known and reply.meaning is UNKNOWN_STATUS_MEANS is JobStatus.RUNNING
     failed = parse_job_status({"status": "FAILED", "reason": "boom"})
     assert failed.is_final and failed.reason == "boom"
 

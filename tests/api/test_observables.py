@@ -21,6 +21,8 @@ def test_join_and_split():
         ("XY;Z", "same length"),
         ("XA", "only I, X, Y, Z"),
         ("", "must not be empty"),
+        ("XA;Z", "same length"),  # widths first, as divi checks them, wherever ham_ops enter
+        (";", "must not be empty"),
     ],
 )
 def test_invalid_ham_ops(ham_ops, message):

@@ -120,9 +120,11 @@ def test_properties_existing_fields_are_kept():
     normalized = _normalize_properties(
         {"backend_name": "mine", "backend_version": "9.9", "last_update_date": OTHER_DATE}, DATE
     )
-    assert (normalized["backend_name"], normalized["backend_version"], normalized["last_update_date"]) == (
-        "mine", "9.9", OTHER_DATE,
-    )  # fmt: skip
+    assert (
+        normalized["backend_name"],
+        normalized["backend_version"],
+        normalized["last_update_date"],
+    ) == ("mine", "9.9", OTHER_DATE)
 
 
 def test_properties_nested_entries_are_normalised_without_mutating_the_input():

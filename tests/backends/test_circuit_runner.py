@@ -1,4 +1,5 @@
-"""CircuitRunner and ExecutionResult: divi-runner-api.md sections 2, 3 and the section 13 checklist."""
+"""CircuitRunner and ExecutionResult: divi-runner-api.md sections 2, 3 and the section 13
+checklist."""
 
 from __future__ import annotations
 

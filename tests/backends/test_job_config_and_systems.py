@@ -1,4 +1,5 @@
-"""JobConfig, the enums, QPU/QPUSystem and the systems cache (divi-runner-api.md sections 1, 4-6)."""
+"""JobConfig, the enums, QPU/QPUSystem and the systems cache (divi-runner-api.md sections 1,
+4-6)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def systems_cache():
 
 def test_exports():
     for name in [
-        "CircuitRunner", "ExecutionResult", "ParallelSimulator", "JobConfig", "JobStatus", "JobType",
-        "QPU", "QPUSystem", "convert_counts_to_probs", "reverse_dict_endianness",
+        "CircuitRunner", "ExecutionResult", "ParallelSimulator", "JobConfig", "JobStatus",
+        "JobType", "QPU", "QPUSystem", "convert_counts_to_probs", "reverse_dict_endianness",
         "create_backend_from_properties", "parse_qpu_systems", "update_qpu_systems_cache",
         "get_qpu_system", "get_available_qpu_systems", "QoroService", "MaxRetriesReachedError",
     ]:  # fmt: skip
@@ -87,9 +88,13 @@ def test_qpu_system_value_semantics():
 
 def test_job_config_defaults():
     config = JobConfig()
-    assert (config.shots, config.qpu_system, config.use_circuit_packing, config.tag, config.force_sampling) == (
-        None, None, None, "default", False,
-    )  # fmt: skip
+    assert (
+        config.shots,
+        config.qpu_system,
+        config.use_circuit_packing,
+        config.tag,
+        config.force_sampling,
+    ) == (None, None, None, "default", False)
 
 
 @pytest.mark.parametrize("system", ["qoro_maestro", SYSTEM, None])

@@ -5,12 +5,17 @@ emulator over real HTTP and, where the contract inspects call arguments, a mocke
 from __future__ import annotations
 
 import json
+import logging
 from unittest import mock
 
 import pytest
 import requests
+from sample_circuits import bell_qasm
 
+from qiskit_divi.api.client import TIMEOUTS, QoroClient
 from qiskit_divi.api.errors import QoroError, QoroJobError
+from qiskit_divi.api.models import UNKNOWN_STATUS_MEANS
+from qiskit_divi.api.submission import JobSpec, submit_job
 from qiskit_divi.backends import (
     ExecutionResult,
     JobConfig,
@@ -23,13 +28,14 @@ from qiskit_divi.backends import (
     _qoro_service,
 )
 
-BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+BELL = bell_qasm()
 
 
 def x_circuit(n_qubits: int, flipped: list[int]) -> str:
     body = "".join(f"x q[{i}];\n" for i in flipped)
     measures = "".join(f"measure q[{i}] -> c[{i}];\n" for i in range(n_qubits))
-    return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n_qubits}];\ncreg c[{n_qubits}];\n{body}{measures}'
+    header = f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n_qubits}];\ncreg c[{n_qubits}];\n'
+    return header + body + measures
 
 
 @pytest.fixture
@@ -68,6 +74,16 @@ def test_key_from_dotenv(monkeypatch, tmp_path, emulator_server):
     with mock.patch.object(QoroService, "fetch_qpu_systems"):
         service = QoroService(url=emulator_server.base_url)
     assert service.auth_token == "Bearer env_api_key"
+
+
+def test_key_from_a_dotenv_file(monkeypatch, tmp_path, emulator_server, emulator_token):
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    (tmp_path / "project").mkdir()
+    (tmp_path / ".env").write_text(f"QORO_API_KEY={emulator_token}\n")
+    monkeypatch.chdir(tmp_path / "project")  # found from the working directory upwards
+    service = QoroService(url=emulator_server.base_url)
+    assert service.auth_token == f"Bearer {emulator_token}"
+    assert service.test_connection().status_code == 200
 
 
 def test_config_without_system(service, emulator_token, emulator_server):
@@ -139,6 +155,41 @@ def test_raise_with_details_text():
     response._content = b"plain text"
     with pytest.raises(requests.HTTPError, match="^400 Bad Request: plain text$"):
         _qoro_service._raise_with_details(response)
+
+
+def test_requests_use_the_client_timeouts(emulator_server, emulator_token):
+    client = QoroClient(emulator_token, emulator_server.base_url, timeouts={"status": 7})
+    service = QoroService(client=client)
+    submitted = service.submit_circuits({"c": BELL})
+    with mock.patch.object(service, "_make_request", wraps=service._make_request) as spy:
+        service.poll_job_status(submitted, verbose=False)
+        service.cancel_job(submitted)
+    assert spy.call_args_list == [
+        mock.call("get", f"job/{submitted.job_id}/status/", timeout=7),
+        mock.call("post", f"job/{submitted.job_id}/cancel/", timeout=TIMEOUTS["cancel"]),
+    ]
+
+
+def test_service_and_client_send_the_same_bodies(service, emulator_token, emulator_server):
+    """One submission path: QoroService and submit_job put the same bytes on the wire."""
+    circuits = {"x0": x_circuit(3, [0]), "bell": BELL}
+    client = QoroClient(emulator_token, emulator_server.base_url)
+    bodies = []
+    for session in (service.client._session, client._session):
+        with mock.patch.object(session, "request", wraps=session.request) as spy:
+            if session is client._session:
+                submit_job(client, JobSpec("qoro_maestro", JobType.SIMULATE, circuits, shots=1000))
+            else:
+                service.submit_circuits(circuits)
+        bodies.append(
+            [
+                (c.args[0], c.args[1].rsplit("/api/", 1)[1].split("/")[-2], c.kwargs["data"])
+                for c in spy.call_args_list
+            ]
+        )
+    service_bodies, client_bodies = bodies
+    assert [b[:2] for b in service_bodies] == [("POST", "init"), ("POST", "add_circuits")]
+    assert service_bodies == client_bodies
 
 
 def test_connection_and_systems(service):
@@ -324,9 +375,11 @@ def test_failed_upload_discards_the_job(service, emulator_server):
         return real(method, endpoint, **kwargs)
 
     held = emulator_server.job_count
-    with mock.patch.object(service, "_make_request", side_effect=failing):
-        with pytest.raises(requests.HTTPError, match="boom"):
-            service.submit_circuits({"c": BELL})
+    with (
+        mock.patch.object(service, "_make_request", side_effect=failing),
+        pytest.raises(requests.HTTPError, match="boom"),
+    ):
+        service.submit_circuits({"c": BELL})
     assert emulator_server.job_count == held
 
 
@@ -385,6 +438,41 @@ def test_max_retries_and_progress(slow_service):
         )
     assert [n for n, _ in seen] == [1, 2, 3] and {s for _, s in seen} <= {"PENDING", "RUNNING"}
     slow_service.cancel_job(submitted)
+
+
+def _status_replies(*statuses: str):
+    """A ``_make_request`` stand-in answering status requests in turn (the last repeats)."""
+    replies = list(statuses)
+
+    def answer(method, endpoint, **kwargs):
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(
+            {"status": replies.pop(0) if len(replies) > 1 else replies[0]}
+        ).encode()
+        return response
+
+    return answer
+
+
+def test_an_unknown_status_means_running_and_is_not_final(service, caplog):
+    job = ExecutionResult(results=None, job_id="job-unknown")
+    seen = []
+    with (
+        mock.patch.object(
+            service,
+            "_make_request",
+            side_effect=_status_replies("VALIDATING", "VALIDATING", "COMPLETED"),
+        ) as fake,
+        caplog.at_level(logging.WARNING, logger="qiskit_divi"),
+    ):
+        assert service.poll_job_status(job, verbose=False) is JobStatus.RUNNING
+        status = service.poll_job_status(
+            job, loop_until_complete=True, progress_callback=lambda n, s: seen.append(s)
+        )
+    assert status is JobStatus.COMPLETED and seen == ["RUNNING"] and fake.call_count == 3
+    assert JobStatus.RUNNING is UNKNOWN_STATUS_MEANS
+    assert "'VALIDATING'" in caplog.text and "treating it as RUNNING" in caplog.text
 
 
 def test_on_complete_receives_the_final_response(service):
@@ -463,9 +551,12 @@ def test_results_not_ready_keep_divi_message_when_the_status_is_unknown(service)
     def answer(method, endpoint, **kwargs):
         _qoro_service._raise_with_details(bad)
 
-    with mock.patch.object(service, "_make_request", side_effect=answer), pytest.raises(
-        requests.HTTPError,
-        match="^400 Bad Request: Job results not available, likely job is still running. Wait",
+    with (
+        mock.patch.object(service, "_make_request", side_effect=answer),
+        pytest.raises(
+            requests.HTTPError,
+            match="^400 Bad Request: Job results not available, likely job is still running. Wait",
+        ),
     ):
         service.get_job_results(ExecutionResult(results=None, job_id="j"))
 

@@ -67,7 +67,7 @@ def _check(backend, pubs, level) -> None:
         mapped = [[o.apply_layout(isa.layout)] for o in obs]
         submitted.append((isa, mapped, values_for(isa, circuit, values)))
     result = EstimatorV2(mode=backend).run(submitted, precision=PRECISION).result()
-    for (circuit, obs, values), pub_result in zip(pubs, result):
+    for (circuit, obs, values), pub_result in zip(pubs, result, strict=True):
         evs = pub_result.data.evs
         bindings = (
             [circuit] if values is None else [circuit.assign_parameters(row) for row in values]
@@ -77,7 +77,8 @@ def _check(backend, pubs, level) -> None:
             for b, bound in enumerate(bindings):
                 exact = _exact(bound, observable)
                 assert abs(evs[k, b] - exact) <= _tolerance(observable, exact_job), (
-                    f"{circuit.name} observable {observable.to_list()} binding {b}: {evs[k, b]} vs exact {exact}"
+                    f"{circuit.name} observable {observable.to_list()} binding {b}: "
+                    f"{evs[k, b]} vs exact {exact}"
                 )
 
 

@@ -30,7 +30,7 @@ def _check(simulator: ParallelSimulator, circuits: list[QuantumCircuit]) -> None
     texts = {f"c{i}": qasm2.dumps(circuit) for i, circuit in enumerate(circuits)}
     rows = simulator.submit_circuits(texts).results
     assert [row["label"] for row in rows] == list(texts)
-    for circuit, row in zip(circuits, rows):
+    for circuit, row in zip(circuits, rows, strict=True):
         counts = {int(key.replace(" ", ""), 2): value for key, value in row["results"].items()}
         assert_sampled_from(counts, outcome_probabilities(circuit), circuit.name)
 

@@ -28,7 +28,7 @@ def _results(service: QoroService, circuits: list[QuantumCircuit], **kwargs) -> 
 
 
 def _check_simulate(service: QoroService, circuits: list[QuantumCircuit]) -> None:
-    for circuit, counts in zip(circuits, _results(service, circuits)):
+    for circuit, counts in zip(circuits, _results(service, circuits), strict=True):
         as_integers = {int(key.replace(" ", ""), 2): value for key, value in counts.items()}
         assert_sampled_from(as_integers, outcome_probabilities(circuit), circuit.name)
 
@@ -37,7 +37,8 @@ def _check_expectation(
     service: QoroService, circuits: list[QuantumCircuit], terms: list[str]
 ) -> None:
     """``terms`` are wire terms: qubit 0 is the leftmost letter (the reverse of Qiskit labels)."""
-    for circuit, values in zip(circuits, _results(service, circuits, ham_ops=";".join(terms))):
+    results = _results(service, circuits, ham_ops=";".join(terms))
+    for circuit, values in zip(circuits, results, strict=True):
         state = Statevector(without_measurements(circuit))
         for term in terms:
             exact = float(np.real(state.expectation_value(Pauli(term[::-1]))))

@@ -37,7 +37,7 @@ def _check(backend, pubs, level) -> None:
         )
         submitted.append((isa, values_for(isa, circuit, values)))
     result = SamplerV2(mode=backend).run(submitted, shots=SHOTS).result()
-    for (circuit, values), pub_result in zip(pubs, result):
+    for (circuit, values), pub_result in zip(pubs, result, strict=True):
         joined = pub_result.join_data()
         bindings = [()] if values is None else [(b,) for b in range(len(values))]
         for loc in bindings:

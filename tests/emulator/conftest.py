@@ -174,7 +174,8 @@ def other_token() -> str:
 
 @pytest.fixture
 def client() -> Iterator[Callable[..., Api]]:
-    """``client(server, token=TOKEN)``: an :class:`Api` for any server and token (None: no header)."""
+    """``client(server, token=TOKEN)``: an :class:`Api` for any server and token (None: no
+    header)."""
     made: list[Api] = []
 
     def make(srv: EmulatorServer, token: str | None = TOKEN) -> Api:

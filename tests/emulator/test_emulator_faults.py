@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import requests
 
@@ -129,15 +130,20 @@ def test_seeded_faults_are_deterministic(make_server, client):
 
 
 def test_fault_config_is_validated():
-    for bad in (
-        {"error_rate": 1.5},
-        {"error_rate": 0.6, "reset_after_rate": 0.6},
-        {"error_statuses": (500,)},
-        {"retry_after": "soon"},
-        {"latency_seconds": -1},
-        {"endpoints": frozenset({"nope"})},
-        {"methods": frozenset({"FETCH"})},
+    for bad, message in (
+        ({"error_rate": 1.5}, "error_rate must be a number between 0 and 1, got 1.5"),
+        ({"latency_rate": True}, "latency_rate must be a number between 0 and 1, got True"),
+        ({"error_rate": 0.6, "reset_after_rate": 0.6}, "add up to 1.2"),
+        ({"error_statuses": (500,)}, "error_statuses"),
+        ({"retry_after": "soon"}, "retry_after"),
+        ({"latency_seconds": -1}, "latency_seconds must be a non-negative number of seconds"),
+        ({"queue_delay_seconds": float("nan")}, "queue_delay_seconds must be a non-negative"),
+        ({"endpoints": frozenset({"nope"})}, "unknown names"),
+        ({"methods": frozenset({"FETCH"})}, "unknown methods"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"FaultConfig.*{message}"):
             FaultConfig(**bad)
+    with pytest.raises(ValueError, match="rate must be a number between 0 and 1, got 2"):
+        FaultConfig.mixed(2)
     assert not FaultConfig().injects_request_faults
+    assert type(FaultConfig(error_rate=np.float64(0.5)).error_rate) is float

@@ -6,9 +6,11 @@ import base64
 import gzip
 import json
 import logging
+import re
 import time
 import uuid
 
+import numpy as np
 import pytest
 import requests
 
@@ -412,8 +414,8 @@ def test_duplicate_labels_are_400(api, qasm):
     assert api.add(job_id, {"a": qasm(1)}, finalized=True).status_code == 400
     packed = pack_circuit(qasm(1))
     raw = (
-        '{"circuits": {"b": "%s", "b": "%s"}, "mode": "append", "finalized": "true", "shots": 10}'
-        % (packed, packed)
+        f'{{"circuits": {{"b": "{packed}", "b": "{packed}"}}, "mode": "append", '
+        '"finalized": "true", "shots": 10}'
     )
     resp = api.post(
         f"job/{job_id}/add_circuits/", data=raw, headers={"Content-Type": "application/json"}
@@ -521,6 +523,47 @@ def test_server_object_contract(qasm):
         requests.get(srv.base_url + "/", headers={"Authorization": "Bearer t1"}, timeout=2)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min_job_seconds", -0.1),
+        ("min_job_seconds", float("inf")),
+        ("min_job_seconds", True),
+        ("seed", -1),
+        ("seed", 1.5),
+        ("seed", False),
+        ("idempotency", 1),
+        ("idempotency_ttl_seconds", 0),
+        ("max_shots", 0),
+        ("max_shots", True),
+        ("max_body_bytes", 1e6),
+        ("default_page_size", "100"),
+        ("max_page_size", -1),
+        ("idempotency_max_keys", None),
+    ],
+)
+def test_emulator_config_refuses_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field}.* must be .*got {re.escape(repr(value))}"):
+        EmulatorConfig(**{field: value})
+
+
+def test_emulator_config_keeps_plain_python_numbers():
+    config = EmulatorConfig(max_shots=np.int64(500), seed=np.int64(3), min_job_seconds=0)
+    assert (config.max_shots, config.seed) == (500, 3)
+    assert type(config.max_shots) is int and type(config.seed) is int
+    assert config == EmulatorConfig(max_shots=500, seed=3, min_job_seconds=0.0)
+    with pytest.raises(ValueError, match=r"default_page_size \(20\) must not exceed .*\(10\)"):
+        EmulatorConfig(default_page_size=20, max_page_size=10)
+    with pytest.raises(ValueError, match="At least one system"):
+        EmulatorConfig(systems=())
+
+
+@pytest.mark.parametrize("port", [-1, 65536, True, "8080", 80.0])
+def test_server_refuses_a_bad_port(port):
+    with pytest.raises(ValueError, match=f"port must be an integer in 0..65535, got {port!r}"):
+        EmulatorServer(tokens=["t"], port=port)
+
+
 def test_token_never_logged(make_server, client, qasm, caplog):
     token = "very-secret-token-value-42"
     server = make_server(tokens=[token], config=EmulatorConfig(min_job_seconds=0.01))
@@ -532,3 +575,15 @@ def test_token_never_logged(make_server, client, qasm, caplog):
     assert "qiskit_divi.emulator" in caplog.text  # DEBUG logging did happen
     assert token not in caplog.text
     assert all(token not in str(v) for v in (server.jobs, server.stats, repr(server)))
+
+
+def test_stats_count_the_time_spent_simulating(server, api, qasm):
+    before = server.stats["simulation_seconds"]
+    job_id = api.submit({"c": qasm(12)}, shots=2000)
+    api.wait(job_id)
+    spent = server.stats["simulation_seconds"] - before
+    # The job ran, so some time was spent; it ran once, in at most the time it took to finish.
+    assert 0.0 < spent < 30.0
+    again = server.stats["simulation_seconds"]
+    api.status(job_id)
+    assert server.stats["simulation_seconds"] == again  # polling does not simulate

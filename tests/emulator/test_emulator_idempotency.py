@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from qiskit_divi.api.circuits import pack_circuit
+from qiskit_divi.api.idempotency import SUPPORT_HEADER, advertises_support
 from qiskit_divi.emulator import EmulatorConfig, FaultConfig
 from qiskit_divi.emulator.cli import add_arguments, build_server
 from qiskit_divi.emulator.handlers import ApiResponse
@@ -35,6 +36,8 @@ def test_every_api_response_advertises_support(server, api, client):
     assert api.get("").headers["Idempotency-Key-Support"] == "1"
     assert api.get("job/nope/status/").headers["Idempotency-Key-Support"] == "1"  # 404
     assert client(server, token=None).get("").headers["Idempotency-Key-Support"] == "1"  # 401
+    # the header the emulator sends is the one the client reads, and says yes to it
+    assert advertises_support(api.get("").headers.get(SUPPORT_HEADER))
 
 
 def test_a_repeated_key_replays_the_first_response_without_acting(server, api):

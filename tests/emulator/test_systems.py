@@ -1,4 +1,5 @@
-"""The emulator's simulators: batched runs map results back to their circuits, exact Pauli expectations."""
+"""The emulator's simulators: batched runs map results back to their circuits, exact Pauli
+expectations."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from ground_truth import assert_sampled_from
 from qiskit.circuit.library import C3SXGate, XXPlusYYGate
 from qiskit.quantum_info import Pauli, random_statevector
 
@@ -61,9 +63,10 @@ def test_native_circuits_run_untranspiled_with_the_right_distribution(catalogue)
     simulator = catalogue.simulator("qoro_maestro")
     assert simulator.runs_natively([(native[0].skeleton, [0, 1, 2])])
     shots = 20000
-    for circuit, counts in zip(native, simulator.sample(native, shots=shots, seed=3)):
+    for circuit, counts in zip(native, simulator.sample(native, shots=shots, seed=3), strict=True):
         theta = circuit.values[0]
-        assert counts.get(0b11, 0) / shots == pytest.approx(math.sin(theta / 2) ** 2, abs=0.015)
+        exact = {0b00: math.cos(theta / 2) ** 2, 0b11: math.sin(theta / 2) ** 2}
+        assert_sampled_from(counts, exact, f"ry({theta})")
         assert set(counts) <= {0b00, 0b11}
 
 
@@ -83,7 +86,7 @@ def test_expectation_job_binds_each_circuit(catalogue):
     angles = [0.0, 0.7, 2.5]
     texts = [HEADER.replace("creg c[2];\n", "") + f"ry({a}) q[0];\nh q[1];\n" for a in angles]
     values = expectation_job([parser.parse(t) for t in texts], ["ZI", "XI", "IX", "ZX"])
-    for angle, row in zip(angles, values):
+    for angle, row in zip(angles, values, strict=True):
         assert row == pytest.approx(
             {"ZI": math.cos(angle), "XI": math.sin(angle), "IX": 1.0, "ZX": math.cos(angle)},
             abs=1e-12,

@@ -41,7 +41,8 @@ def new_jobs(emulator_server: EmulatorServer) -> Callable[[], list[str]]:
 
 
 def random_ansatz(num_qubits: int, layers: int, seed: int, name: str = "ansatz") -> QuantumCircuit:
-    """A random parameterised circuit in simulator gates (rx/ry/rz, cx/cz, h, s, sx), not symmetric."""
+    """A random parameterised circuit in simulator gates (rx/ry/rz, cx/cz, h, s, sx), not
+    symmetric."""
     rng = np.random.default_rng(seed)
     theta = ParameterVector("θ", num_qubits * layers * 2)
     circuit = QuantumCircuit(num_qubits, name=name)
@@ -53,14 +54,15 @@ def random_ansatz(num_qubits: int, layers: int, seed: int, name: str = "ansatz")
             getattr(circuit, str(rng.choice(["rx", "ry"])))(theta[k + 1], q)
             k += 2
         order = rng.permutation(num_qubits)
-        for a, b in zip(order[:-1], order[1:]):
+        for a, b in zip(order[:-1], order[1:], strict=True):
             getattr(circuit, str(rng.choice(["cx", "cz"])))(int(a), int(b))
     return circuit
 
 
 @pytest.fixture
 def run_fresh_process(provider: QoroProvider, emulator_token: str) -> Callable[[str], Any]:
-    """Run a Python snippet in a new interpreter against the session emulator; return its JSON output.
+    """Run a Python snippet in a new interpreter against the session emulator; return its JSON
+    output.
 
     The snippet sees ``provider`` (a new ``QoroProvider()`` built from the
     environment) and must print one JSON document.

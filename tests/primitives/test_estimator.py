@@ -16,10 +16,15 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_divi import EstimatorV2, QoroInputError, QoroProtocolError
-from qiskit_divi.api.client import QoroClient
 from qiskit_divi.primitives import EstimatorOptions
-from qiskit_divi.primitives._common import pub_label
-from qiskit_divi.primitives.estimator import _combine, _EstimatorCodec, _TermValues
+from qiskit_divi.primitives.estimator import ESTIMATOR_CODEC, _combine, _TermValues
+from qiskit_divi.primitives.payloads import (
+    METHOD_EXPECTATION,
+    EstimatorPayload,
+    EstimatorPubPlan,
+    QoroJobRef,
+    pub_label,
+)
 
 from .conftest import random_ansatz
 
@@ -32,18 +37,9 @@ def reference(pubs):
     return StatevectorEstimator().run(pubs).result()
 
 
-@pytest.fixture
-def sent_observables(monkeypatch):
-    """The ``observables`` strings of every add_circuits call, in order."""
-    sent: list[str | None] = []
-    original = QoroClient.add_circuits
-
-    def spy(self, job_id, request):
-        sent.append(request.observables)
-        return original(self, job_id, request)
-
-    monkeypatch.setattr(QoroClient, "add_circuits", spy)
-    return sent
+def sent_observables(estimator, pubs):
+    """The ``observables`` string of each Qoro job ``estimator.run(pubs)`` submits, in order."""
+    return [spec.observables for spec in estimator.plan(pubs).specs]
 
 
 def test_is_an_estimator_v2(maestro, noiseless):
@@ -84,7 +80,7 @@ def test_exact_on_random_circuits_all_shapes_one_job(maestro, new_jobs, emulator
     result = job.result()
     want = reference(pubs)
     assert [r.data.evs.shape for r in result] == [(), (3, 4), (2, 3), (5,)]
-    for mine, ref in zip(result, want):
+    for mine, ref in zip(result, want, strict=True):
         assert isinstance(mine, PubResult)
         np.testing.assert_allclose(mine.data.evs, ref.data.evs, rtol=0, atol=1e-9)
         assert mine.data.stds.shape == mine.data.evs.shape and not mine.data.stds.any()
@@ -98,7 +94,7 @@ def test_exact_on_random_circuits_all_shapes_one_job(maestro, new_jobs, emulator
     assert snapshot.job_type == "EXPECTATION" and snapshot.n_circuits == 1 + 4 + 6 + 5
 
 
-def test_wire_terms_are_reversed_and_qubit_order_matters(maestro, sent_observables):
+def test_wire_terms_are_reversed_and_qubit_order_matters(maestro):
     circuit = QuantumCircuit(3)
     circuit.x(0)  # Z on qubit 0 is -1, Z on qubit 2 is +1
     circuit.h(1)  # X on qubit 1 is +1
@@ -109,16 +105,17 @@ def test_wire_terms_are_reversed_and_qubit_order_matters(maestro, sent_observabl
         "ZXI",
         SparsePauliOp.from_list([("IIZ", 2.0), ("ZII", 0.5)]),
     ]
-    result = EstimatorV2(mode=maestro).run([(circuit, observables)]).result()
+    estimator = EstimatorV2(mode=maestro)
+    result = estimator.run([(circuit, observables)]).result()
     np.testing.assert_allclose(result[0].data.evs, [-1.0, 1.0, -1.0, 1.0, -1.5], atol=1e-12)
     np.testing.assert_allclose(
         result[0].data.evs, reference([(circuit, observables)])[0].data.evs, atol=1e-12
     )
     # Qiskit "IIZ" (Z on qubit 0) travels as "ZII": qubit 0 is the leftmost character on the wire
-    assert sent_observables == ["ZII;IIZ;ZXI;IXZ"]
+    assert sent_observables(estimator, [(circuit, observables)]) == ["ZII;IIZ;ZXI;IXZ"]
 
 
-def test_widths_make_one_job_each_and_identity_is_local(maestro, new_jobs, sent_observables):
+def test_widths_make_one_job_each_and_identity_is_local(maestro, new_jobs):
     two = random_ansatz(2, 1, 5)
     three = random_ansatz(3, 1, 6)
     values2, values3 = np.full(two.num_parameters, 0.3), np.full(three.num_parameters, -0.7)
@@ -129,17 +126,15 @@ def test_widths_make_one_job_each_and_identity_is_local(maestro, new_jobs, sent_
     ]
     job = EstimatorV2(mode=maestro).run(pubs)
     result = job.result()
-    for mine, ref in zip(result, reference(pubs)):
+    for mine, ref in zip(result, reference(pubs), strict=True):
         np.testing.assert_allclose(mine.data.evs, ref.data.evs, atol=1e-9)
     assert result[1].data.evs[1] == 1.0 and result[2].data.evs == 3.0
     created = new_jobs()
     assert job.job_ids == created and len(created) == 2
     assert [r.metadata["job_id"] for r in result] == [created[0], created[1], created[0]]
     # the union of each width's non-identity terms; identities never travel
-    assert (
-        sorted(sent_observables[0].split(";")) == ["IZ", "XX", "ZI", "ZZ"]
-        and sent_observables[1] == "ZYX"
-    )
+    sent = sent_observables(EstimatorV2(mode=maestro), pubs)
+    assert sorted(sent[0].split(";")) == ["IZ", "XX", "ZI", "ZZ"] and sent[1] == "ZYX"
     # a call with only identities still has a job (one circuit, values computed locally)
     only = EstimatorV2(mode=maestro).run([(two, ["II", {"II": -2.0}], values2)]).result()
     np.testing.assert_array_equal(only[0].data.evs, [1.0, -2.0])
@@ -174,11 +169,12 @@ from qiskit_divi import EstimatorV2
 job = EstimatorV2.retrieve({exact.job_id()!r}, provider)
 result = job.result()
 print(json.dumps({{"kind": job.kind, "evs": [r.data.evs.tolist() for r in result],
-                  "stds": [r.data.stds.tolist() for r in result], "metadata": [r.metadata for r in result]}}))
+                  "stds": [r.data.stds.tolist() for r in result],
+                  "metadata": [r.metadata for r in result]}}))
 """
     )
     assert out["kind"] == "estimator"
-    for evs, stds, mine in zip(out["evs"], out["stds"], exact_result):
+    for evs, stds, mine in zip(out["evs"], out["stds"], exact_result, strict=True):
         np.testing.assert_array_equal(np.array(evs), mine.data.evs)
         np.testing.assert_array_equal(np.array(stds), mine.data.stds)
     assert out["metadata"][0] == {
@@ -212,16 +208,16 @@ def test_sampling_fallback_matches_statevector_within_shot_noise(noiseless, samp
     result = job.result()
     created = [j for j in sampling_server.jobs if j not in before]
     assert created == [job.job_id()]  # one job: both PUBs need the same shots
-    for mine, ref in zip(result, reference(pubs)):
+    for mine, ref in zip(result, reference(pubs), strict=True):
         assert mine.metadata["shots"] == math.ceil(1 / 0.02**2) == 2500
         assert mine.metadata["target_precision"] == 0.02
         assert mine.data.stds.shape == mine.data.evs.shape and (mine.data.stds > 0).all()
         assert (mine.data.stds < 0.025).all()
         assert (np.abs(mine.data.evs - ref.data.evs) < 5 * mine.data.stds).all()
     # one circuit per (binding, qubit-wise commuting group of the terms that binding needs)
-    payload = job._payload["pubs"]
-    groups = sum(len(g) for pub in payload for g in pub["param_groups"])
-    assert groups < sum(len(pub["param_groups"]) for pub in payload) * 4  # grouping saved circuits
+    plans = [pub.sampling for pub in job.payload.pubs]
+    groups = sum(len(g) for plan in plans for g in plan.param_groups)
+    assert groups < sum(len(plan.param_groups) for plan in plans) * 4  # grouping saved circuits
     assert sampling_server.jobs[job.job_id()].n_circuits == groups
 
 
@@ -255,7 +251,7 @@ def test_grouping_precision_and_norm_scaling(noiseless, sampling_server, samplin
     # rebuilt from the journal (JSON payload), via either of its Qoro jobs
     again = sampling_provider.retrieve_job(mixed.job_ids[1])
     assert again.job_id() == mixed.job_id() and again.job_ids == mixed.job_ids
-    for mine, rebuilt in zip(result, again.result()):
+    for mine, rebuilt in zip(result, again.result(), strict=True):
         np.testing.assert_array_equal(rebuilt.data.evs, mine.data.evs)
         np.testing.assert_array_equal(rebuilt.data.stds, mine.data.stds)
         assert rebuilt.metadata == mine.metadata
@@ -324,14 +320,15 @@ def test_precision_applies_to_sampling_only(maestro, noiseless):
 
 
 def test_metadata_are_qiskits_plus_the_job_ids(maestro, noiseless):
-    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra keys."""
+    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra
+    keys."""
     qc, qc2 = QuantumCircuit(2), QuantumCircuit(2)
     qc2.metadata = {"a": 1}
     for backend, shots in ((maestro, {}), (noiseless, {"shots": 100})):
         job = EstimatorV2(mode=backend).run([(qc, "ZZ"), (qc2, "ZZ")], precision=0.1)
         result = job.result()
         assert result.metadata == {"version": 2, "job_ids": [job.job_id()]}
-        for pub, circuit in zip(result, (qc, qc2)):
+        for pub, circuit in zip(result, (qc, qc2), strict=True):
             assert pub.metadata == {
                 "target_precision": 0.1,
                 **shots,
@@ -356,17 +353,20 @@ def test_bad_input_creates_no_job(provider, emulator_server):
     before = emulator_server.stats["jobs_created"]
     with pytest.raises(
         QoroInputError,
-        match=r"PUB 0 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend=.*apply_layout",
+        match=r"PUB 0 is not an ISA circuit.*'h'.*generate_preset_pass_manager\(backend=.*"
+        r"apply_layout",
     ):
         EstimatorV2(mode=nairobi).run([(not_isa, "ZZ")])
     with pytest.raises(
         QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"
     ):
         EstimatorV2(mode=maestro).run([(not_isa, "ZZ"), (QuantumCircuit(30), "Z" * 30)])
-    # Qiskit's text first (code written for Qiskit's estimators matches on it), then how to call run()
+    # Qiskit's text first (code written for Qiskit's estimators matches on it), then how to
+    # call run()
     with pytest.raises(
         QoroInputError,
-        match=r"^An invalid Estimator pub-like was given \(QuantumCircuit\): run\(\) takes a list of PUBs: "
+        match=r"^An invalid Estimator pub-like was given \(QuantumCircuit\): "
+        r"run\(\) takes a list of PUBs: "
         r"wrap the circuit, e.g. run\(\[\(circuit, observables\)\]\)",
     ):
         EstimatorV2(mode=maestro).run(not_isa)
@@ -393,32 +393,42 @@ def test_bad_input_creates_no_job(provider, emulator_server):
 # --- decoding server replies ------------------------------------------------------------
 
 
-def _exact_pub(observables, num_bindings):
-    return {"observables": observables, "param_shape": [num_bindings]}
+def _decode_exact(observable, rows):
+    """Decode one EXPECTATION job's ``rows`` (one per binding) for one 2-qubit observable."""
+    pub = EstimatorPubPlan(
+        job=0,
+        shape=(len(rows),),
+        param_shape=(len(rows),),
+        obs_shape=(),
+        num_qubits=2,
+        observables=(observable,),
+        target_precision=0.1,
+        circuit_metadata={},
+    )
+    payload = EstimatorPayload(METHOD_EXPECTATION, (QoroJobRef("job-0", None),), (pub,))
+    raw = [{pub_label(0, p): row for p, row in enumerate(rows)}]
+    return ESTIMATOR_CODEC.decode(payload, raw, None)[0]
 
 
 def test_exact_values_name_a_missing_term_and_a_value_that_is_not_a_number():
-    pub = _exact_pub([{"ZI": 0.5, "IX": 1.0}], 2)
+    observable = {"ZI": 0.5, "IX": 1.0}
     good = {"IZ": 0.25, "XI": -1}  # wire terms are the reversed Qiskit labels
-    terms = _EstimatorCodec._exact_values(
-        0, pub, {pub_label(0, 0): good, pub_label(0, 1): dict(good, IZ=0.5)}
-    )
-    assert terms.value.tolist() == [[0.25, -1.0], [0.5, -1.0]] and terms.value.dtype == np.float64
+    result = _decode_exact(observable, [good, dict(good, IZ=0.5)])
+    assert result.data.evs.tolist() == [0.5 * 0.25 - 1.0, 0.5 * 0.5 - 1.0]
+    assert result.data.evs.dtype == np.float64 and result.metadata["job_id"] == "job-0"
     with pytest.raises(
         QoroProtocolError, match=f"circuit '{pub_label(0, 1)}' has no value for the term 'XI'"
     ):
-        _EstimatorCodec._exact_values(0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5}})
+        _decode_exact(observable, [good, {"IZ": 0.5}])
     with pytest.raises(QoroProtocolError, match="the value of term 'XI' .* is True, not a number"):
-        _EstimatorCodec._exact_values(
-            0, pub, {pub_label(0, 0): good, pub_label(0, 1): {"IZ": 0.5, "XI": True}}
-        )
+        _decode_exact(observable, [good, {"IZ": 0.5, "XI": True}])
 
 
 def test_combining_terms_matches_the_term_by_term_sum_bit_for_bit():
     rng = np.random.default_rng(5)
     labels = ["XZ", "ZZ", "YI", "IX"]
     observables = [
-        {label: float(c) for label, c in zip(["II", *labels], rng.normal(size=5))},
+        {label: float(c) for label, c in zip(["II", *labels], rng.normal(size=5), strict=True)},
         {"ZZ": -0.3, "YI": 0.1 + 1e-17},
     ]
     terms = _TermValues.empty(labels, 6)

@@ -46,7 +46,9 @@ def set_by_dict(options, name, value):
 SETTERS = [set_by_attribute, set_by_update, set_by_dict]
 
 SPECIAL = {
-    "default_shots": "default_shots: EstimatorV2 takes a precision, not shots: set default_precision",
+    "default_shots": (
+        "default_shots: EstimatorV2 takes a precision, not shots: set default_precision"
+    ),
     "seed_estimator": "seed_estimator is not supported",
 }
 """The qiskit-ibm-runtime names with a message of their own (the others share one form)."""

@@ -47,10 +47,10 @@ def registers_circuit() -> QuantumCircuit:
 
 def assert_same_bits(ours: PrimitiveResult, reference: PrimitiveResult) -> None:
     assert len(ours) == len(reference)
-    for mine, ref in zip(ours, reference):
+    for mine, ref in zip(ours, reference, strict=True):
         assert isinstance(mine, SamplerPubResult)
         assert list(mine.data.keys()) == list(ref.data.keys())
-        for name in ref.data.keys():
+        for name in ref.data:
             got, want = mine.data[name], ref.data[name]
             assert isinstance(got, BitArray)
             assert (got.shape, got.num_shots, got.num_bits) == (
@@ -114,7 +114,7 @@ def test_random_parameterised_circuits_match_statevector_within_shot_noise(maest
     ours = SamplerV2(mode=maestro).run(pubs, shots=shots).result()
     ref = StatevectorSampler(default_shots=shots, seed=11).run(pubs).result()
     assert len(new_jobs()) == 1
-    for mine, want in zip(ours, ref):
+    for mine, want in zip(ours, ref, strict=True):
         assert mine.data.meas.shape == (2,) and mine.data.meas.num_shots == shots
         for i in range(2):
             # TVD of two 4000-shot samples over 8 outcomes stays well below 0.06
@@ -191,7 +191,7 @@ print(json.dumps({{
         and out["kind"] == "sampler"
         and out["job_id"] == job.job_id()
     )
-    for got, want in zip(out["pubs"], result):
+    for got, want in zip(out["pubs"], result, strict=True):
         assert list(got) == ["alpha", "beta"]
         for name, (array, num_bits, shape) in got.items():
             np.testing.assert_array_equal(np.array(array, dtype=np.uint8), want.data[name].array)
@@ -283,7 +283,8 @@ def test_an_invalid_pub_like_is_refused_in_qiskits_words_then_ours(maestro, emul
     # Qiskit's text first (code written for Qiskit's samplers matches on it), then how to call run()
     with pytest.raises(
         QoroInputError,
-        match=r"^An invalid Sampler pub-like was given \(QuantumCircuit\): run\(\) takes a list of PUBs: "
+        match=r"^An invalid Sampler pub-like was given \(QuantumCircuit\): "
+        r"run\(\) takes a list of PUBs: "
         r"wrap the circuit, e.g. run\(\[circuit\]\)",
     ):
         SamplerV2(mode=maestro).run(circuit)
@@ -295,7 +296,8 @@ def test_an_invalid_pub_like_is_refused_in_qiskits_words_then_ours(maestro, emul
 
 
 def test_metadata_are_qiskits_plus_the_job_ids(maestro):
-    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra keys."""
+    """Qiskit's test_metadata (deselected in tools/qiskit_reference_plugin.py), with our extra
+    keys."""
     qc = QuantumCircuit(2)
     qc.measure_all()
     qc2 = qc.copy()

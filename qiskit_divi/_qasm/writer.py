@@ -1,10 +1,10 @@
 """OpenQASM 2 text of flattened circuits, written once and filled in per parameter binding.
 
-:func:`qiskit.qasm2.dumps` costs ~1-3 ms for a 60-gate circuit (most of it in
-``pi_check``), and the primitives write one circuit per parameter binding. A
+The primitives write one circuit per parameter binding, and :func:`qiskit.qasm2.dumps`
+re-walks the whole circuit (and rounds every angle through ``pi_check``) each time. A
 :class:`QasmTemplate` walks a circuit once, keeps every statement as text with a
 slot where a gate argument depends on a parameter, and renders a binding by
-formatting only those arguments (tens of microseconds).
+formatting only those arguments.
 
 Circuits are written as if flattened onto one register ``q`` and one register
 ``c`` (qubit ``i`` is ``q[i]``, clbit ``i`` is ``c[i]``). Only circuits whose every
@@ -87,10 +87,11 @@ class QasmTemplate:
 
     @classmethod
     def of(cls, circuit: QuantumCircuit) -> QasmTemplate | None:
-        """The template of ``circuit`` as :func:`~qiskit_divi._circuits.flatten_registers` would lay it out.
+        """The template of ``circuit``, with its bits flattened onto ``q`` and ``c``.
 
-        Qubit ``i`` is written ``q[i]`` and clbit ``i`` ``c[i]`` whatever the
-        circuit's registers. ``None`` if a statement needs ``qasm2.dumps``.
+        Qubit ``i`` is written ``q[i]`` and clbit ``i`` ``c[i]`` whatever the circuit's
+        registers, as :func:`~qiskit_divi._circuits.flatten_registers` lays them out.
+        ``None`` if a statement needs ``qasm2.dumps``.
         """
         known = qasm2_statement_names()
         position = {parameter: i for i, parameter in enumerate(circuit.parameters)}
@@ -121,7 +122,8 @@ class QasmTemplate:
             arguments = [_argument(param, position, slots) for param in instruction.params]
             if None in arguments:
                 return None
-            call = f"{entry[1]}({','.join(arguments)})" if arguments else entry[1]  # type: ignore[arg-type]
+            texts = [argument for argument in arguments if argument is not None]
+            call = f"{entry[1]}({','.join(texts)})" if texts else entry[1]
             lines.append(f"{call} {','.join([qubit[q] for q in instruction.qubits])};\n")
         # Nothing written above contains a brace except the "{}" slots.
         return cls("".join(lines).rstrip("\n"), slots, len(position))
@@ -137,7 +139,8 @@ class QasmTemplate:
             return self._format
         if self._pick is not None:
             texts = list(map(repr, map(float, values)))
-            # Every repr with a point is format_real's own answer; others ("1e-05", "inf") take the long way.
+            # Every repr with a point is format_real's own answer; others ("1e-05", "inf")
+            # take the long way.
             if "".join(texts).count(".") == len(texts):
                 return self._format.format(*self._pick(texts))
         return self._format.format(*[format_real(_evaluate(slot, values)) for slot in self._slots])
@@ -147,7 +150,10 @@ _Slot = int | tuple[ParameterExpression, list[tuple[Parameter, int]]]
 
 
 def _argument(param: object, position: dict[Parameter, int], slots: list[_Slot]) -> str | None:
-    """A gate argument's text: a literal, or ``{}`` with its slot appended; None if not expressible."""
+    """A gate argument's text: a literal, or ``{}`` with its slot appended.
+
+    ``None`` if the argument cannot be written as an OpenQASM 2 real.
+    """
     if isinstance(param, ParameterExpression):
         if param.parameters:
             if isinstance(param, Parameter):

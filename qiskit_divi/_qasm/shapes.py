@@ -11,7 +11,7 @@ A shape is only shared when the parse proves it safe: the parsed circuit's
 instruction parameters, in order, must be exactly the literals of the text, in
 order (one gate per statement, no ``gate`` definitions, no expressions such as
 ``pi/2``). Anything else is parsed text by text. Used by the emulator and by
-``ParallelSimulator``, each with its own loader.
+``ParallelSimulator``, each with its own :func:`~qiskit_divi._qasm.loader.load` options.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class ShapedCircuit:
 
     @property
     def num_qubits(self) -> int:
-        return self.skeleton.num_qubits
+        return int(self.skeleton.num_qubits)
 
     @property
     def num_clbits(self) -> int:
-        return self.skeleton.num_clbits
+        return int(self.skeleton.num_clbits)
 
     def bound(self) -> QuantumCircuit:
         """The circuit with its angles in place (the skeleton itself when it has no parameters)."""
@@ -52,7 +52,10 @@ class ShapedCircuit:
 
 
 def shape_of(qasm: str) -> tuple[str, tuple[float, ...]] | None:
-    """The text with its argument literals cut out, and those literals; ``None`` if an argument is not a literal."""
+    """The text with its argument literals cut out, and those literals.
+
+    ``None`` if an argument is not a literal.
+    """
     pieces = _ARGUMENTS.split(qasm)
     values: list[float] = []
     for i in range(1, len(pieces), 2):
@@ -67,7 +70,10 @@ def shape_of(qasm: str) -> tuple[str, tuple[float, ...]] | None:
 
 
 def skeleton_of(circuit: QuantumCircuit, values: tuple[float, ...]) -> QuantumCircuit | None:
-    """``circuit`` with its instruction parameters replaced by fresh ones, if they are exactly ``values``."""
+    """``circuit`` with its instruction parameters replaced by fresh ones.
+
+    ``None`` unless those parameters are exactly ``values``, in order.
+    """
     angles = ParameterVector("a", len(values))
     skeleton = circuit.copy_empty_like()
     k = 0
@@ -87,17 +93,29 @@ def skeleton_of(circuit: QuantumCircuit, values: tuple[float, ...]) -> QuantumCi
 
 
 class ShapeParser:
-    """Parses QASM with ``load``, sharing skeletons among texts of one shape (bounded LRU, thread-safe).
+    """Parses QASM with ``load``, sharing skeletons among texts of one shape.
 
-    ``load`` is called once per shape (and once per text for texts that cannot
-    share); whatever it raises propagates, and invalid texts are not cached.
+    The skeletons are a bounded LRU cache, safe to share between threads. ``load`` is
+    called once per shape (and once per text for texts that cannot share); whatever it
+    raises propagates, and invalid texts are not cached. :attr:`loads` counts the calls.
     """
 
     def __init__(self, load: Callable[[str], QuantumCircuit], max_shapes: int = 256):
-        self._load = load
+        self._parse_text = load
         self._max_shapes = max_shapes
         self._skeletons: OrderedDict[str, QuantumCircuit | None] = OrderedDict()
         self._lock = threading.Lock()
+        self._loads = 0
+
+    @property
+    def loads(self) -> int:
+        """How many times ``load`` has been called (what sharing a shape saves is visible)."""
+        return self._loads
+
+    def _load(self, qasm: str) -> QuantumCircuit:
+        with self._lock:
+            self._loads += 1
+        return self._parse_text(qasm)
 
     def parse(self, qasm: str) -> ShapedCircuit:
         """The circuit of a QASM text, as a skeleton and its angles."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qiskit_divi import QoroConfigurationError, QoroInputError
-from qiskit_divi import _validation as v
+from qiskit_divi.api import validation as v
 
 ACCEPTED = [
     (v.positive_int, 3, 3),
@@ -19,6 +19,9 @@ ACCEPTED = [
     (v.positive_seconds, 1, 1.0),
     (v.optional_positive_seconds, None, None),
     (v.optional_positive_seconds, 2.5, 2.5),
+    (v.optional_positive_seconds, math.inf, math.inf),
+    (v.optional_non_negative_int, None, None),
+    (v.optional_non_negative_int, np.uint8(0), 0),
     (v.non_negative_seconds, 0, 0.0),
     (v.fraction, 0, 0.0),
     (v.fraction, 1, 1.0),
@@ -40,6 +43,10 @@ REFUSED = [
     (v.positive_seconds, -1),
     (v.positive_seconds, math.inf),
     (v.optional_positive_seconds, 0),
+    (v.optional_positive_seconds, math.nan),
+    (v.optional_positive_seconds, -math.inf),
+    (v.optional_non_negative_int, -1),
+    (v.optional_non_negative_int, True),
     (v.non_negative_seconds, -0.1),
     (v.non_negative_seconds, math.nan),
     (v.fraction, 1.5),

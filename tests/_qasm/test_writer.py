@@ -12,7 +12,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.primitives.containers.bindings_array import BindingsArray
 
 from qiskit_divi._circuits import bound_qasm, flatten_registers, to_qasm
-from qiskit_divi._qasm_writer import QasmTemplate, format_real
+from qiskit_divi._qasm import QasmTemplate, format_real
 from qiskit_divi.api.errors import QoroInputError
 from qiskit_divi.target import qasm2_standard_gates
 
@@ -22,7 +22,7 @@ def _load(text: str) -> QuantumCircuit:
 
 
 def _random_circuit(seed: int, num_qubits: int = 4, depth: int = 40) -> QuantumCircuit:
-    """Every standard gate the target offers, random angles of any magnitude, measures and resets."""
+    """Every standard gate the target offers, random angles of any magnitude, measures, resets."""
     rng = np.random.default_rng(seed)
     mapping = get_standard_gate_name_mapping()
     names = [name for name in qasm2_standard_gates() if mapping[name].num_qubits <= num_qubits]
@@ -60,7 +60,7 @@ def test_text_matches_qasm2_dumps_up_to_angle_formatting(seed):
     assert [(i.operation.name, i.qubits, i.clbits) for i in ours.data] == [
         (i.operation.name, i.qubits, i.clbits) for i in theirs.data
     ]
-    for mine, reference in zip(ours.data, theirs.data):
+    for mine, reference in zip(ours.data, theirs.data, strict=True):
         assert np.allclose(
             mine.operation.params, reference.operation.params, rtol=1e-12, atol=1e-12
         )

@@ -80,6 +80,14 @@ def test_max_job_size_alone_splits_the_local_run(circuits):
     assert local_results(circuits, max_job_size=2) == local_results(circuits)
 
 
+@pytest.mark.parametrize("seed", [2**63 - 3000, 2**63 - 1])
+def test_sub_batch_seeds_stay_in_the_range_aer_accepts(circuits, seed):
+    """The moved seeds wrap modulo 2**64 like Aer's own, and are passed as Aer takes them."""
+    whole = ParallelSimulator(shots=100, simulation_seed=seed).submit_circuits(circuits).results
+    split = ParallelSimulator(shots=100, simulation_seed=seed, max_job_size=3)
+    assert split.submit_circuits(circuits).results == whole
+
+
 def test_seeds_change_the_counts_so_identity_is_not_vacuous(circuits, thread_pool):
     other = ParallelSimulator(
         shots=300, simulation_seed=SEED + 1, executor=thread_pool, max_job_size=2
@@ -129,7 +137,10 @@ def test_executor_options_are_keyword_only():
 
 
 def test_importing_the_package_never_imports_dask():
-    code = "import sys, qiskit_divi, qiskit_divi.backends; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    code = (
+        "import sys, qiskit_divi, qiskit_divi.backends\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

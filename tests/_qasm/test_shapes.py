@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from qiskit import qasm2
 
-from qiskit_divi._qasm_shapes import ShapeParser
+from qiskit_divi._qasm import ShapeParser
 
 HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
 
@@ -26,7 +26,7 @@ def test_texts_differing_only_in_angles_share_one_skeleton_and_bind_to_the_parse
     circuits = [parser.parse(text) for text in texts]
     assert len({id(c.skeleton) for c in circuits}) == 1
     assert circuits[1].values == (-3.0, 2e-9, 7.0, -1.5e-3)
-    for circuit, text in zip(circuits, texts):
+    for circuit, text in zip(circuits, texts, strict=True):
         assert circuit.bound() == _load(text)
         assert (circuit.num_qubits, circuit.num_clbits) == (2, 2)
 
@@ -85,11 +85,13 @@ def test_the_loader_runs_once_per_shape_and_errors_propagate_uncached():
     for text in texts:
         parser.parse(text)
     assert calls == texts[:1]
+    assert parser.loads == 1
     bad = HEADER + "rz(0.5) q[7];\n"
     for _ in range(2):
         with pytest.raises(qasm2.QASM2ParseError):
             parser.parse(bad)
     assert calls.count(bad) == 2
+    assert parser.loads == 3
 
 
 def test_integral_and_signed_literals_bind_to_the_floats_the_parser_gives():
@@ -99,7 +101,7 @@ def test_integral_and_signed_literals_bind_to_the_floats_the_parser_gives():
         text = _text(a, b, c)
         bound, parsed = parser.parse(text).bound(), _load(text)
         assert bound == parsed
-        for mine, theirs in zip(bound.data, parsed.data):
+        for mine, theirs in zip(bound.data, parsed.data, strict=True):
             assert [(type(p), p) for p in mine.operation.params] == [
                 (type(p), p) for p in theirs.operation.params
             ]

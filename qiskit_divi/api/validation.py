@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeGuard
 
-from .api.errors import QoroInputError
+from .errors import QoroInputError
 
 ErrorType = type[Exception]
 
 
-def is_integer(value: Any) -> bool:
-    """Whether ``value`` is an integer (numpy integers included) and not a ``bool``."""
+def is_integer(value: Any) -> TypeGuard[int]:
+    """Whether ``value`` is an integer (numpy integers included) and not a ``bool``.
+
+    Narrows to ``int`` for type checkers: numpy integers support the same operations.
+    """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value: Any) -> bool:
+def is_real(value: Any) -> TypeGuard[float]:
     """Whether ``value`` is a real number (numpy scalars included) and not a ``bool``."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -42,6 +45,17 @@ def non_negative_int(value: Any, name: str, *, error: ErrorType = QoroInputError
     """``value`` as an ``int`` >= 0."""
     if not is_integer(value) or int(value) < 0:
         raise error(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def optional_non_negative_int(
+    value: Any, name: str, *, error: ErrorType = QoroInputError
+) -> int | None:
+    """``None``, or ``value`` as an ``int`` >= 0 (a seed: None means fresh randomness)."""
+    if value is None:
+        return None
+    if not is_integer(value) or int(value) < 0:
+        raise error(f"{name} must be a non-negative integer or None, got {value!r}.")
     return int(value)
 
 
@@ -71,10 +85,10 @@ def positive_seconds(value: Any, name: str, *, error: ErrorType = QoroInputError
 def optional_positive_seconds(
     value: Any, name: str, *, error: ErrorType = QoroInputError
 ) -> float | None:
-    """``None`` (no limit), or ``value`` as a finite number of seconds > 0."""
+    """A wait limit: ``None`` or ``math.inf`` (no limit), or a number of seconds > 0."""
     if value is None:
         return None
-    if not is_real(value) or not math.isfinite(value) or not value > 0:
+    if not is_real(value) or math.isnan(value) or not value > 0:
         raise error(f"{name} must be a positive number of seconds or None, got {value!r}.")
     return float(value)
 

@@ -1,0 +1,245 @@
+"""Journal payloads: entries written by an earlier version (``data/*.json``) still rebuild the
+same results, checked against exact ``quantum_info`` references; today's payloads are the same
+JSON; unknown formats and malformed payloads are refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ground_truth import assert_sampled_from, outcome_probabilities
+from qiskit.primitives import StatevectorEstimator
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from qiskit_divi import EstimatorV2, QoroJobError, SamplerV2
+from qiskit_divi.exceptions import JournalError
+from qiskit_divi.primitives.estimator import ESTIMATOR_CODEC
+from qiskit_divi.primitives.payloads import (
+    EstimatorPayload,
+    SamplerPayload,
+    UnknownPayloadFormatError,
+)
+from qiskit_divi.primitives.sampler import SAMPLER_CODEC
+
+from .journal_cases import SAMPLING_PRECISIONS, estimator_pubs, sampler_pubs
+
+DATA = Path(__file__).parent / "data"
+
+
+def fixture(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def payload_of(document: dict) -> dict:
+    return document["entries"][0]["payload"]
+
+
+def summary(result, kind: str) -> dict:
+    """The result as the fixture writer stored it (JSON types)."""
+    pubs = []
+    for pub in result:
+        if kind == "sampler":
+            data = {name: pub.data[name].get_bitstrings() for name in pub.data}
+        else:
+            data = {"evs": pub.data.evs.tolist(), "stds": pub.data.stds.tolist()}
+        pubs.append({"data": data, "metadata": pub.metadata})
+    return json.loads(json.dumps({"pubs": pubs, "metadata": result.metadata}))
+
+
+def with_job_ids(document: dict, job_ids: list[str]) -> list[dict]:
+    """The document's journal entries with its job ids replaced by ``job_ids`` (same order)."""
+    text = json.dumps(document["entries"])
+    for old, new in zip([e["job_id"] for e in document["entries"]], job_ids, strict=True):
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+# --- the sampler ------------------------------------------------------------------------
+
+
+def check_sampler_result(result) -> None:
+    """Every binding's registers against the exact distribution of the bound circuit."""
+    (registers, values, shots), (bell, _, bell_shots), _ = sampler_pubs()
+    first = result[0]
+    assert first.data.low.shape == (2, 2) and first.data.high.num_bits == 2
+    for position in np.ndindex(2, 2):
+        exact = outcome_probabilities(registers.assign_parameters(values[position]))
+        for name, clbits in (("low", [0]), ("high", [1, 2])):
+            marginal: dict[int, float] = {}
+            for outcome, p in exact.items():
+                key = sum((outcome >> c & 1) << j for j, c in enumerate(clbits))
+                marginal[key] = marginal.get(key, 0.0) + p
+            counts = first.data[name][position].get_int_counts()
+            assert sum(counts.values()) == shots
+            assert_sampled_from(counts, marginal, f"{name}{position}")
+    assert_sampled_from(result[1].data.c.get_int_counts(), outcome_probabilities(bell), "bell")
+    assert sum(result[1].data.c.get_int_counts().values()) == bell_shots
+    assert list(result[2].data) == [] and result[2].metadata["job_id"] is None
+
+
+def test_a_format_1_sampler_entry_rebuilds_the_same_result():
+    document = fixture("sampler_format1")
+    payload = SamplerPayload.from_json(payload_of(document))
+    assert [pub.job for pub in payload.pubs] == [0, 1, None]
+    assert payload.pubs[0].registers == (("low", (0,)), ("high", (1, 2)))
+    result = SAMPLER_CODEC.decode(payload, document["raw"], None)
+    assert summary(result, "sampler") == document["result"]
+    check_sampler_result(result)
+
+
+def test_today_s_sampler_payload_is_format_1_and_old_entries_retrieve(provider):
+    document = fixture("sampler_format1")
+    with pytest.warns(UserWarning, match="no classical registers"):
+        job = SamplerV2(mode=provider.get_backend("qoro_maestro")).run(sampler_pubs())
+    entries = with_job_ids(document, job.job_ids)
+    # the same JSON text, key order included
+    assert json.dumps(job.payload.to_json()) == json.dumps(entries[0]["payload"])
+    fresh = job.result()
+    check_sampler_result(fresh)
+    for entry in entries:  # the old entries, pointer included, in place of today's
+        provider.journal.record(entry["job_id"], entry["kind"], "qoro_maestro", entry["payload"])
+    again = provider.retrieve_job(job.job_ids[1])
+    assert again.job_ids == job.job_ids
+    assert summary(again.result(), "sampler") == summary(fresh, "sampler")
+
+
+# --- the estimator ------------------------------------------------------------------------
+
+
+def exact_evs(pubs) -> list[np.ndarray]:
+    """Exact values (the PUBs' own precisions dropped: StatevectorEstimator adds noise for them)."""
+    return [r.data.evs for r in StatevectorEstimator().run([pub[:3] for pub in pubs]).result()]
+
+
+def assert_within_shot_noise(result, pubs, payload) -> None:
+    """Each estimate within 6 standard deviations, per term, of its exact value (variances from
+    the exact term values, so an estimate near +-1 is not held to its own tiny ``stds``)."""
+    for index, (mine, pub) in enumerate(zip(result, pubs, strict=True)):
+        plan = payload.pubs[index]
+        coerced = EstimatorPub.coerce(pub[:3])
+        bound = np.zeros(plan.shape)
+        binding, observable = np.broadcast_arrays(
+            np.arange(math.prod(plan.param_shape)).reshape(plan.param_shape),
+            np.arange(math.prod(plan.obs_shape)).reshape(plan.obs_shape),
+        )
+        for position in np.ndindex(*plan.shape):
+            p, o = int(binding[position]), int(observable[position])
+            state = Statevector(coerced.parameter_values.bind_all(coerced.circuit).flat[p])
+            for label, coeff in plan.observables[o].items():
+                if label.strip("I"):
+                    ev = state.expectation_value(SparsePauliOp(label)).real
+                    bound[position] += abs(coeff) * 6 * math.sqrt(max(1 - ev**2, 0.01) / plan.shots)
+        want = exact_evs([pub])[0]
+        assert (np.abs(mine.data.evs - want) <= bound).all(), (mine.data.evs, want, bound)
+
+
+def test_a_format_1_expectation_entry_rebuilds_the_same_exact_values():
+    document = fixture("estimator_expectation_format1")
+    payload = EstimatorPayload.from_json(payload_of(document))
+    assert payload.method == "expectation" and payload.pubs[0].shape == (2, 3)
+    result = ESTIMATOR_CODEC.decode(payload, document["raw"], None)
+    assert summary(result, "estimator") == document["result"]
+    for mine, want in zip(result, exact_evs(estimator_pubs()), strict=True):
+        np.testing.assert_allclose(mine.data.evs, want, rtol=0, atol=1e-9)
+        assert not mine.data.stds.any()
+
+
+def test_a_format_1_sampling_entry_rebuilds_the_same_estimates():
+    document = fixture("estimator_sampling_format1")
+    payload = EstimatorPayload.from_json(payload_of(document))
+    assert [pub.shots for pub in payload.pubs] == [400, 100]
+    groups = payload.pubs[0].sampling.groups
+    assert [group.paulis for group in groups] == [("XX",), ("XY",), ("IZ", "ZI", "ZZ")]
+    result = ESTIMATOR_CODEC.decode(payload, document["raw"], None)
+    assert summary(result, "estimator") == document["result"]
+    assert all((mine.data.stds > 0).all() for mine in result)
+    assert_within_shot_noise(result, estimator_pubs(SAMPLING_PRECISIONS), payload)
+
+
+@pytest.mark.parametrize(
+    "name, precisions",
+    [("estimator_expectation_format1", (None, None)), ("estimator_sampling_format1", None)],
+)
+def test_today_s_estimator_payload_is_format_1_and_old_entries_retrieve(
+    name, precisions, sampling_provider
+):
+    document = fixture(name)
+    sampled = precisions is None
+    backend = sampling_provider.get_backend("noiseless_sampler" if sampled else "qoro_maestro")
+    pubs = estimator_pubs(SAMPLING_PRECISIONS if sampled else precisions)
+    job = EstimatorV2(mode=backend).run(pubs)
+    entries = with_job_ids(document, job.job_ids)
+    assert json.dumps(job.payload.to_json()) == json.dumps(entries[0]["payload"])
+    fresh = job.result()
+    for entry in entries:
+        sampling_provider.journal.record(
+            entry["job_id"], entry["kind"], backend.name, entry["payload"]
+        )
+    again = EstimatorV2.retrieve(job.job_ids[1], sampling_provider)
+    assert summary(again.result(), "estimator") == summary(fresh, "estimator")
+    if sampled:
+        assert_within_shot_noise(fresh, pubs, job.payload)
+    else:
+        for mine, want in zip(fresh, exact_evs(pubs), strict=True):
+            np.testing.assert_allclose(mine.data.evs, want, rtol=0, atol=1e-9)
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+def test_a_plan_is_what_run_sends_and_journals(provider):
+    backend = provider.get_backend("qoro_maestro")
+    sampler = SamplerV2(mode=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = sampler.plan(sampler_pubs())
+    assert [spec.shots for spec in plan.specs] == [400, 300]
+    assert list(plan.specs[0].circuits) == [f"p0_{i}" for i in range(4)]
+    assert plan.payload(["a", "b"]).to_json()["jobs"] == [
+        {"job_id": "a", "shots": 400},
+        {"job_id": "b", "shots": 300},
+    ]
+    estimator_plan = EstimatorV2(mode=backend).plan(estimator_pubs())
+    assert [spec.observables for spec in estimator_plan.specs] == ["ZI;ZZ;XX;IZ;YX", "ZYX;IZZ"]
+    assert estimator_plan.pubs[0].observables[2] == {"ZZ": 0.5, "II": -1.0}
+    # the coerced PUBs Qiskit builds are what the plan describes
+    coerced = EstimatorPub.coerce(estimator_pubs()[0], 0.1)
+    assert estimator_plan.pubs[0].shape == coerced.shape
+    assert SamplerPub.coerce(sampler_pubs()[0]).shape == plan.pubs[0].shape
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+def test_an_unknown_format_is_refused_when_read_and_when_retrieved(provider):
+    document = fixture("sampler_format1")
+    future = dict(payload_of(document), format=2)
+    with pytest.raises(UnknownPayloadFormatError, match="journaled in format 2; .* reads format 1"):
+        SamplerPayload.from_json(future)
+    with pytest.raises(JournalError, match="format True"):
+        EstimatorPayload.from_json(dict(payload_of(document), format=True))
+
+    circuit = sampler_pubs()[1][0]
+    job = SamplerV2(mode=provider.get_backend("qoro_maestro")).run([circuit])
+    provider.journal.record(job.job_id(), "sampler", "qoro_maestro", dict(future, jobs=[]))
+    with pytest.raises(
+        QoroJobError, match=rf"Job {job.job_id()} was journaled in format 2"
+    ) as info:
+        provider.retrieve_job(job.job_id())
+    assert "Retrieve it with the qiskit_divi version that submitted it" in str(info.value)
+    job.result()
+
+
+def test_a_malformed_payload_names_what_is_wrong():
+    payload = payload_of(fixture("estimator_sampling_format1"))
+    broken = dict(payload, pubs=[{k: v for k, v in payload["pubs"][0].items() if k != "groups"}])
+    with pytest.raises(JournalError, match="not a valid EstimatorPayload of format 1: KeyError"):
+        EstimatorPayload.from_json(broken)
+    with pytest.raises(JournalError, match="Unknown estimator method 'magic'"):
+        EstimatorPayload.from_json(dict(payload, method="magic"))
