@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
+from sample_circuits import bell
 
 from qiskit_divi import (
     EstimatorV2,
@@ -37,14 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-SECRET-9f8e7d6c5b4a39281706"
 WRONG = "tok-WRONG-00112233445566778899"
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_cap=0.005)
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
 
 
 def assert_hidden(text: str) -> None:

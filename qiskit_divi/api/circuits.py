@@ -1,7 +1,9 @@
 """Circuit packing (gzip + base64) and greedy chunking of ``add_circuits`` uploads.
 
-``qoro-api.md`` sections 5.1 and 5.2. Gzip uses ``mtime=0`` so that the same
-circuits always produce the same request bytes (cassettes can match bodies).
+``qoro-api.md`` sections 5.1 and 5.2. The gzip container is written here with a fixed
+header (``mtime`` 0, OS "Unix") so that the same circuits produce the same request bytes on
+every Python and platform (cassettes match bodies): ``gzip.compress`` writes OS 255 up to
+Python 3.10 and the platform's code from 3.11 on.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import struct
+import zlib
 from collections.abc import Mapping
 
 MAX_PAYLOAD_MB = 0.95
@@ -17,9 +21,20 @@ MAX_PAYLOAD_BYTES = int(MAX_PAYLOAD_MB * 1024 * 1024)
 """The same budget in bytes."""
 
 
+_GZIP_HEADER = bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 2, 3])
+"""RFC 1952 member header: deflate, no flags, mtime 0, maximum compression, OS Unix."""
+
+
+def gzip_deterministic(data: bytes) -> bytes:
+    """``data`` as one gzip member at level 9 with :data:`_GZIP_HEADER` (same bytes everywhere)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(data) + deflate.flush()
+    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
 def pack_circuit(qasm: str) -> str:
-    """base64(gzip(UTF-8 QASM)) with a fixed gzip header (deterministic)."""
-    return base64.b64encode(gzip.compress(qasm.encode("utf-8"), mtime=0)).decode("ascii")
+    """base64(gzip(UTF-8 QASM)), the same bytes on every Python and platform."""
+    return base64.b64encode(gzip_deterministic(qasm.encode("utf-8"))).decode("ascii")
 
 
 def unpack_circuit(value: str) -> str:

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..api.idempotency import KEY_HEADER
 from ..api.validation import int_in_range
 from .config import EmulatorConfig
 from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
@@ -167,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             content_type=self.headers.get("Content-Type"),
             body=body,
             host=self.headers.get("Host") or emulator._host_port,
-            idempotency_key=self.headers.get("Idempotency-Key"),
+            idempotency_key=self.headers.get(KEY_HEADER),
         )
         try:
             response = emulator._api.handle(route, request)

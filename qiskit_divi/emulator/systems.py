@@ -560,7 +560,8 @@ def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
                 f"Circuit '{circuit.name}' resets a qubit after acting on it: its state is mixed, "
                 "so it has no statevector to take expectation values from."
             )
-        if instruction.operation.name != "barrier":
+        # A reset of an untouched qubit leaves it in |0>: the state stays pure.
+        if instruction.operation.name not in ("barrier", "reset"):
             touched.update(instruction.qubits)
     out = circuit.copy()
     for position in final:  # descending positions

@@ -61,6 +61,7 @@ from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Optimize1qGatesDecomposition
 
 from .._circuits import bound_qasm, json_safe
+from .._compat import sparse_observables
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.models import JobType
 from ..api.observables import join_ham_ops, qiskit_label_to_wire
@@ -176,9 +177,8 @@ def _quantum_template(circuit: QuantumCircuit, index: int) -> QuantumCircuit:
 
 def _pauli_dicts(pub: EstimatorPub) -> tuple[dict[str, float], ...]:
     """Each observable (flat, C order) as ``{qiskit Pauli label: real coefficient}``."""
-    # The one use of ObservablesArray.sparse_observables_array (absent before qiskit 2.1).
     out = []
-    for obs in pub.observables.sparse_observables_array().reshape(-1):
+    for obs in sparse_observables(pub.observables):
         op = SparsePauliOp.from_sparse_observable(obs.as_paulis()).simplify()
         terms: dict[str, float] = {}
         for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):

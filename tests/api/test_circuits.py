@@ -1,10 +1,17 @@
+import base64
+import gzip
 import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qiskit_divi.api.circuits import chunk_packed_circuits, pack_circuit, unpack_circuit
+from qiskit_divi.api.circuits import (
+    chunk_packed_circuits,
+    gzip_deterministic,
+    pack_circuit,
+    unpack_circuit,
+)
 
 QASM = (
     'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\n'
@@ -59,3 +66,14 @@ def test_unicode_labels_are_measured_as_json():
     label = "é" * 50  # 50 chars, 300 bytes once JSON-escaped
     chunks = chunk_packed_circuits({label: "x", "b": "y"}, max_bytes=318)
     assert len(chunks) == 2
+
+
+def test_packed_bytes_are_the_same_on_every_python():
+    """Cassettes match request bodies: the gzip header must not depend on the Python version
+    (``gzip.compress`` writes OS 255 up to 3.10, the platform's code from 3.11)."""
+    packed = gzip_deterministic(b"hello world")
+    assert packed.hex() == "1f8b0800000000000203cb48cdc9c95728cf2fca49010085114a0d0b000000"
+    assert gzip.decompress(packed) == b"hello world"
+    text = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[0];\n' * 50
+    assert unpack_circuit(pack_circuit(text)) == text
+    assert base64.b64decode(pack_circuit(text))[:10] == bytes.fromhex("1f8b0800000000000203")

@@ -110,6 +110,12 @@ def test_expectation_of_a_circuit_with_a_reset_after_gates_is_refused():
     parser = CircuitParser()
     fresh = parser.parse(HEADER.replace("creg c[2];\n", "") + "reset q[1];\nh q[0];\n")
     assert expectation_job([fresh], ["XI", "IZ"]) == [pytest.approx({"XI": 1.0, "IZ": 1.0})]
+    twice = parser.parse(
+        HEADER.replace("creg c[2];\n", "") + "reset q[0];\nreset q[0];\nh q[0];\nx q[1];\n"
+    )  # resetting a fresh qubit again keeps it in |0>: still one pure state
+    assert expectation_job([twice], ["XI", "IZ", "ZI"]) == [  # wire order: qubit 0 leftmost
+        pytest.approx({"XI": 1.0, "IZ": -1.0, "ZI": 0.0}, abs=1e-12)
+    ]
     mixed = parser.parse(HEADER.replace("creg c[2];\n", "") + "h q[0];\nreset q[0];\n")
     with pytest.raises(ValueError, match="resets a qubit after acting on it"):
         expectation_job([mixed], ["ZI"])

@@ -16,6 +16,7 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_divi import EstimatorV2, QoroInputError, QoroProtocolError
+from qiskit_divi._compat import observables_hold_sparse_observables
 from qiskit_divi.primitives import EstimatorOptions
 from qiskit_divi.primitives.estimator import ESTIMATOR_CODEC, _combine, _TermValues
 from qiskit_divi.primitives.payloads import (
@@ -146,7 +147,9 @@ def test_projectors_and_measured_circuits(maestro):
     measured = circuit.copy()
     measured.measure_all()  # final measurements are dropped, as StatevectorEstimator does
     projector = SparseObservable.from_list([("0+", 1.0), ("rZ", -0.5)])
-    result = EstimatorV2(mode=maestro).run([(measured, [projector, "XY"], values)]).result()
+    # Qiskit 2.0 takes projectors as labels only; from 2.1 the SparseObservable itself too.
+    given = projector if observables_hold_sparse_observables() else {"0+": 1.0, "rZ": -0.5}
+    result = EstimatorV2(mode=maestro).run([(measured, [given, "XY"], values)]).result()
     expanded = SparsePauliOp.from_sparse_observable(
         projector.as_paulis()
     )  # the reference takes only Paulis
