@@ -22,12 +22,18 @@ def is_integer(value: Any) -> TypeGuard[int]:
 
     Narrows to ``int`` for type checkers: numpy integers support the same operations.
     """
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    # Plain ints first: decoders call this once per histogram entry, and the ABC check
+    # costs ~1 us where this costs ~50 ns.
+    return type(value) is int or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    )
 
 
 def is_real(value: Any) -> TypeGuard[float]:
     """Whether ``value`` is a real number (numpy scalars included) and not a ``bool``."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return type(value) in (float, int) or (
+        isinstance(value, numbers.Real) and not isinstance(value, bool)
+    )
 
 
 def positive_int(
