@@ -18,6 +18,10 @@ disables journaling), else ``$XDG_CACHE_HOME/qiskit_divi/jobs.sqlite3``
 (``~/.cache/qiskit_divi/jobs.sqlite3``). The variable is read on every use, so a
 process can redirect it at any time. Each operation opens a short-lived
 connection, which keeps the journal safe to share between threads and processes.
+
+The journal names the user's jobs and circuits, so it is private: the file is created
+with mode 0600 (and its directory, when the journal creates it, 0700), and an existing
+file that other users can read is made private, with a warning.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,11 @@ DISABLED_VALUES = frozenset({"off", "none", "0", "false", "no"})
 KIND_BACKEND_RUN = "backend-run"
 KIND_SAMPLER = "sampler"
 KIND_ESTIMATOR = "estimator"
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+_OTHERS = 0o077
+_warned_unfixable: set[Path] = set()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -64,6 +75,58 @@ class JournalEntry:
     created: float
     payload: dict[str, Any] = field(default_factory=dict)
     base_url: str | None = None
+
+
+def _make_private(path: Path) -> None:
+    """Create ``path`` private, or make an existing regular file of it private."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR_MODE, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(descriptor)  # SQLite takes an empty file as an empty database
+        return
+    if os.name != "posix":
+        return  # POSIX modes only; elsewhere the user profile's ACLs apply
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode) or not mode & _OTHERS:
+        return
+    try:
+        os.chmod(path, mode & ~_OTHERS)
+    except OSError as exc:
+        if path not in _warned_unfixable:
+            _warned_unfixable.add(path)
+            logger.warning(
+                "The job journal %s is readable by other users (mode %o) and could not be made "
+                "private (%s); it names your jobs and circuits: run chmod 600 on it.",
+                path,
+                mode,
+                exc,
+            )
+        return
+    logger.warning(
+        "The job journal %s was readable by other users (mode %o); made it private (mode %o), "
+        "as it names your jobs and circuits.",
+        path,
+        mode,
+        mode & ~_OTHERS,
+    )
+
+
+def _payload(text: object) -> dict[str, Any]:
+    """The JSON object a row stores; ValueError when it is not one."""
+    if not isinstance(text, str):
+        raise ValueError(f"the payload is {type(text).__name__}, not JSON text")
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
+    return payload
 
 
 def default_journal_path() -> Path | None:
@@ -93,7 +156,7 @@ class JobJournal:
         return f"JobJournal(path={str(self.path) if self.path else None!r})"
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         connection = sqlite3.connect(path, timeout=30.0)
         connection.execute(_SCHEMA)
         return connection
@@ -135,7 +198,7 @@ class JobJournal:
                 connection.close()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
-                f"Could not write job {job_id} to the journal {path}: {exc}"
+                f"Could not write job {job_id} to the journal {path}: {exc}."
             ) from exc
         logger.debug("Journaled job %s (%s on %s) in %s", job_id, kind, backend_name, path)
         return True
@@ -155,24 +218,17 @@ class JobJournal:
                 ).fetchone()
             finally:
                 connection.close()
-        except sqlite3.Error as exc:
-            raise JournalError(f"Could not read the journal {path}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"Could not read the journal {path}: {exc}.") from exc
         if row is None:
             return None
         try:
-            payload = json.loads(row[5])
+            payload = _payload(row[5])
         except ValueError as exc:
             raise JournalError(
-                f"The journal entry of job {job_id} in {path} is corrupt: {exc}"
+                f"The journal entry of job {job_id} in {path} is corrupt: {exc}."
             ) from exc
-        return JournalEntry(
-            job_id=row[0],
-            kind=row[1],
-            backend_name=row[2],
-            base_url=row[3],
-            created=row[4],
-            payload=payload,
-        )
+        return _entry(row, payload)
 
     def remove(self, job_id: str) -> bool:
         """Delete the entry of ``job_id``; True when there was one."""
@@ -186,12 +242,13 @@ class JobJournal:
                     cursor = connection.execute("DELETE FROM jobs WHERE job_id = ?", (str(job_id),))
             finally:
                 connection.close()
-        except sqlite3.Error as exc:
-            raise JournalError(f"Could not update the journal {path}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"Could not update the journal {path}: {exc}.") from exc
         return cursor.rowcount > 0
 
     def recent(self, limit: int = 20, *, kind: str | None = None) -> list[JournalEntry]:
-        """The newest entries first (optionally of one ``kind``)."""
+        """The newest entries first (optionally of one ``kind``); a corrupt entry is skipped
+        with a warning."""
         path = self.path
         if path is None or not path.exists():
             return []
@@ -207,19 +264,22 @@ class JobJournal:
                 rows = connection.execute(query, (*args, int(limit))).fetchall()
             finally:
                 connection.close()
-        except sqlite3.Error as exc:
-            raise JournalError(f"Could not read the journal {path}: {exc}") from exc
-        return [
-            JournalEntry(
-                job_id=r[0],
-                kind=r[1],
-                backend_name=r[2],
-                base_url=r[3],
-                created=r[4],
-                payload=json.loads(r[5]),
-            )
-            for r in rows
-        ]
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"Could not read the journal {path}: {exc}.") from exc
+        entries = []
+        for r in rows:
+            try:
+                payload = _payload(r[5])
+            except ValueError as exc:
+                logger.warning(
+                    "Skipping the journal entry of job %s in %s: it is corrupt (%s).",
+                    r[0],
+                    path,
+                    exc,
+                )
+                continue
+            entries.append(_entry(r, payload))
+        return entries
 
 
 def default_journal() -> JobJournal:
@@ -265,3 +325,15 @@ def record_quietly(
             "%s The job itself is fine; only retrieval from another process is affected.", exc
         )
         return False
+
+
+def _entry(row: Sequence[Any], payload: dict[str, Any]) -> JournalEntry:
+    """The entry of a ``(job_id, kind, backend_name, base_url, created, ...)`` row."""
+    return JournalEntry(
+        job_id=row[0],
+        kind=row[1],
+        backend_name=row[2],
+        base_url=row[3],
+        created=row[4],
+        payload=payload,
+    )

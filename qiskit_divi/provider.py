@@ -24,7 +24,7 @@ from .api.config import resolve_base_url, resolve_token
 from .api.errors import QoroAuthenticationError, QoroError, QoroJobError, QoroNotFoundError
 from .api.models import QPUSystem
 from .backend import QoroBackend
-from .exceptions import QoroBackendNotFoundError
+from .exceptions import JournalError, QoroBackendNotFoundError
 from .job import QoroJob
 from .journal import (
     JOURNAL_ENV,
@@ -229,7 +229,8 @@ class QoroProvider:
         job to have been journaled as that kind, as ``SamplerV2.retrieve`` and
         ``EstimatorV2.retrieve`` do: a missing journal entry or another kind
         raises :class:`QoroJobError` saying what happened and what to do. An id
-        the server does not know raises a ``QoroError`` naming it.
+        the server does not know raises a ``QoroError`` naming it. An unreadable journal
+        counts as a missing entry, with a warning naming the file.
         """
         job_id = str(job_id).strip()
         try:
@@ -254,9 +255,11 @@ class QoroProvider:
                 endpoint=exc.endpoint,
                 hint=f"Job {job_id!r} does not exist at {self.url} or belongs to another account.",
             ) from None
-        entry = self._journal.lookup(job_id)
+        entry, unreadable = self._journal_entry(job_id)
         if kind is not None and (entry is None or entry.kind != kind):
-            raise QoroJobError(self._not_retrievable_as(job_id, kind, entry), job_id=job_id)
+            raise QoroJobError(
+                self._not_retrievable_as(job_id, kind, entry, unreadable), job_id=job_id
+            )
         if entry is None:
             logger.info(
                 "Job %s has no entry in the local journal (%s); its result holds the counts per "
@@ -298,7 +301,27 @@ class QoroProvider:
         except QoroError:
             pass  # the URL answers something else: keep the job-id message
 
-    def _not_retrievable_as(self, job_id: str, kind: str, entry: JournalEntry | None) -> str:
+    def _journal_entry(self, job_id: str) -> tuple[JournalEntry | None, JournalError | None]:
+        """The journal entry of ``job_id`` (or None), and the error when the journal is
+        unreadable: a job the server knows stays retrievable without it."""
+        try:
+            return self._journal.lookup(job_id), None
+        except JournalError as exc:
+            logger.warning(
+                "%s Retrieving job %s without its journal entry: its result holds the counts "
+                "per Qoro circuit label.",
+                exc,
+                job_id,
+            )
+            return None, exc
+
+    def _not_retrievable_as(
+        self,
+        job_id: str,
+        kind: str,
+        entry: JournalEntry | None,
+        unreadable: JournalError | None = None,
+    ) -> str:
         """Why ``job_id`` cannot be rebuilt as a ``kind`` job, and what to do instead."""
         wanted = _SUBMITTERS.get(kind, f"a {kind!r} job")
         if entry is not None:
@@ -309,7 +332,9 @@ class QoroProvider:
             )
         path = self._journal.path
         where = (
-            f"the local job journal ({path}) has no entry for it"
+            f"its entry in the local job journal cannot be read ({unreadable})"
+            if unreadable is not None
+            else f"the local job journal ({path}) has no entry for it"
             if path is not None
             else f"journaling is off ({JOURNAL_ENV}={os.environ.get(JOURNAL_ENV, '')!r}), so "
             "there is no entry for it"

@@ -49,7 +49,7 @@ class _ScriptedClient:
         ]
         self.polls = 0
 
-    def job_status(self, job_id):
+    def job_status(self, job_id, *, deadline=None):
         self.polls += 1
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -111,3 +113,59 @@ def test_concurrent_writers(tmp_path):
         t.join()
     assert all(journal.lookup(f"job-{i}").payload == {"i": i} for i in range(80))
     assert isinstance(journal.path, Path) and "jobs.sqlite3" in repr(journal)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask():
+    """umask 000, so a private mode can only come from the journal itself."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_recent_skips_a_corrupt_entry_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "jobs.sqlite3"
+    journal = JobJournal(path)
+    for job_id in ("good-1", "broken", "not-an-object", "good-2"):
+        journal.record(job_id, KIND_SAMPLER, "b", {"id": job_id})
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE jobs SET payload = '{broken' WHERE job_id = 'broken'")
+        connection.execute("UPDATE jobs SET payload = '[1]' WHERE job_id = 'not-an-object'")
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi.journal"):
+        entries = journal.recent()
+    assert sorted(e.job_id for e in entries) == ["good-1", "good-2"]
+    assert f"Skipping the journal entry of job broken in {path}: it is corrupt" in caplog.text
+    assert "not-an-object" in caplog.text and "not an object" in caplog.text
+    with pytest.raises(JournalError, match="not an object"):
+        journal.lookup("not-an-object")
+
+
+def test_the_journal_is_created_private(tmp_path, permissive_umask):
+    path = tmp_path / "cache" / "qiskit_divi" / "jobs.sqlite3"
+    JobJournal(path).record("j", KIND_BACKEND_RUN, "b", {"circuits": ["secret-circuit"]})
+    assert _mode(path) == 0o600
+    assert _mode(path.parent) == 0o700
+    existing = tmp_path / "mine"
+    existing.mkdir(mode=0o755)
+    JobJournal(existing / "jobs.sqlite3").record("j", KIND_BACKEND_RUN, "b", {})
+    assert _mode(existing) == 0o755  # a directory the journal did not create is left alone
+    assert _mode(existing / "jobs.sqlite3") == 0o600
+
+
+def test_a_journal_readable_by_others_is_made_private_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "jobs.sqlite3"
+    journal = JobJournal(path)
+    journal.record("j", KIND_BACKEND_RUN, "b", {})
+    os.chmod(path, 0o644)
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi.journal"):
+        assert journal.lookup("j") is not None
+    assert _mode(path) == 0o600
+    assert f"The job journal {path} was readable by other users (mode 644)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi.journal"):
+        journal.lookup("j")
+    assert caplog.text == ""  # private now: nothing more to say

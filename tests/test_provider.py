@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -356,3 +357,47 @@ def test_a_call_whose_first_entry_is_gone_says_so(provider, journal_path):
     )
     assert f"QoroJob(None, '{second}', provider=provider).raw_results()" in message
     assert QoroJob(None, second, provider=provider).raw_results() == {"p1_0": {"1": 20}}
+
+
+# --- an unreadable journal ---------------------------------------------------------------
+
+
+@pytest.fixture
+def corrupt_journal_provider(emulator_server, emulator_token, tmp_path):
+    """A provider whose journal file is not a database at all."""
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"not a database " * 100)
+    with QoroProvider(
+        token=emulator_token, url=emulator_server.base_url, journal=JobJournal(path)
+    ) as prov:
+        yield prov
+
+
+def test_a_corrupt_journal_file_falls_back_to_the_raw_counts(
+    provider, corrupt_journal_provider, caplog
+):
+    job = provider.get_backend("qoro_maestro").run(_two_register_circuit("x"), shots=10)
+    job.result()
+    path = corrupt_journal_provider.journal.path
+    with caplog.at_level("WARNING", logger="qiskit_divi.provider"):
+        again = corrupt_journal_provider.retrieve_job(job.job_id())
+    assert isinstance(again, QoroJob) and again.job_id() == job.job_id()
+    assert [r.header["name"] for r in again.result().results] == ["circuit_0"]
+    assert sum(again.raw_results()["circuit_0"].values()) == 10
+    assert f"Could not read the journal {path}" in caplog.text
+    assert f"Retrieving job {job.job_id()} without its journal entry" in caplog.text
+    with pytest.raises(QoroJobError, match="its entry in the local job journal cannot be read"):
+        corrupt_journal_provider.retrieve_job(job.job_id(), kind="backend-run")
+
+
+def test_a_corrupt_journal_entry_falls_back_to_the_raw_counts(provider, journal_path, caplog):
+    job = provider.get_backend("qoro_maestro").run(_two_register_circuit("y"), shots=10)
+    job.result()
+    with sqlite3.connect(journal_path) as connection:
+        connection.execute("UPDATE jobs SET payload = '{broken' WHERE job_id = ?", (job.job_id(),))
+    with caplog.at_level("WARNING", logger="qiskit_divi.provider"):
+        again = provider.retrieve_job(job.job_id())
+    assert isinstance(again, QoroJob)
+    assert [r.header["name"] for r in again.result().results] == ["circuit_0"]  # not "y"
+    assert sum(again.raw_results()["circuit_0"].values()) == 10
+    assert f"The journal entry of job {job.job_id()} in {journal_path} is corrupt" in caplog.text

@@ -3,9 +3,11 @@ journal; TLS verification stays on off loopback; the emulator binds loopback and
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import socket
+import tokenize
 import traceback
 import uuid
 from pathlib import Path
@@ -172,6 +174,25 @@ def test_package_errors_hide_the_token(tmp_path, monkeypatch):
         assert_hidden(repr(provider) + repr(provider.emulator))
 
 
+def test_a_token_with_a_line_break_is_refused_before_any_request(monkeypatch, tmp_path):
+    crlf = TOKEN + "\r\nX-Injected: 1"
+    monkeypatch.chdir(tmp_path)
+    with EmulatorServer(tokens=[TOKEN]) as server:
+        attempts = [
+            lambda: QoroClient(crlf, server.base_url, retry_policy=FAST).list_systems(),
+            lambda: QoroProvider(token=crlf, url=server.base_url).backends(),
+            lambda: QoroClient(Secret(crlf), server.base_url).list_systems(),
+        ]
+        monkeypatch.setenv("QORO_API_KEY", crlf)
+        attempts.append(lambda: QoroProvider(url=server.base_url).backends())
+        for attempt in attempts:
+            with pytest.raises(QoroConfigurationError, match="line break") as info:
+                attempt()
+            assert_error_hidden(info.value)
+            assert info.value.__cause__ is None
+        assert requests.get(server.base_url + "/", timeout=10).status_code == 401  # still up
+
+
 def test_secret_wrapper():
     secret = Secret(TOKEN)
     assert_hidden(repr(secret) + str(secret) + f"{secret}" + "%s" % (secret,))  # noqa: UP031 (%-formatting is the case tested)
@@ -204,15 +225,32 @@ def test_cassettes_hold_no_credentials():
 # --- TLS -------------------------------------------------------------------------------
 
 
+_TEXT_TOKENS = frozenset({"STRING", "COMMENT", "FSTRING_MIDDLE"})
+
+
+def _code_lines(source: str) -> dict[int, str]:
+    """Each line's code without its strings and comments (an error message may name
+    ``verify=False``; only code can turn verification off)."""
+    lines: dict[int, list[str]] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tokenize.tok_name[token.type] not in _TEXT_TOKENS:
+            lines.setdefault(token.start[0], []).append(token.string)
+    return {n: " ".join(parts) for n, parts in lines.items()}
+
+
 def test_no_code_turns_tls_verification_off():
     pattern = re.compile(
         r"verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False|_create_unverified_context|disable_warnings"
     )
+    assert pattern.search(_code_lines("session.verify=False  # off\n")[1])
+    assert not any(
+        pattern.search(c) for c in _code_lines('x = "verify=False"  # verify=False\n').values()
+    )
     offenders = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in (ROOT / "qiskit_divi").rglob("*.py")
-        for n, line in enumerate(path.read_text().splitlines(), 1)
-        if pattern.search(line) and not line.lstrip().startswith("#")
+        for n, code in _code_lines(path.read_text()).items()
+        if pattern.search(code)
     ]
     assert offenders == []
 

@@ -13,7 +13,7 @@ import gzip
 import json
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 MAX_PAYLOAD_MB = 0.95
 """Budget per ``add_circuits`` request body in MiB, as the reference client sets it."""
@@ -37,12 +37,62 @@ def pack_circuit(qasm: str) -> str:
     return base64.b64encode(gzip_deterministic(qasm.encode("utf-8"))).decode("ascii")
 
 
-def unpack_circuit(value: str) -> str:
-    """Inverse of :func:`pack_circuit`; raises ``ValueError`` on bad input."""
+def unpack_circuit(
+    value: str,
+    *,
+    max_bytes: int | None = None,
+    too_large: Callable[[int], Exception] | None = None,
+) -> str:
+    """Inverse of :func:`pack_circuit`; raises ``ValueError`` on bad input.
+
+    With ``max_bytes``, the inflate streams and stops as soon as the text would exceed
+    ``max_bytes`` bytes, raising ``too_large(max_bytes)`` (by default a ``ValueError``
+    naming the limit): a small compressed value cannot cost more memory than the limit.
+    """
     try:
-        return gzip.decompress(base64.b64decode(value, validate=True)).decode("utf-8")
-    except (ValueError, OSError, EOFError) as exc:
+        data = base64.b64decode(value, validate=True)
+        raw = (
+            gzip.decompress(data)
+            if max_bytes is None
+            else gunzip_bounded(data, max_bytes, lambda _: _TooLarge())
+        )
+        return raw.decode("utf-8")
+    except _TooLarge:
+        assert max_bytes is not None
+        if too_large is None:
+            raise ValueError(
+                f"the circuit inflates to more than {max_bytes:,} bytes, the limit"
+            ) from None
+        raise too_large(max_bytes) from None
+    except (ValueError, OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"not a base64 gzip UTF-8 circuit: {exc}") from None
+
+
+class _TooLarge(Exception):
+    """The inflated data would exceed the limit."""
+
+
+def gunzip_bounded(data: bytes, max_bytes: int, too_large: Callable[[int], Exception]) -> bytes:
+    """``gzip.decompress(data)`` (concatenated members, zero padding after them), streamed:
+    raises ``too_large(max_bytes)`` before the output exceeds ``max_bytes`` bytes.
+
+    Invalid data raises ``zlib.error`` or ``EOFError``.
+    """
+    out = bytearray()
+    while data:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip container, CRC checked
+        pending = data
+        while not inflate.eof:
+            # One byte over the room left is enough to know the limit is crossed.
+            chunk = inflate.decompress(pending, max_bytes - len(out) + 1)
+            out += chunk
+            if len(out) > max_bytes:
+                raise too_large(max_bytes)
+            pending = inflate.unconsumed_tail
+            if not chunk and not pending:
+                raise EOFError("compressed data ended before the end-of-stream marker")
+        data = inflate.unused_data.lstrip(b"\0")
+    return bytes(out)
 
 
 def chunk_packed_circuits(

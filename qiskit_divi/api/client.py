@@ -28,27 +28,40 @@ jobs, so a lost ``job/init/`` reply cannot be looked up afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
+import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from . import endpoints
 from .config import PRODUCTION_URL, URL_ENV, Secret, resolve_base_url, resolve_token
-from .endpoints import INIT_ENDPOINT, RESULTS_PAGE_SIZE, TIMEOUTS, Call, is_job_endpoint
+from .endpoints import (
+    INIT_ENDPOINT,
+    MAX_RESPONSE_BYTES,
+    RESULTS_PAGE_SIZE,
+    TIMEOUTS,
+    Call,
+    is_job_endpoint,
+)
 from .errors import (
     QoroAmbiguousRequestError,
     QoroApiError,
     QoroConfigurationError,
     QoroConnectionError,
+    QoroDeadlineError,
     QoroError,
     QoroProtocolError,
     api_error_for,
@@ -70,6 +83,7 @@ from .models import (
     ResultRow,
     ResultsPage,
 )
+from .redaction import redact_exception
 from .retry import Action, Decision, Failure, RetryPolicy
 from .validation import positive_seconds
 
@@ -112,6 +126,159 @@ def _failure_of(exc: requests.RequestException) -> Failure:
     return Failure.NO_REPLY
 
 
+class _WallClockTimeout(requests.exceptions.ReadTimeout):
+    """One attempt outlasted its total wall-clock bound (the watchdog closed its socket)."""
+
+
+class _Bound:
+    """The wall-clock bound of one attempt and the connections it is using."""
+
+    __slots__ = ("connections", "deadline", "fired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.connections: list[Any] = []
+        self.fired = False
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets of attempts past their bound.
+
+    A per-socket read timeout restarts with every byte, so a server dripping bytes
+    could hold a request for ever; shutting the socket down wakes the blocked read.
+    """
+
+    def __init__(self) -> None:
+        self._active: set[_Bound] = set()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, bound: _Bound) -> None:
+        with self._wake:
+            self._active.add(bound)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="qoro-deadline-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def discard(self, bound: _Bound) -> None:
+        with self._wake:
+            self._active.discard(bound)
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                for bound in [b for b in self._active if b.deadline <= now]:
+                    self._active.discard(bound)
+                    bound.fired = True
+                    for connection in bound.connections:
+                        _shut_down(connection)
+                earliest = min((b.deadline for b in self._active), default=None)
+                self._wake.wait(None if earliest is None else max(0.0, earliest - now))
+
+
+def _shut_down(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        return
+    # The plain socket's shutdown, also for TLS: it wakes a read blocked in another thread.
+    with contextlib.suppress(OSError, TypeError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()
+"""``bound``: the :class:`_Bound` of the attempt this thread is sending, if any."""
+
+
+def _watch(connection: Any) -> None:
+    bound = getattr(_CURRENT, "bound", None)
+    if bound is not None:
+        bound.connections.append(connection)
+
+
+class _BoundedHTTPPool(HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _watch(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _BoundedHTTPSPool(HTTPSConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _watch(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """An adapter whose connections the watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _BoundedHTTPPool,
+            "https": _BoundedHTTPSPool,
+        }
+
+
+_CHUNK_BYTES = 1 << 16
+
+
+def _read_body(response: requests.Response, limit: int, what: str) -> None:
+    """Read the whole body into ``response`` (so ``.content``/``.json()`` work), at most
+    ``limit`` bytes after decoding; :class:`QoroProtocolError` naming the limit otherwise."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise _too_large(what, f"{int(declared):,} bytes (Content-Length)", limit)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise _too_large(what, f"more than {limit:,} bytes", limit)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+
+
+def _too_large(what: str, size: str, limit: int) -> QoroProtocolError:
+    return QoroProtocolError(
+        f"Malformed server reply: {what} sent {size}, over the {limit:,}-byte limit for this "
+        "endpoint. Raise it with QoroClient(max_response_bytes={...}) if the server is trusted."
+    )
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]/path`` of ``url``: no user info, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _check_verify(verify: Any, base_url: str) -> None:
+    """TLS verification must be True or a CA bundle path; False only on loopback."""
+    if verify is True:
+        return
+    if verify is False and _is_loopback_url(base_url):
+        return
+    if isinstance(verify, (str, os.PathLike)) and os.fspath(verify):
+        if not os.path.exists(verify):
+            raise QoroConfigurationError(
+                f"The CA bundle {os.fspath(verify)!r} given as session.verify does not exist. "
+                "Give the path of an existing CA bundle, or verify=True."
+            )
+        return
+    raise QoroConfigurationError(
+        f"TLS certificate verification cannot be turned off for {base_url} "
+        f"(session.verify={verify!r}): it would expose the API token. Use a session with "
+        "verify=True or a CA bundle path (verify=False is accepted on loopback only)."
+    )
+
+
 class QoroClient:
     """HTTP client of the Qoro REST API.
 
@@ -124,6 +291,13 @@ class QoroClient:
             (keys ``ping``, ``systems``, ``init``, ``add_circuits``, ``status``,
             ``results``, ``cancel``, ``delete``).
         connect_timeout: seconds to establish a connection.
+        max_response_bytes: per-endpoint caps on reply bodies overriding
+            :data:`~.endpoints.MAX_RESPONSE_BYTES` (same keys as ``timeouts``).
+
+    Every attempt of a request is bounded in wall-clock time by its endpoint's
+    timeout (not per socket read), and every method takes an optional
+    ``deadline`` (a :func:`time.monotonic` instant) that no attempt or retry
+    delay outlasts: past it, :class:`QoroDeadlineError` is raised.
     """
 
     def __init__(
@@ -135,6 +309,7 @@ class QoroClient:
         session: requests.Session | None = None,
         timeouts: Mapping[str, float] | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        max_response_bytes: Mapping[str, int] | None = None,
     ) -> None:
         self._token = token if isinstance(token, Secret) else resolve_token(token)
         self.base_url = resolve_base_url(base_url)
@@ -143,14 +318,10 @@ class QoroClient:
         self.connect_timeout = positive_seconds(
             connect_timeout, "connect_timeout", error=QoroConfigurationError
         )
+        self.max_response_bytes = _check_limits(max_response_bytes)
         self._session = session or requests.Session()
-        if self._session.verify is False and not _is_loopback_url(self.base_url):
-            # A CA bundle path is fine; switching verification off is only allowed on loopback.
-            raise QoroConfigurationError(
-                f"TLS certificate verification cannot be turned off for {self.base_url}: "
-                "it would expose the API token. Use a session with verify=True or a CA bundle path."
-            )
-        adapter = HTTPAdapter(max_retries=0, pool_maxsize=16)
+        _check_verify(self._session.verify, self.base_url)
+        adapter = _BoundedAdapter(max_retries=0, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self.idempotency_supported: bool | None = None
@@ -182,11 +353,13 @@ class QoroClient:
     def url_for(self, endpoint: str) -> str:
         return f"{self.base_url}/{endpoint}"
 
-    def call(self, call: Call[T]) -> T:
+    def call(self, call: Call[T], *, deadline: float | None = None) -> T:
         """Send ``call`` (retry policy, error mapping) and return its typed reply."""
-        return self.exchange(call)[0]
+        return self.exchange(call, deadline=deadline)[0]
 
-    def exchange(self, call: Call[T]) -> tuple[T, requests.Response]:
+    def exchange(
+        self, call: Call[T], *, deadline: float | None = None
+    ) -> tuple[T, requests.Response]:
         """Send ``call`` and return its typed reply together with the raw response.
 
         A 2xx status outside the call's ``ok_statuses`` raises :class:`QoroProtocolError`.
@@ -197,6 +370,8 @@ class QoroClient:
             json_body=call.body,
             timeout=self.timeouts[call.timeout],
             job_id=call.job_id,
+            deadline=deadline,
+            max_bytes=self.max_response_bytes[call.timeout],
         )
         if call.ok_statuses is not None and response.status_code not in call.ok_statuses:
             expected = " or ".join(str(code) for code in sorted(call.ok_statuses))
@@ -216,6 +391,8 @@ class QoroClient:
         headers: Mapping[str, str] | None = None,
         job_id: str | None = None,
         raise_errors: bool = True,
+        deadline: float | None = None,
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """Send one request with the retry policy; return the raw 2xx response.
 
@@ -227,6 +404,12 @@ class QoroClient:
         otherwise it raises :class:`QoroAmbiguousRequestError` naming ``job_id``.
         A DELETE answered 404 after an earlier attempt may have acted counts as
         done (the response, a 404, is returned).
+
+        Each attempt lasts at most ``timeout`` seconds in all; ``deadline`` (a
+        :func:`time.monotonic` instant) bounds every attempt and retry delay, and
+        :class:`QoroDeadlineError` is raised when the next one would outlast it.
+        Replies over ``max_bytes`` (default: the largest per-endpoint cap) and
+        redirects raise :class:`QoroProtocolError`: a redirect is never followed.
         """
         method = method.upper()
         all_headers = {"Authorization": self.authorization_header}
@@ -239,21 +422,27 @@ class QoroClient:
             key = all_headers.setdefault(KEY_HEADER, str(uuid.uuid4()))
         data = None if json_body is None else json.dumps(json_body).encode("utf-8")
         request = {"data": data, "params": params, "headers": all_headers}
+        limit = max(self.max_response_bytes.values()) if max_bytes is None else max_bytes
         attempt = 0
         acted = False  # an earlier attempt may have reached the server and acted
         while True:
             attempt += 1
-            result = self._attempt(method, endpoint, attempt, timeout, request)
-            decision = self._decide(method, attempt, result, acted)
-            acted = decision.may_have_acted
+            _check_deadline(method, endpoint, attempt, deadline)
+            result = self._attempt(method, endpoint, attempt, timeout, request, deadline, limit)
             response = result if isinstance(result, requests.Response) else None
-            why = str(response.status_code) if response is not None else type(result).__name__
+            if response is not None and 300 <= response.status_code < 400:
+                raise self._redirected(method, endpoint, response)
+            decision = self._decide(method, attempt, result, acted, deadline)
+            acted = decision.may_have_acted
+            why = str(response.status_code) if response is not None else _why(result)
             if decision.action in (Action.RETRY, Action.RESEND):
                 self._sleep_before_retry(attempt, decision, method, endpoint, why)
                 continue
-            error = result if isinstance(result, requests.RequestException) else None
+            error = _as_cause(result)
             if decision.action is Action.AMBIGUOUS:
                 raise self._ambiguous(method, endpoint, why, job_id, key, attempt) from error
+            if decision.out_of_time:
+                raise self._out_of_time(method, endpoint, why, decision, response) from error
             if response is None:
                 raise QoroConnectionError(
                     f"Could not reach the Qoro API at {self.base_url} ({why}) "
@@ -273,23 +462,48 @@ class QoroClient:
             )
 
     def _attempt(
-        self, method: str, endpoint: str, attempt: int, timeout: float, request: dict[str, Any]
+        self,
+        method: str,
+        endpoint: str,
+        attempt: int,
+        timeout: float,
+        request: dict[str, Any],
+        deadline: float | None,
+        limit: int,
     ) -> requests.Response | requests.RequestException:
-        """One HTTP exchange: the response, or the transport error."""
+        """One HTTP exchange, its body read within ``limit`` bytes and within ``timeout``
+        seconds in all (and before ``deadline``): the response, or the transport error."""
         self.stats["requests"] += 1
         started = time.monotonic()
+        bound = _Bound(started + timeout if deadline is None else min(started + timeout, deadline))
+        left = max(bound.deadline - started, 0.001)
+        _CURRENT.bound = bound
+        _WATCHDOG.add(bound)
         try:
             response = self._session.request(
                 method,
                 self.url_for(endpoint),
-                timeout=(self.connect_timeout, timeout),
+                timeout=(min(self.connect_timeout, left), min(timeout, left)),
+                stream=True,
+                allow_redirects=False,
                 **request,
             )
+            _read_body(response, limit, f"{method} /{endpoint}")
         except requests.RequestException as exc:
+            failure = exc
+            if bound.fired:
+                failure = _WallClockTimeout(
+                    f"no complete reply within {bound.deadline - started:.3g} s"
+                    + ("" if deadline is None or bound.deadline < deadline else ", the deadline")
+                    + f" (the per-request bound is {timeout:g} s)"
+                )
             logger.debug(
-                "%s /%s failed (attempt %d): %s", method, endpoint, attempt, type(exc).__name__
+                "%s /%s failed (attempt %d): %s", method, endpoint, attempt, type(failure).__name__
             )
-            return exc
+            return failure
+        finally:
+            _WATCHDOG.discard(bound)
+            _CURRENT.bound = None
         logger.debug(
             "%s /%s -> %d in %.3fs (attempt %d)",
             method,
@@ -307,6 +521,7 @@ class QoroClient:
         attempt: int,
         result: requests.Response | requests.RequestException,
         acted: bool,
+        deadline: float | None = None,
     ) -> Decision:
         """Ask the retry policy; probe the server's idempotency support when it must know."""
         if isinstance(result, requests.Response):
@@ -323,11 +538,12 @@ class QoroClient:
                 may_have_acted=acted,
                 idempotency_supported=supported,
                 retry_after=retry_after,
+                remaining=None if deadline is None else deadline - time.monotonic(),
             )
 
         decision = decide(self.idempotency_supported)
         if decision.action is Action.PROBE:
-            self._probe_idempotency_support()
+            self._probe_idempotency_support(deadline)
             decision = decide(self.idempotency_supported is True)
         return decision
 
@@ -368,12 +584,17 @@ class QoroClient:
                 logger.debug("The Qoro API at %s honours Idempotency-Key.", self.base_url)
             self.idempotency_supported = True
 
-    def _probe_idempotency_support(self) -> None:
+    def _probe_idempotency_support(self, deadline: float | None = None) -> None:
         """One ``GET /api/`` to learn whether the server advertises idempotency support."""
         ping = endpoints.ping()
         try:
             self.send(
-                ping.method, ping.endpoint, timeout=self.timeouts[ping.timeout], raise_errors=False
+                ping.method,
+                ping.endpoint,
+                timeout=self.timeouts[ping.timeout],
+                raise_errors=False,
+                deadline=deadline,
+                max_bytes=self.max_response_bytes[ping.timeout],
             )
         except QoroError as exc:
             logger.debug("Could not ask %s about Idempotency-Key support: %s", self.base_url, exc)
@@ -418,6 +639,35 @@ class QoroClient:
             job_id=job_id,
         )
 
+    def _redirected(
+        self, method: str, endpoint: str, response: requests.Response
+    ) -> QoroProtocolError:
+        location = response.headers.get("Location", "")
+        target = _origin(requests.compat.urljoin(response.url or self.base_url, location))
+        response.close()
+        return QoroProtocolError(
+            f"{method} /{endpoint}: the server at {self.base_url} redirected the request "
+            f"({response.status_code}) to {target or 'an unnamed location'}. Redirects are not "
+            "followed (a request must not carry the token and its body elsewhere): check the API "
+            "URL, and give the final one as url=... or " + URL_ENV + "."
+        )
+
+    def _out_of_time(
+        self,
+        method: str,
+        endpoint: str,
+        why: str,
+        decision: Decision,
+        response: requests.Response | None,
+    ) -> QoroDeadlineError:
+        if response is not None:
+            why = f"{why}: {_server_message(response)}"
+        return QoroDeadlineError(
+            f"{method} /{endpoint} failed ({why}) and was not retried: the next attempt "
+            f"would start {decision.delay:.3g} s from now, past the caller's deadline. "
+            "Allow more time (a larger timeout) or try again later."
+        )
+
     def _sleep_before_retry(
         self, attempt: int, decision: Decision, method: str, endpoint: str, why: str
     ) -> None:
@@ -438,43 +688,52 @@ class QoroClient:
 
     # --- endpoints -----------------------------------------------------------------
 
-    def ping(self) -> None:
+    def ping(self, *, deadline: float | None = None) -> None:
         """``GET /api/``: check the URL and the token (raises on failure)."""
-        self.call(endpoints.ping())
+        self.call(endpoints.ping(), deadline=deadline)
 
-    def list_systems(self) -> list[QPUSystem]:
+    def list_systems(self, *, deadline: float | None = None) -> list[QPUSystem]:
         """``GET qpusystem/``: the systems this token can target."""
-        return self.call(endpoints.list_systems())
+        return self.call(endpoints.list_systems(), deadline=deadline)
 
-    def init_job(self, request: InitJobRequest) -> str:
+    def init_job(self, request: InitJobRequest, *, deadline: float | None = None) -> str:
         """``POST job/init/``: create an empty job; returns its id."""
-        return self.call(endpoints.init_job(request))
+        return self.call(endpoints.init_job(request), deadline=deadline)
 
-    def add_circuits(self, job_id: str, request: AddCircuitsRequest) -> None:
+    def add_circuits(
+        self, job_id: str, request: AddCircuitsRequest, *, deadline: float | None = None
+    ) -> None:
         """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits."""
-        self.call(endpoints.add_circuits(job_id, request))
+        self.call(endpoints.add_circuits(job_id, request), deadline=deadline)
 
-    def job_status(self, job_id: str) -> JobStatusReply:
+    def job_status(self, job_id: str, *, deadline: float | None = None) -> JobStatusReply:
         """``GET job/<id>/status/``."""
-        return self.call(endpoints.job_status(job_id))
+        return self.call(endpoints.job_status(job_id), deadline=deadline)
 
     def results_page(
-        self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0
+        self,
+        job_id: str,
+        *,
+        limit: int = RESULTS_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
     ) -> ResultsPage:
         """``GET job/<id>/resultsV2/?limit=&offset=``: one page of result rows."""
-        return self.call(endpoints.results_page(job_id, limit=limit, offset=offset))
+        return self.call(
+            endpoints.results_page(job_id, limit=limit, offset=offset), deadline=deadline
+        )
 
     def iter_results(self, job_id: str, *, limit: int = RESULTS_PAGE_SIZE) -> Iterator[ResultRow]:
         """Every result row of a job, page by page (:func:`~.endpoints.iter_results`)."""
         return endpoints.iter_results(self, job_id, limit=limit)
 
-    def cancel_job(self, job_id: str) -> CancelReply:
+    def cancel_job(self, job_id: str, *, deadline: float | None = None) -> CancelReply:
         """``POST job/<id>/cancel/``; 409 (already finished) raises ``QoroConflictError``."""
-        return self.call(endpoints.cancel_job(job_id))
+        return self.call(endpoints.cancel_job(job_id), deadline=deadline)
 
-    def delete_job(self, job_id: str) -> None:
+    def delete_job(self, job_id: str, *, deadline: float | None = None) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
-        self.call(endpoints.delete_job(job_id))
+        self.call(endpoints.delete_job(job_id), deadline=deadline)
 
 
 def _is_loopback_url(url: str) -> bool:
@@ -499,6 +758,45 @@ def _check_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:
     return merged
 
 
+def _check_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
+    """:data:`MAX_RESPONSE_BYTES` with the given overrides, validated."""
+    merged = dict(MAX_RESPONSE_BYTES)
+    for name, value in (limits or {}).items():
+        if name not in MAX_RESPONSE_BYTES:
+            raise QoroConfigurationError(
+                f"Unknown response limit {name!r}; known: {', '.join(sorted(MAX_RESPONSE_BYTES))}."
+            )
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise QoroConfigurationError(
+                f"max_response_bytes[{name!r}] must be a positive int of bytes. Got {value!r}."
+            )
+        merged[name] = value
+    return merged
+
+
+def _as_cause(result: object) -> requests.RequestException | None:
+    """The transport error of an attempt, redacted: it is chained to the error raised."""
+    if not isinstance(result, requests.RequestException):
+        return None
+    redact_exception(result)
+    return result
+
+
+def _check_deadline(method: str, endpoint: str, attempt: int, deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise QoroDeadlineError(
+            f"{method} /{endpoint} was not sent (attempt {attempt}): the caller's deadline has "
+            "passed. Allow more time (a larger timeout) or try again later."
+        )
+
+
+def _why(error: Any) -> str:
+    """A transport failure as the error messages name it."""
+    if isinstance(error, _WallClockTimeout):
+        return f"ReadTimeout: {error}"
+    return type(error).__name__
+
+
 __all__ = [
     "CONNECT_TIMEOUT",
     "IDEMPOTENCY_KEY_HEADER",
@@ -508,4 +806,5 @@ __all__ = [
     "TIMEOUTS",
     "QoroApiError",
     "QoroClient",
+    "QoroDeadlineError",
 ]

@@ -9,6 +9,7 @@ from typing import NoReturn
 from dotenv import dotenv_values, find_dotenv
 
 from .errors import QoroConfigurationError
+from .redaction import register_secret
 
 PRODUCTION_URL = "https://app.qoroquantum.net/api"
 TOKEN_ENV = "QORO_API_KEY"
@@ -22,12 +23,15 @@ MISSING_TOKEN_MESSAGE = (
 
 
 class Secret:
-    """A string that never shows itself in ``repr``/``str``/logs."""
+    """A string that never shows itself in ``repr``/``str``/logs, and is redacted from the
+    package's errors while it lives (:mod:`~qiskit_divi.api.redaction`)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
+        check_token_characters(value)
         self._value = value
+        register_secret(self, value)
 
     def reveal(self) -> str:
         """The real value, for the Authorization header only."""
@@ -46,6 +50,28 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:  # never pickle a token by accident
         raise TypeError("Secret values cannot be pickled.")
+
+
+def _describe(char: str) -> str:
+    if char in "\r\n":
+        return "a line break (CR/LF)"
+    if char.isspace():
+        return "whitespace"
+    if char.isprintable():
+        return "a non-ASCII character"
+    return "a control character"
+
+
+def check_token_characters(token: str) -> None:
+    """Refuse a token that is not visible ASCII: it could not travel in an HTTP header, and
+    the header error would quote it. The message never includes the token."""
+    for position, char in enumerate(token):
+        if not "!" <= char <= "~":
+            raise QoroConfigurationError(
+                f"The Qoro API key contains {_describe(char)} at position {position + 1} of "
+                f"{len(token)}; API keys are visible ASCII only. Check for a stray space or "
+                f"newline pasted with it (token=..., {TOKEN_ENV} or the .env file)."
+            )
 
 
 DotenvReader = Callable[[], Mapping[str, str | None]]
@@ -73,7 +99,9 @@ def normalise_token(token: str) -> str:
 def resolve_token(token: str | None = None, *, dotenv: DotenvReader = read_dotenv) -> Secret:
     """Argument, else ``QORO_API_KEY`` from the environment, else from a ``.env`` file.
 
-    ``dotenv`` reads the ``.env`` file; it is only called when the first two are absent.
+    Raises :class:`QoroConfigurationError` when it is missing or holds whitespace or
+    control characters inside (:func:`check_token_characters`). ``dotenv`` reads the
+    ``.env`` file; it is only called when the first two are absent.
     """
     if token is not None:
         if normalise_token(token):

@@ -25,6 +25,7 @@ from .models import (
     QPUSystem,
     ResultRow,
     ResultsPage,
+    check_job_id,
     parse_cancel_reply,
     parse_job_id,
     parse_job_status,
@@ -47,8 +48,27 @@ TIMEOUTS: dict[str, float] = {
     "cancel": 50,
     "delete": 50,
 }
-"""Per-endpoint read timeouts in seconds (``qoro-api.md`` section 8.2), keyed by
-:attr:`Call.timeout`; override per client with ``QoroClient(timeouts={...})``."""
+"""Per-endpoint timeouts in seconds (``qoro-api.md`` section 8.2), keyed by
+:attr:`Call.timeout`; override per client with ``QoroClient(timeouts={...})``. Each
+bounds one attempt in wall-clock time (headers and body), not one socket read."""
+
+_MiB = 1 << 20
+
+MAX_RESPONSE_BYTES: dict[str, int] = {
+    "ping": 1 * _MiB,
+    "systems": 16 * _MiB,
+    "init": 1 * _MiB,
+    "add_circuits": 1 * _MiB,
+    "status": 1 * _MiB,
+    "results": 512 * _MiB,
+    "cancel": 1 * _MiB,
+    "delete": 1 * _MiB,
+}
+"""Largest reply body (after content decoding) the client reads per endpoint, keyed
+like :data:`TIMEOUTS`; a larger one is a :class:`QoroProtocolError`. The small
+replies are a few hundred bytes; a ``resultsV2`` page holds up to
+:data:`RESULTS_PAGE_SIZE` histograms of up to a million shots each. Override per
+client with ``QoroClient(max_response_bytes={...})``."""
 
 INIT_ENDPOINT = "job/init/"
 """The endpoint that creates a job (it names no job; its lost reply cannot be looked up)."""
@@ -120,6 +140,7 @@ def init_job(request: InitJobRequest) -> Call[str]:
 
 def add_circuits(job_id: str, request: AddCircuitsRequest) -> Call[None]:
     """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits (exactly 200)."""
+    job_id = check_job_id(job_id)
     return Call(
         "POST",
         f"job/{job_id}/add_circuits/",
@@ -133,6 +154,7 @@ def add_circuits(job_id: str, request: AddCircuitsRequest) -> Call[None]:
 
 def job_status(job_id: str) -> Call[JobStatusReply]:
     """``GET job/<id>/status/``."""
+    job_id = check_job_id(job_id)
     return Call(
         "GET",
         f"job/{job_id}/status/",
@@ -145,6 +167,7 @@ def results_page(
     job_id: str, *, limit: int = RESULTS_PAGE_SIZE, offset: int = 0
 ) -> Call[ResultsPage]:
     """``GET job/<id>/resultsV2/?limit=&offset=``: one page of result rows."""
+    job_id = check_job_id(job_id)
     return Call(
         "GET",
         f"job/{job_id}/resultsV2/?limit={limit}&offset={offset}",
@@ -155,6 +178,7 @@ def results_page(
 
 def cancel_job(job_id: str) -> Call[CancelReply]:
     """``POST job/<id>/cancel/``; a finished job answers 409."""
+    job_id = check_job_id(job_id)
     return Call(
         "POST",
         f"job/{job_id}/cancel/",
@@ -166,6 +190,7 @@ def cancel_job(job_id: str) -> Call[CancelReply]:
 
 def delete_job(job_id: str) -> Call[None]:
     """``DELETE job/<id>`` (no trailing slash)."""
+    job_id = check_job_id(job_id)
     return Call("DELETE", f"job/{job_id}", "delete", _no_body)
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from qiskit.exceptions import QiskitError
 
+from .redaction import redact
+
 
 class QoroError(QiskitError):
-    """Base class of every error raised by qiskit_divi."""
+    """Base class of every error raised by qiskit_divi (its message has live tokens redacted)."""
 
     def __init__(self, message: str) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
 
@@ -62,11 +65,16 @@ class QoroConnectionError(QoroError):
     retriable = True
 
 
+class QoroDeadlineError(QoroConnectionError):
+    """The caller's deadline passed, or would pass before the next retry could be sent."""
+
+
 class QoroApiError(QoroError):
     """The server answered with an HTTP error status.
 
     ``status_code`` is the HTTP status and ``server_message`` the text the
-    server gave (its ``error`` or ``detail`` field, else the raw body).
+    server gave (its ``error`` or ``detail`` field, else the raw body), with live tokens
+    redacted.
     """
 
     retriable = False
@@ -81,6 +89,7 @@ class QoroApiError(QoroError):
         endpoint: str = "",
         hint: str | None = None,
     ) -> None:
+        server_message, endpoint = redact(server_message), redact(endpoint)
         self.status_code = status_code
         self.server_message = server_message
         self.method = method

@@ -21,6 +21,16 @@ MAGIC_QH1 = b"QH1"
 MAGIC_QH2 = b"QH2"
 QH1_MAX_BITS = 255
 
+MAX_HISTOGRAM_BITS = 4096
+"""Widest register a histogram may declare. A key costs ``n_bits`` bytes, so without
+a bound a 17-byte ``qh2`` payload could ask for a gigabyte-long key. 4096 is several
+times the widest quantum computer or simulator register a job is run on (about a
+thousand qubits); a wider ``n_bits`` is a :class:`HistogramDecodeError`."""
+
+MAX_HISTOGRAM_KEY_BYTES = 1 << 28
+"""Largest ``outcomes x n_bits`` (the bytes of all the keys) one histogram may decode
+to: 256 MiB holds a million distinct 256-bit outcomes, beyond a million-shot job."""
+
 
 class HistogramDecodeError(QoroProtocolError, ValueError):
     """A histogram payload is corrupt or uses an unknown encoding."""
@@ -258,6 +268,8 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
     unique, pos = uleb128_decode(buf, pos)
     total_shots, pos = uleb128_decode(buf, pos)
     num_gaps, pos = uleb128_decode(buf, pos)
+    if n_bits > 63 and (n_bits > MAX_HISTOGRAM_BITS or num_gaps * n_bits > MAX_HISTOGRAM_KEY_BYTES):
+        raise _too_wide(n_bits, num_gaps)
     if n_bits <= 63 and num_gaps >= (
         VECTORISE_FROM if n_bits > _KEY_TABLE_MAX_BITS else 4 * VECTORISE_FROM
     ):
@@ -265,6 +277,14 @@ def decode_histogram(buf: bytes) -> dict[str, int]:
         if counts is not None:
             return counts
     return _decode_python(buf, pos, n_bits, unique, total_shots, num_gaps)
+
+
+def _too_wide(n_bits: int, outcomes: int) -> HistogramDecodeError:
+    return HistogramDecodeError(
+        f"corrupt stream: {outcomes:,} outcomes of n_bits={n_bits:,} exceed the decoder's "
+        f"limits (n_bits <= MAX_HISTOGRAM_BITS = {MAX_HISTOGRAM_BITS}, outcomes x n_bits <= "
+        f"MAX_HISTOGRAM_KEY_BYTES = {MAX_HISTOGRAM_KEY_BYTES:,})"
+    )
 
 
 def _decode_vectorised(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import QoroProtocolError
+from .errors import QoroInputError, QoroProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -224,10 +225,39 @@ class AddCircuitsRequest:
 # --- response bodies -------------------------------------------------------------
 
 
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+"""A job id: 1 to 128 ASCII letters, digits, ``_`` and ``-``, not starting with a
+separator. The contract only says ids look like UUIDs (``qoro-api.md`` section 3.4);
+this admits those and every other id seen, and nothing that changes a URL (``/``,
+``.``, ``?``, ``#``, ``%``, spaces)."""
+
+
+def _is_job_id(value: str) -> bool:
+    return JOB_ID_PATTERN.fullmatch(value) is not None
+
+
+def check_job_id(job_id: Any) -> str:
+    """``job_id`` as a string if it matches :data:`JOB_ID_PATTERN`, else :class:`QoroInputError`."""
+    text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
+    if not isinstance(text, str) or not _is_job_id(text):
+        raise QoroInputError(
+            f"Invalid job id {job_id!r}: a Qoro job id is 1 to 128 letters, digits, '_' or '-' "
+            "(like a UUID). Pass the id the submission returned (job.job_id())."
+        )
+    return text
+
+
 def parse_job_id(obj: Any) -> str:
-    """Parse the ``{"job_id": ...}`` reply of ``job/init/``."""
-    job_id = _require(obj, "job_id", (str, int), "the job/init/ reply")
-    return str(job_id)
+    """Parse the ``{"job_id": ...}`` reply of ``job/init/``; the id must match
+    :data:`JOB_ID_PATTERN` before it becomes part of a URL."""
+    job_id = str(_require(obj, "job_id", (str, int), "the job/init/ reply"))
+    if not _is_job_id(job_id):
+        raise QoroProtocolError(
+            f"Malformed server reply: the job/init/ reply names job id {job_id[:80]!r}, which "
+            "is not a valid job id (1 to 128 letters, digits, '_' or '-'); it was not used. "
+            "Check the API URL: the server does not follow the Qoro API."
+        )
+    return job_id
 
 
 @dataclass(frozen=True)

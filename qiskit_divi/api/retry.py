@@ -2,11 +2,12 @@
 
 Idempotent requests (GET, DELETE) are retried on 429, 502, 503, 504 and
 connection failures with capped exponential backoff and full jitter, honouring
-``Retry-After``. A state-changing POST is retried only when the server cannot
-have acted on it: the connection was never established, or the server refused
-it outright (429, 503). When its fate is unknown (the reply was lost, or a
-gateway answered 502/504), it is re-sent with the same ``Idempotency-Key`` only
-to a server that honours the key; otherwise the caller is told it is ambiguous.
+``Retry-After``, as long as the caller's remaining time allows the delay. A
+state-changing POST is retried only when the server cannot have acted on it: the
+connection was never established, or the server refused it outright (429, 503).
+When its fate is unknown (the reply was lost, or a gateway answered 502/504), it is
+re-sent with the same ``Idempotency-Key`` only to a server that honours the key;
+otherwise the caller is told it is ambiguous.
 
 :meth:`RetryPolicy.decide` holds the whole rule; ``QoroClient.send`` only acts on
 its :class:`Decision`.
@@ -57,10 +58,14 @@ class Decision:
 
     action: Action
     delay: float = 0.0
-    """Seconds to sleep before a RETRY or RESEND."""
+    """Seconds to sleep before a RETRY or RESEND (with ``out_of_time``: the delay that
+    did not fit)."""
     may_have_acted: bool = False
     """Whether this or an earlier attempt may have reached the server and acted; pass it
     to the next :meth:`RetryPolicy.decide` of the same call."""
+    out_of_time: bool = False
+    """The FAIL or AMBIGUOUS is because the retry delay would outlast the caller's
+    remaining time (``remaining`` of :meth:`RetryPolicy.decide`)."""
 
 
 @dataclass
@@ -98,6 +103,7 @@ class RetryPolicy:
         may_have_acted: bool = False,
         idempotency_supported: bool | None = None,
         retry_after: str | None = None,
+        remaining: float | None = None,
     ) -> Decision:
         """What to do after attempt number ``attempt`` (1-based) of a ``method`` request.
 
@@ -108,17 +114,31 @@ class RetryPolicy:
             idempotency_supported: whether the server honours ``Idempotency-Key``
                 (None: not known yet; the decision may then be PROBE).
             retry_after: the response's ``Retry-After`` header, if any.
+            remaining: seconds left before the caller's deadline (None: no deadline). A
+                RETRY or RESEND whose delay would use them up becomes FAIL (AMBIGUOUS
+                when a state-changing request may have acted) with ``out_of_time``.
 
         The only impurity is the jitter of the delay, drawn from ``rng``.
         """
         method = method.upper()
         if isinstance(outcome, Failure):
-            return self._after_failure(
+            decision = self._after_failure(
                 method, attempt, outcome, may_have_acted, idempotency_supported
             )
-        return self._after_status(
-            method, attempt, outcome, may_have_acted, idempotency_supported, retry_after
-        )
+        else:
+            decision = self._after_status(
+                method, attempt, outcome, may_have_acted, idempotency_supported, retry_after
+            )
+        if (
+            remaining is not None
+            and decision.action in (Action.RETRY, Action.RESEND)
+            and decision.delay >= remaining
+        ):
+            acted = decision.may_have_acted
+            ambiguous = acted and method not in IDEMPOTENT_METHODS
+            action = Action.AMBIGUOUS if ambiguous else Action.FAIL
+            return Decision(action, decision.delay, acted, out_of_time=True)
+        return decision
 
     def _after_failure(
         self,

@@ -18,6 +18,7 @@ from .client import QoroClient
 from .endpoints import Transport, add_circuits, cancel_job, delete_job, init_job
 from .errors import (
     QoroAmbiguousRequestError,
+    QoroDeadlineError,
     QoroError,
     QoroInputError,
     QoroJobError,
@@ -200,18 +201,26 @@ def wait_for_final_status(
     that fails transiently even after the client's retries (connection lost,
     5xx, 429) is logged and polling goes on, up to :data:`MAX_POLL_FAILURES`
     in a row. Raises ``timeout_error(message)`` (default ``QoroError``) after
-    ``timeout`` seconds; the message says the job is still running.
+    ``timeout`` seconds; the message says the job is still running. The deadline
+    also bounds each poll and the client's retries inside it (``deadline=``).
     """
     started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     interval = initial_interval
     warned: set[str] = set()
     failures = 0
     while True:
         try:
-            reply = client.job_status(job_id)
+            reply = client.job_status(job_id, deadline=deadline)
         except QoroError as exc:
             elapsed = time.monotonic() - started
             failures += 1
+            if isinstance(exc, QoroDeadlineError):
+                raise (timeout_error or QoroError)(
+                    f"Job {job_id} did not finish within {timeout:g} s (its status could not be "
+                    f"read in time: {exc}). It may still be running on the server: wait again or "
+                    "cancel it."
+                ) from exc
             if not getattr(exc, "retriable", False) or failures > MAX_POLL_FAILURES:
                 raise
             if timeout is not None and elapsed + interval > timeout:

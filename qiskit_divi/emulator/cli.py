@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .config import DEFAULT_MAX_BODY_BYTES, EmulatorConfig
+from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOB_MEMORY_BYTES, EmulatorConfig
 from .faults import ENDPOINTS, GATEWAY_STATUSES, MIX_SHARES, FaultConfig
 from .systems import DEFAULT_SYSTEMS, SystemSpec
 
@@ -97,6 +97,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get 413 (default: %(default)s)",
+    )
+    emu.add_argument(
+        "--max-job-memory-mb",
+        type=int,
+        default=DEFAULT_MAX_JOB_MEMORY_BYTES // 2**20,
+        help="jobs estimated to need more memory get 400 at add_circuits (default: %(default)s)",
+    )
+    emu.add_argument(
+        "--max-open-jobs",
+        type=int,
+        default=1000,
+        help="open (not finalised) jobs per token; more get 429 (default: %(default)s)",
+    )
+    emu.add_argument(
+        "--max-jobs",
+        type=int,
+        default=10_000,
+        help="jobs held in all; the longest-finished are evicted first, then 429 "
+        "(default: %(default)s)",
+    )
+    emu.add_argument(
+        "--job-retention",
+        type=_seconds,
+        default=86_400.0,
+        metavar="SECONDS",
+        help="finished jobs are dropped this long after they ended (default: %(default)s)",
+    )
+    emu.add_argument(
+        "--in-process-jobs",
+        dest="isolate_jobs",
+        action="store_false",
+        help="simulate in the server's process instead of a child process (requests then wait "
+        "while Aer runs)",
     )
     emu.add_argument(
         "--no-idempotency",
@@ -205,6 +238,11 @@ def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
         max_shots=args.max_shots,
         max_body_bytes=args.max_body_bytes,
         idempotency=args.idempotency,
+        max_job_memory_bytes=args.max_job_memory_mb * 2**20,
+        max_open_jobs_per_token=args.max_open_jobs,
+        max_jobs=args.max_jobs,
+        job_retention_seconds=args.job_retention,
+        isolate_jobs=args.isolate_jobs,
     )
     rates = {
         "error_rate": args.fault_error_rate,

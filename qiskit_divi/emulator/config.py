@@ -17,6 +17,16 @@ DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 """2 MiB. The reference client packs ``add_circuits`` bodies to ~0.95 MiB but sends a
 single over-budget circuit alone and does not count the ``observables`` string, so
 the limit leaves headroom above its budget. Larger bodies get ``413``."""
+DEFAULT_MAX_CIRCUIT_BYTES = 8 * 1024 * 1024
+"""8 MiB of QASM text per inflated circuit (tens of thousands of gates); more gets ``413``."""
+DEFAULT_MAX_JOB_CIRCUIT_BYTES = 128 * 1024 * 1024
+"""128 MiB of inflated QASM text per job, over all its ``add_circuits`` chunks."""
+DEFAULT_MAX_CLBITS = 1024
+"""Classical bits per circuit; a larger total of ``creg`` sizes gets ``400`` before parsing."""
+DEFAULT_MAX_OBSERVABLE_BYTES = 16 * 1024 * 1024
+"""16 MiB: bound on an inflated ``@gzs`` payload and on the dense terms it expands to."""
+DEFAULT_MAX_JOB_MEMORY_BYTES = 4 * 1024**3
+"""4 GiB: enough for an EXPECTATION job on 24 qubits (about 1.7 GiB)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,23 @@ class EmulatorConfig:
     ``Idempotency-Key`` and advertise it (:mod:`.idempotency`); False behaves like
     a server without that support. Keys live ``idempotency_ttl_seconds``, at most
     ``idempotency_max_keys`` of them.
+
+    Uploads are bounded before they cost memory: a gzip'd circuit stops inflating at
+    ``max_circuit_bytes`` of text, a job's circuits at ``max_job_circuit_bytes`` in total
+    (both ``413``); register sizes are read before parsing, and more qubits than the
+    system has or more than ``max_clbits`` classical bits get ``400``. An ``@gzs``
+    observable must not declare more qubits than the system has, and neither its inflated
+    payload nor its dense terms may exceed ``max_observable_bytes`` (``400``).
+
+    Work and state are bounded too. ``max_job_memory_bytes``: a job whose estimated peak
+    memory (:func:`~.systems.job_memory_estimate`: the statevector of its widest circuit
+    and the working set around it, plus its histograms) exceeds it gets ``400`` at
+    ``add_circuits``. ``isolate_jobs``: simulate in a child process so the HTTP threads
+    always answer (Aer holds the GIL while it runs; see :mod:`.worker`); False runs jobs
+    in a thread of the server's process. ``max_open_jobs_per_token`` open (not
+    finalised) jobs per token and ``max_jobs`` jobs in all; terminal jobs are dropped
+    ``job_retention_seconds`` after they ended, the oldest first when ``max_jobs`` is
+    reached. Over a limit ``job/init/`` answers ``429`` with ``Retry-After``.
     """
 
     min_job_seconds: float = 0.1
@@ -43,6 +70,15 @@ class EmulatorConfig:
     idempotency: bool = True
     idempotency_ttl_seconds: float = 86_400.0
     idempotency_max_keys: int = 10_000
+    max_circuit_bytes: int = DEFAULT_MAX_CIRCUIT_BYTES
+    max_job_circuit_bytes: int = DEFAULT_MAX_JOB_CIRCUIT_BYTES
+    max_clbits: int = DEFAULT_MAX_CLBITS
+    max_observable_bytes: int = DEFAULT_MAX_OBSERVABLE_BYTES
+    max_job_memory_bytes: int = DEFAULT_MAX_JOB_MEMORY_BYTES
+    isolate_jobs: bool = True
+    max_open_jobs_per_token: int = 1000
+    max_jobs: int = 10_000
+    job_retention_seconds: float = 86_400.0
 
     def __post_init__(self) -> None:
         # Canonical types (a numpy integer becomes an int) so the frozen values compare and
@@ -67,6 +103,19 @@ class EmulatorConfig:
             "idempotency_max_keys",
         ):
             canonical[name] = positive_int(getattr(self, name), name, error=ValueError)
+        for name in (
+            "max_circuit_bytes",
+            "max_job_circuit_bytes",
+            "max_clbits",
+            "max_observable_bytes",
+        ):
+            canonical[name] = positive_int(getattr(self, name), name, error=ValueError)
+        for name in ("max_job_memory_bytes", "max_open_jobs_per_token", "max_jobs"):
+            canonical[name] = positive_int(getattr(self, name), name, error=ValueError)
+        canonical["isolate_jobs"] = boolean(self.isolate_jobs, "isolate_jobs", error=ValueError)
+        canonical["job_retention_seconds"] = positive_seconds(
+            self.job_retention_seconds, "job_retention_seconds", error=ValueError
+        )
         for name, value in canonical.items():
             object.__setattr__(self, name, value)
         if self.default_page_size > self.max_page_size:

@@ -9,26 +9,30 @@ here is noted on the handler.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import json
 import logging
 import re
+import weakref
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote
 
-from qiskit_divi.api.circuits import unpack_circuit
+from qiskit_divi.api.circuits import gunzip_bounded, unpack_circuit
 from qiskit_divi.api.models import JobStatus, JobType
 from qiskit_divi.api.observables import split_ham_ops
 
+from .._qasm.scan import declared_register_sizes, included_files
 from ..api.validation import is_integer
 from .circuits import CircuitParser, JobCircuit, QasmSyntaxError
 from .config import EmulatorConfig
 from .idempotency import KEYED_METHODS, SUPPORT_HEADER, IdempotencyStore, fingerprint, normalise_key
-from .state import SAMPLING_TYPES, Job, JobStore, owner_hash
-from .systems import SystemCatalogue, expectation_job, sample_job
+from .state import SAMPLING_TYPES, Job, JobStore, Runner, StoreFull, owner_hash
+from .systems import SystemCatalogue, job_memory_estimate
+from .worker import ProcessRunner, Task, execute
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +148,11 @@ def parse_json_object(req: ApiRequest) -> dict[str, Any]:
         data = json.loads(req.body.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, {"detail": f"JSON parse error - {exc}"}) from None
+    except RecursionError:
+        # The decoder recurses once per level: deep nesting is bad input, not a crash.
+        raise ApiError(
+            400, {"detail": "JSON parse error - the body nests arrays or objects too deeply."}
+        ) from None
     if not isinstance(data, dict):
         raise ApiError(400, {"detail": f"Expected a JSON object, got {type(data).__name__}."})
     return data
@@ -161,18 +170,38 @@ def _parse_bool(value: Any, name: str) -> bool:
 _SPARSE_TERM = re.compile(r"([XYZ])(\d+)")
 
 
-def decode_gzs(value: str) -> str:
-    """Expand HEAD's ``@gzs<n>:<base64 gzip of sparse terms>`` into a dense ``ham_ops``."""
+def decode_gzs(value: str, *, max_qubits: int, max_bytes: int) -> str:
+    """Expand HEAD's ``@gzs<n>:<base64 gzip of sparse terms>`` into a dense ``ham_ops``.
+
+    ``n`` is checked against ``max_qubits`` and the dense size against ``max_bytes``
+    before anything is expanded; the payload stops inflating at ``max_bytes``.
+    """
     head, sep, blob = value[4:].partition(":")
-    if not sep or not head.isdigit() or int(head) <= 0:
+    if not sep or not head.isascii() or not head.isdigit() or not head.strip("0"):
         raise ValueError("malformed @gzs header; expected '@gzs<n_qubits>:<payload>'")
-    n_qubits = int(head)
+    # A count too long for int() to be cheap is over any system's width anyway.
+    n_qubits = int(head) if len(head) <= 18 else 10**18
+    if n_qubits > max_qubits:
+        raise ValueError(
+            f"@gzs declares {n_qubits} qubits; the system has {max_qubits}. "
+            "Send observables of the circuits' width."
+        )
     try:
-        sparse = gzip.decompress(base64.b64decode(blob, validate=True)).decode("utf-8")
-    except (ValueError, OSError, EOFError) as exc:
+        sparse = gunzip_bounded(base64.b64decode(blob, validate=True), max_bytes, _too_large)
+        text = sparse.decode("utf-8")
+    except (ValueError, OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, _ObservablesTooLarge):
+            raise
         raise ValueError(f"@gzs payload is not base64 gzip text ({exc})") from None
+    items = text.split(";")
+    dense_bytes = len(items) * (n_qubits + 1)
+    if dense_bytes > max_bytes:
+        raise ValueError(
+            f"@gzs expands to {len(items)} terms of {n_qubits} qubits ({dense_bytes:,} bytes), "
+            f"over the {max_bytes:,}-byte limit. Send fewer terms per job."
+        )
     terms = []
-    for item in sparse.split(";"):
+    for item in items:
         dense = ["I"] * n_qubits
         if item != "I":
             pos = 0
@@ -193,12 +222,24 @@ def decode_gzs(value: str) -> str:
     return ";".join(terms)
 
 
-def parse_observables(value: Any) -> list[str]:
-    """Dense terms of an ``observables`` string (plain v0.6.1 form or ``@gzs``)."""
+class _ObservablesTooLarge(ValueError):
+    """An ``@gzs`` payload inflates past the limit."""
+
+
+def _too_large(max_bytes: int) -> Exception:
+    return _ObservablesTooLarge(
+        f"@gzs payload inflates to more than {max_bytes:,} bytes, the limit. "
+        "Send fewer terms per job."
+    )
+
+
+def parse_observables(value: Any, *, max_qubits: int, max_bytes: int) -> list[str]:
+    """Dense terms of an ``observables`` string (plain v0.6.1 form or ``@gzs``), the
+    ``@gzs`` form bounded as :func:`decode_gzs` says."""
     if not isinstance(value, str):
         raise ValueError("must be a string of ';'-separated Pauli terms")
     if value.startswith("@gzs"):
-        value = decode_gzs(value)
+        value = decode_gzs(value, max_qubits=max_qubits, max_bytes=max_bytes)
     if "|" in value:
         raise ValueError(
             "observable groups ('|', with circuit_ham_map) are not supported by the emulator"
@@ -259,6 +300,8 @@ class QoroApi:
         self.catalogue = catalogue
         self.store = store
         self.parser = CircuitParser()
+        self._inflated: dict[str, int] = {}
+        """Inflated QASM bytes per open job, for ``max_job_circuit_bytes``."""
         # Only digests are kept: the raw tokens stay with EmulatorServer.tokens.
         self._owners = {hashlib.sha256(t.encode("utf-8")).digest(): owner_hash(t) for t in tokens}
         self.idempotency: IdempotencyStore | None = (
@@ -394,7 +437,7 @@ class QoroApi:
         use_packing = body.get("use_packing", False)  # accepted; packing is not emulated
         if use_packing is not None:
             _parse_bool(use_packing, "use_packing")
-        job = self.store.create(owner=owner, tag=tag, job_type=job_type, system=system.name)
+        job = _create(self.store, owner=owner, tag=tag, job_type=job_type, system=system.name)
         return ApiResponse(201, {"job_id": job.id})
 
     # 17. POST job/create_failed/ (test helper)
@@ -403,7 +446,8 @@ class QoroApi:
         tag = body.get("tag", "test")
         if not isinstance(tag, str):
             raise bad_request("'tag' must be a string.")
-        job = self.store.create(
+        job = _create(
+            self.store,
             owner=owner,
             tag=tag,
             job_type=JobType.EXECUTE,
@@ -420,10 +464,12 @@ class QoroApi:
         body = parse_json_object(req)
         circuits, finalized = _add_circuits_fields(body)
         shots, terms = self._shots_or_observables(job, body)
-        parsed = self._parse_circuits(job, circuits, terms)
+        parsed, inflated = self._parse_circuits(job, circuits, terms)
         with self.store.lock:
             self._check_open(job)
+            self._check_inflated(job, inflated)
             total = self._append(job, parsed, shots, terms, finalized)
+            self._count_inflated(job, inflated, finalized)
         return ApiResponse(
             200,
             {
@@ -444,8 +490,14 @@ class QoroApi:
         if job.job_type is JobType.EXPECTATION:
             if not has_obs:
                 raise bad_request("EXPECTATION jobs take 'observables', not 'shots'.")
+            system = self.catalogue.get(job.system or "")
+            assert system is not None
             try:
-                return None, parse_observables(body["observables"])
+                return None, parse_observables(
+                    body["observables"],
+                    max_qubits=system.q_bits,
+                    max_bytes=self.config.max_observable_bytes,
+                )
             except ValueError as exc:
                 raise bad_request(f"Invalid observables: {exc}") from None
         if not has_shots:
@@ -463,22 +515,59 @@ class QoroApi:
 
     def _parse_circuits(
         self, job: Job, circuits: Mapping[str, Any], terms: list[str] | None
-    ) -> list[tuple[str, JobCircuit]]:
-        """Unpack and parse every circuit of a chunk, checking it fits the job's system."""
+    ) -> tuple[list[tuple[str, JobCircuit]], int]:
+        """Unpack and parse every circuit of a chunk, checking it fits the job's system;
+        also returns the chunk's inflated QASM bytes.
+
+        Each circuit's inflate stops at ``max_circuit_bytes`` (or what is left of the job's
+        ``max_job_circuit_bytes``), and its register sizes are checked before it is parsed:
+        a few bytes must not make the parser allocate a huge register.
+        """
         system = self.catalogue.get(job.system or "")
         assert system is not None
+        config = self.config
+        job_left = config.max_job_circuit_bytes - self._inflated.get(job.id, 0)
+        inflated = 0
         parsed = []
         for label, packed in circuits.items():
             if not label:
                 raise bad_request("Circuit labels must be non-empty strings.")
             if not isinstance(packed, str):
                 raise bad_request(f"Circuit '{label}' must be a base64-gzip QASM string.")
+            room = job_left - inflated
+            too_large: Callable[[int], Exception] = (
+                partial(_circuit_too_large, label)
+                if room >= config.max_circuit_bytes
+                else lambda _: _job_too_large(config.max_job_circuit_bytes)
+            )
             try:
-                qasm = unpack_circuit(packed)
+                qasm = unpack_circuit(
+                    packed,
+                    max_bytes=max(min(config.max_circuit_bytes, room), 0),
+                    too_large=too_large,
+                )
             except ValueError as exc:
                 raise bad_request(
                     f"Circuit '{label}' is not base64-gzip UTF-8 text: {exc}"
                 ) from None
+            inflated += len(qasm) if qasm.isascii() else len(qasm.encode("utf-8"))
+            foreign = [name for name in included_files(qasm) if name != "qelib1.inc"]
+            if foreign:
+                raise bad_request(
+                    f"Circuit '{label}' includes {foreign[0]!r}: only \"qelib1.inc\" can be "
+                    "included (define other gates in the program itself)."
+                )
+            sizes = declared_register_sizes(qasm)
+            if sizes.num_qubits > system.q_bits:
+                raise bad_request(
+                    f"Circuit '{label}' uses {sizes.num_qubits} qubits; "
+                    f"system {system.name!r} has {system.q_bits}."
+                )
+            if sizes.num_clbits > config.max_clbits:
+                raise bad_request(
+                    f"Circuit '{label}' declares {sizes.num_clbits} classical bits; the "
+                    f"emulator accepts at most {config.max_clbits} (EmulatorConfig.max_clbits)."
+                )
             try:
                 circuit = self.parser.parse(qasm)
             except QasmSyntaxError as exc:
@@ -496,7 +585,28 @@ class QoroApi:
             if job.job_type in SAMPLING_TYPES and circuit.num_clbits == 0:
                 raise bad_request(f"Circuit '{label}' has no classical bits: nothing to sample.")
             parsed.append((label, circuit))
-        return parsed
+        return parsed, inflated
+
+    def _check_inflated(self, job: Job, inflated: int) -> None:
+        """``413`` when the chunk's inflated bytes would take the job over
+        ``max_job_circuit_bytes``. Runs under the store's lock, with :meth:`_count_inflated`,
+        so chunks sent at once cannot exceed the limit together."""
+        if self._inflated.get(job.id, 0) + inflated > self.config.max_job_circuit_bytes:
+            raise _job_too_large(self.config.max_job_circuit_bytes)
+
+    def _count_inflated(self, job: Job, inflated: int, finalized: bool) -> None:
+        """Add an accepted chunk's inflated bytes to the job's (forgotten once the job is
+        finalised: it takes no more circuits)."""
+        if finalized:
+            self._inflated.pop(job.id, None)
+            return
+        if inflated == 0:
+            return
+        known = job.id in self._inflated
+        self._inflated[job.id] = self._inflated.get(job.id, 0) + inflated
+        if not known:
+            # Dropped with the job (deleted or evicted): no bookkeeping elsewhere.
+            weakref.finalize(job, self._inflated.pop, job.id, None)
 
     def _append(
         self,
@@ -524,6 +634,7 @@ class QoroApi:
             raise bad_request("CIRCUIT_CUT jobs take exactly one circuit.")
         if finalized and total == 0:
             raise bad_request("Cannot finalise a job without circuits.")
+        self._check_memory(job, parsed, shots, total)
         job.shots = shots if shots is not None else job.shots
         job.observables = terms if terms is not None else job.observables
         for label, circuit in parsed:
@@ -538,6 +649,44 @@ class QoroApi:
             if job.finalized or job.status is not JobStatus.PENDING:
                 state = "finalised" if job.status is JobStatus.PENDING else job.status.value
                 raise ApiError(409, {"error": f"Job no longer accepts circuits (it is {state})."})
+
+    def _check_memory(
+        self, job: Job, parsed: list[tuple[str, JobCircuit]], shots: int | None, total: int
+    ) -> None:
+        """``400`` when the job with this chunk would exceed ``max_job_memory_bytes``; else
+        record the chunk's widths on the job (the store's lock is held)."""
+        qubits = max([job.max_qubits] + [circuit.num_qubits for _, circuit in parsed])
+        clbits = max([job.max_clbits] + [circuit.num_clbits for _, circuit in parsed])
+        budget = self.config.max_job_memory_bytes
+        expectation = job.job_type is JobType.EXPECTATION
+        estimate = job_memory_estimate(
+            expectation=expectation,
+            num_qubits=qubits,
+            num_clbits=clbits,
+            n_circuits=total,
+            shots=shots if shots is not None else job.shots,
+        )
+        if estimate > budget:
+            per_circuit = job_memory_estimate(
+                expectation=expectation,
+                num_qubits=qubits,
+                num_clbits=clbits,
+                n_circuits=1,
+                shots=shots if shots is not None else job.shots,
+            )
+            fits = budget // per_circuit if per_circuit <= budget else 0
+            advice = (
+                f"split it into jobs of at most {fits} circuits, or use fewer shots"
+                if fits
+                else "use circuits of fewer qubits (or fewer shots)"
+            )
+            raise bad_request(
+                f"This job needs an estimated {estimate / 2**20:,.0f} MiB to run ({total} "
+                f"circuits of up to {qubits} qubits), over the emulator's memory budget of "
+                f"{budget / 2**20:,.0f} MiB (EmulatorConfig.max_job_memory_bytes, "
+                f"--max-job-memory-mb): {advice}."
+            )
+        job.max_qubits, job.max_clbits = qubits, clbits
 
     # 6. GET job/<id>/status/
     def status(self, route: Route, req: ApiRequest, owner: str) -> ApiResponse:
@@ -609,6 +758,26 @@ class QoroApi:
         return ApiResponse(204)
 
 
+def _circuit_too_large(label: str, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        {
+            "error": f"Circuit '{label}' inflates to more than {limit:,} bytes of QASM, the "
+            "per-circuit limit (EmulatorConfig.max_circuit_bytes). Send smaller circuits."
+        },
+    )
+
+
+def _job_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        {
+            "error": f"The job's circuits inflate to more than {limit:,} bytes of QASM, the "
+            "per-job limit (EmulatorConfig.max_job_circuit_bytes). Split them over several jobs."
+        },
+    )
+
+
 def _error_as_response(
     handler: Callable[[Route, ApiRequest, str], ApiResponse],
     route: Route,
@@ -620,17 +789,36 @@ def _error_as_response(
     try:
         return handler(route, req, owner)
     except ApiError as exc:
+        if exc.response.status == 429:
+            raise  # not stored: a retry with the same key may succeed once there is room
         return exc.response
 
 
-def make_runner(catalogue: SystemCatalogue, seed: int | None) -> Callable[[Job], list[Any]]:
-    """The worker's job runner: one result payload per circuit, in submission order."""
+def _create(store: JobStore, **fields: Any) -> Job:
+    """``store.create(**fields)``, a reached job limit answered ``429`` with ``Retry-After``."""
+    try:
+        return store.create(**fields)
+    except StoreFull as exc:
+        raise ApiError(429, {"detail": str(exc)}, {"Retry-After": str(exc.retry_after)}) from None
 
-    def run(job: Job) -> list[Any]:
-        if job.job_type is JobType.EXPECTATION:
-            assert job.observables is not None
-            return expectation_job(job.circuits, job.observables)
-        assert job.shots is not None and job.system is not None
-        return sample_job(catalogue, job.system, job.circuits, job.shots, seed)
+
+def make_runner(
+    catalogue: SystemCatalogue, seed: int | None, process: ProcessRunner | None = None
+) -> Runner:
+    """The worker's job runner: one result payload per circuit, in submission order; in
+    ``process`` when given (:mod:`.worker`), else in the calling thread."""
+
+    def run(job: Job, abandoned: Callable[[], bool]) -> list[Any]:
+        assert job.system is not None
+        task = Task(
+            job_type=job.job_type,
+            system=job.system,
+            circuits=list(job.circuits),
+            shots=job.shots,
+            observables=None if job.observables is None else list(job.observables),
+        )
+        if process is not None:
+            return process.run(task, abandoned)
+        return execute(catalogue, seed, task)
 
     return run

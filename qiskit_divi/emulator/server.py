@@ -31,6 +31,7 @@ from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
 from .handlers import ApiRequest, ApiResponse, QoroApi, make_runner, resolve
 from .state import JobSnapshot, JobStore
 from .systems import SystemCatalogue
+from .worker import ProcessRunner, process_isolation_available
 
 logger = logging.getLogger(__name__)
 
@@ -297,11 +298,22 @@ class EmulatorServer:
         self._requested_port = port
         self._catalogue = SystemCatalogue(self.config.systems)
         self._injector = FaultInjector(self.faults)
+        # The child process starts with the first job, not here: servers that run no job
+        # (and QoroProvider.local() before its first job) stay cheap to start.
+        self._process = (
+            ProcessRunner(self.config.systems, self.config.seed)
+            if self.config.isolate_jobs and process_isolation_available(self.config.systems)
+            else None
+        )
         self._store = JobStore(
-            make_runner(self._catalogue, self.config.seed),
+            make_runner(self._catalogue, self.config.seed, self._process),
             min_job_seconds=self.config.min_job_seconds,
             queue_delay_seconds=self.faults.queue_delay_seconds,
             on_queue_delay=lambda: self._injector.count("slow_queue"),
+            max_open_jobs_per_owner=self.config.max_open_jobs_per_token,
+            max_jobs=self.config.max_jobs,
+            retention_seconds=self.config.job_retention_seconds,
+            on_stop=None if self._process is None else self._process.close,
         )
         self._api = QoroApi(self.config, self._catalogue, self._store, token_list)
         self._requests: Counter[str] = Counter()
@@ -335,10 +347,13 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving, close open connections and stop the worker. Idempotent."""
+        """Stop serving, close open connections and stop the worker and its job process (a
+        running job is abandoned). Idempotent."""
         with self._lifecycle_lock:
             if self._state != "running":
                 self._state = "stopped"
+                if self._process is not None:
+                    self._process.close()
                 return
             self._state = "stopped"
             httpd, thread = self._httpd, self._thread
@@ -406,7 +421,8 @@ class EmulatorServer:
     def stats(self) -> dict[str, Any]:
         """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by
         kind, ``idempotent_replays`` (stored responses replayed for a repeated key),
-        ``simulation_seconds`` (time the worker spent simulating jobs)."""
+        ``simulation_seconds`` (time the worker spent simulating jobs), ``job_processes_started``
+        (child processes started to run jobs, see :mod:`.worker`; 0 when jobs run in-process)."""
         with self._requests_lock:
             by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
         idempotency = self._api.idempotency
@@ -417,4 +433,5 @@ class EmulatorServer:
             "faults": self._injector.counts(),
             "idempotent_replays": idempotency.replays if idempotency is not None else 0,
             "simulation_seconds": self._store.simulation_seconds,
+            "job_processes_started": 0 if self._process is None else self._process.starts,
         }

@@ -9,10 +9,16 @@ The worker simulates one job at a time. A job becomes terminal no earlier than
 ``min_job_seconds`` after it was finalised: the worker records the outcome and
 the earliest time it may be reported, and the store switches the status lazily
 when the job is next looked at, so short jobs never hold the worker back.
+
+State is bounded: at most ``max_open_jobs_per_owner`` open (not finalised) jobs per
+token and ``max_jobs`` jobs in all; terminal jobs are evicted ``retention_seconds``
+after they ended (the oldest first when ``max_jobs`` is reached). Over a limit,
+:meth:`JobStore.create` raises :class:`StoreFull`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -60,6 +66,16 @@ class Job:
     # Outcome computed by the worker, reported once ``terminal_at`` has passed.
     outcome: JobStatus | None = None
     terminal_at: float | None = None
+    ended_at: float | None = None
+    """When the job became terminal (its retention starts then)."""
+    max_qubits: int = 0
+    max_clbits: int = 0
+    """Widest circuit so far (for the memory estimate of ``add_circuits``)."""
+
+    @property
+    def is_open(self) -> bool:
+        """Not finalised and not terminal: it still takes circuits."""
+        return not self.finalized and self.status is JobStatus.PENDING
 
     @property
     def n_circuits(self) -> int:
@@ -81,8 +97,23 @@ class JobSnapshot:
     reason: str | None = None
 
 
-Runner = Callable[[Job], list[dict[str, Any]]]
-"""Computes the result rows' payloads of a job, in submission order; may raise."""
+Runner = Callable[[Job, Callable[[], bool]], list[dict[str, Any]]]
+"""Computes the result rows' payloads of a job, in submission order; may raise. The second
+argument tells whether the job was cancelled or deleted meanwhile (the runner may then
+stop early by raising :class:`JobAbandoned`)."""
+
+RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` of the 429 answered when a job limit is reached."""
+
+
+class JobAbandoned(Exception):
+    """The job was cancelled or deleted while it ran; its outcome is dropped."""
+
+
+class StoreFull(Exception):
+    """A job limit is reached; ``str(exc)`` says which and what to do."""
+
+    retry_after = RETRY_AFTER_SECONDS
 
 
 class JobStore:
@@ -96,8 +127,18 @@ class JobStore:
         queue_delay_seconds: float = 0.0,
         on_queue_delay: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_open_jobs_per_owner: int = 1000,
+        max_jobs: int = 10_000,
+        retention_seconds: float = 86_400.0,
+        on_stop: Callable[[], None] | None = None,
     ):
         self._runner = runner
+        self._max_open = max_open_jobs_per_owner
+        self._max_jobs = max_jobs
+        self._retention = retention_seconds
+        self._on_stop = on_stop
+        self._open_by_owner: dict[str, int] = {}
+        self._next_sweep = 0.0
         self._min_job_seconds = min_job_seconds
         self._queue_delay = queue_delay_seconds
         self._on_queue_delay = on_queue_delay
@@ -130,6 +171,8 @@ class JobStore:
             self._stopping = True
             self._wake.notify_all()
             thread = self._thread
+        if self._on_stop is not None:
+            self._on_stop()  # abandons a running job, so the join below is short
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -145,8 +188,12 @@ class JobStore:
                 )
             started = time.perf_counter()
             try:
-                rows = self._runner(job)
+                rows = self._runner(job, functools.partial(self._abandoned, job))
                 outcome, reason = JobStatus.COMPLETED, None
+            except JobAbandoned:
+                with self._wake:
+                    self.simulation_seconds += time.perf_counter() - started
+                continue
             except Exception as exc:  # any simulation error fails the job, not the worker
                 logger.info(
                     "Job %s failed: %s", job.id, exc, exc_info=logger.isEnabledFor(logging.DEBUG)
@@ -164,6 +211,12 @@ class JobStore:
                     self._clock(), (job.finalized_at or 0.0) + self._min_job_seconds
                 )
                 logger.info("Job %s %s.", job.id, outcome.value.lower())
+
+    def _abandoned(self, job: Job) -> bool:
+        # Read without the lock: a stale answer only delays the abandoning by one poll.
+        return self._stopping or (
+            self._jobs.get(job.id) is not job or job.status is not JobStatus.RUNNING
+        )
 
     def _next_job(self) -> Job | None:
         """Block (lock held) until a queued job is due; None when stopping."""
@@ -203,11 +256,56 @@ class JobStore:
         )
         if failed_reason is not None:
             job.status, job.reason, job.finalized = JobStatus.FAILED, failed_reason, True
+            job.ended_at = job.created_at
         with self._lock:
+            if failed_reason is None and self._open_by_owner.get(owner, 0) >= self._max_open:
+                raise StoreFull(
+                    f"This token has {self._max_open} open (not finalised) jobs, the emulator's "
+                    "limit (EmulatorConfig.max_open_jobs_per_token, --max-open-jobs); finalise, "
+                    "cancel or delete some before creating more."
+                )
+            self._make_room(job.created_at)
             self._jobs[job.id] = job
+            if job.is_open:
+                self._open_by_owner[owner] = self._open_by_owner.get(owner, 0) + 1
             self.jobs_created += 1
         logger.info("Job %s created (%s on %s, tag %r).", job.id, job_type.value, system, tag)
         return job
+
+    def _make_room(self, now: float) -> None:
+        """Evict terminal jobs past their retention (swept at most once a second) and, at
+        ``max_jobs``, the longest-ended ones; :class:`StoreFull` if none can go (lock held)."""
+        if now < self._next_sweep and len(self._jobs) < self._max_jobs:
+            return
+        self._next_sweep = now + min(1.0, self._retention)
+        ended: list[tuple[float, str]] = []
+        for job in list(self._jobs.values()):
+            self._refresh(job)
+            if job.ended_at is None:
+                continue
+            if now - job.ended_at >= self._retention:
+                del self._jobs[job.id]
+            else:
+                ended.append((job.ended_at, job.id))
+        excess = len(self._jobs) - self._max_jobs + 1
+        if excess > 0:
+            for _, job_id in heapq.nsmallest(excess, ended):
+                del self._jobs[job_id]
+        if len(self._jobs) >= self._max_jobs:
+            raise StoreFull(
+                f"The emulator holds {self._max_jobs} unfinished jobs, its limit "
+                "(EmulatorConfig.max_jobs, --max-jobs); retry once some have finished, or "
+                "cancel or delete jobs."
+            )
+
+    def _close(self, job: Job) -> None:
+        """Count ``job`` as no longer open (lock held; call before changing it)."""
+        if job.is_open:
+            left = self._open_by_owner.get(job.owner, 1) - 1
+            if left > 0:
+                self._open_by_owner[job.owner] = left
+            else:
+                self._open_by_owner.pop(job.owner, None)
 
     def get(self, job_id: str) -> Job | None:
         """The job with its status brought up to date, or None."""
@@ -225,11 +323,13 @@ class JobStore:
             and self._clock() >= job.terminal_at
         ):
             job.status = job.outcome
+            job.ended_at = job.terminal_at
 
     def finalize(self, job: Job) -> None:
         """Mark a job finalised and queue it (re-entrant: callers may hold :attr:`lock`)."""
         with self._wake:
             now = self._clock()
+            self._close(job)
             job.finalized = True
             job.finalized_at = now
             delay = self._queue_delay
@@ -244,7 +344,9 @@ class JobStore:
             self._refresh(job)
             if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
                 return False
+            self._close(job)
             job.status = JobStatus.CANCELLED
+            job.ended_at = self._clock()
             job.results = None
             logger.info("Job %s cancelled.", job.id)
             return True
@@ -252,6 +354,8 @@ class JobStore:
     def delete(self, job_id: str) -> bool:
         with self._lock:
             job = self._jobs.pop(job_id, None)
+            if job is not None:
+                self._close(job)
         if job is not None:
             logger.info("Job %s deleted.", job_id)
         return job is not None

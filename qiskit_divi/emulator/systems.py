@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -432,8 +432,10 @@ def sample_job(
 def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> list[dict[str, float]]:
     """Exact ``{wire_term: <P>}`` per circuit from its statevector.
 
-    Final measurements (and the barriers among them) are dropped and the
-    statevectors of all circuits are computed by Aer in one batch. Circuits made of
+    Final measurements (and the barriers among them) are dropped and Aer computes the
+    statevectors in batches of at most :data:`_EXPECTATION_CHUNK` amplitudes (one circuit
+    when a single one is larger), each batch reduced before the next runs, so the memory
+    a job takes does not grow with its circuit count. Circuits made of
     operations Aer runs natively run as uploaded (one experiment per skeleton where
     :func:`run_batched` may let Aer bind them); any other job (``ch``, ``rccx``, gate
     definitions, ...) is bound and translated to Aer's gates first, without
@@ -442,35 +444,87 @@ def expectation_job(circuits: Sequence[JobCircuit], terms: Sequence[str]) -> lis
     have qubit 0 leftmost.
     """
     distinct = list(dict.fromkeys(terms))
-    backend = _statevector_backend()
     circuits = list(circuits)
-    groups = group_by_skeleton(circuits)
     target = _statevector_target()
-    if all(skeleton.count_ops().keys() <= _aer_operations(target) for skeleton, _ in groups):
+    native = all(
+        skeleton.count_ops().keys() <= _aer_operations(target)
+        for skeleton, _ in group_by_skeleton(circuits)
+    )
+    out: list[dict[str, float]] = []
+    for batch in _expectation_batches(circuits):
+        out.extend(_batch_expectations(batch, distinct, native))
+    return out
+
+
+def _expectation_batches(circuits: list[JobCircuit]) -> Iterator[list[JobCircuit]]:
+    """Consecutive circuits of one width, at most :data:`_EXPECTATION_CHUNK` amplitudes (or one
+    circuit) per batch."""
+    batch: list[JobCircuit] = []
+    for circuit in circuits:
+        if batch and (
+            circuit.num_qubits != batch[0].num_qubits
+            or (len(batch) + 1) << circuit.num_qubits > _EXPECTATION_CHUNK
+        ):
+            yield batch
+            batch = []
+        batch.append(circuit)
+    if batch:
+        yield batch
+
+
+def _batch_expectations(
+    circuits: list[JobCircuit], distinct: list[str], native: bool
+) -> list[dict[str, float]]:
+    """:func:`expectation_job` of one batch of circuits of one width."""
+    backend = _statevector_backend()
+    if native:
+        groups = group_by_skeleton(circuits)
         result, order = run_batched(backend, circuits, groups, prepare=_saving_statevector, shots=1)
     else:
         from qiskit import transpile
 
         stripped = [_without_final_measurements(circuit.bound()) for circuit in circuits]
-        compiled = transpile(stripped, target=target, optimization_level=0, num_processes=1)
+        compiled = transpile(
+            stripped, target=_statevector_target(), optimization_level=0, num_processes=1
+        )
         experiments = [_saving_statevector(circuit) for circuit in compiled]
         result, order = backend.run(experiments, shots=1).result(), list(range(len(circuits)))
     if not result.success:
         raise RuntimeError(f"Aer run failed: {result.status}")
+    states = np.stack([np.asarray(result.data(i)["statevector"]) for i in range(len(order))])
+    del result  # Aer's copies of the statevectors
     out: list[dict[str, float]] = [{} for _ in circuits]
-    # Experiments of one width, in chunks of at most _EXPECTATION_CHUNK amplitudes.
-    by_width: dict[int, list[int]] = {}
-    for i, position in enumerate(order):
-        by_width.setdefault(circuits[position].num_qubits, []).append(i)
-    for width, experiments_of_width in by_width.items():
-        step = max(1, _EXPECTATION_CHUNK >> width)
-        for start in range(0, len(experiments_of_width), step):
-            chunk = experiments_of_width[start : start + step]
-            states = np.stack([np.asarray(result.data(i)["statevector"]) for i in chunk])
-            values_of_chunk = pauli_expectations(states, distinct).tolist()
-            for i, values in zip(chunk, values_of_chunk, strict=True):
-                out[order[i]] = dict(zip(distinct, values, strict=True))
+    for position, values in zip(order, pauli_expectations(states, distinct).tolist(), strict=True):
+        out[position] = dict(zip(distinct, values, strict=True))
     return out
+
+
+EXPECTATION_WORKING_SET = 7
+"""Peak memory of an EXPECTATION batch, in multiples of its statevectors' size: Aer's copy,
+the stacked array, its conjugate, one gathered and one signed array, and the real
+probabilities, parities and indices (half a statevector each); measured 6.6 on 22 qubits."""
+SAMPLING_WORKING_SET = 2
+"""Peak memory of a sampling run, in statevectors of its widest circuit."""
+COUNTS_ENTRY_BYTES = 200
+"""Memory per distinct outcome of a histogram while Aer's counts are converted."""
+_PARITY_CACHE_AMPLITUDES = 1 << 24
+"""Parity arrays kept per :func:`pauli_expectations` call, in amplitudes (128 MiB)."""
+
+
+def job_memory_estimate(
+    *, expectation: bool, num_qubits: int, num_clbits: int, n_circuits: int, shots: int | None
+) -> int:
+    """Estimated peak bytes to run a job whose widest circuit has ``num_qubits`` qubits.
+
+    EXPECTATION jobs run in batches (:func:`expectation_job`), so only the width
+    counts; a sampling job also keeps one histogram per circuit until it ends.
+    """
+    statevector = 16 << num_qubits
+    if expectation:
+        batch = max(statevector, min(n_circuits, _EXPECTATION_CHUNK >> num_qubits) * statevector)
+        return EXPECTATION_WORKING_SET * batch + min(_PARITY_CACHE_AMPLITUDES, 8 << num_qubits)
+    outcomes = min(shots or 1, 1 << min(num_clbits, 62))
+    return SAMPLING_WORKING_SET * statevector + n_circuits * outcomes * COUNTS_ENTRY_BYTES
 
 
 _EXPECTATION_CHUNK = 1 << 22
@@ -498,6 +552,8 @@ def pauli_expectations(states: np.ndarray, terms: Sequence[str]) -> np.ndarray:
             if letter in "ZY":
                 z |= 1 << qubit
         if z and z not in parity_cache:
+            if len(parity_cache) * states.shape[1] >= _PARITY_CACHE_AMPLITUDES:
+                parity_cache.clear()  # many distinct Z masks on a wide state: bound the cache
             parity = np.zeros(states.shape[1], dtype=np.int64)
             for qubit in range(len(term)):
                 if z >> qubit & 1:

@@ -58,3 +58,38 @@ def test_base_url_defaults_to_production_and_is_validated():
     assert resolve_base_url("http://localhost:8000/api/") == "http://localhost:8000/api"
     with pytest.raises(QoroConfigurationError, match="must start with http"):
         resolve_base_url("localhost:8000")
+
+
+CRLF_TOKEN = "crlf-config-token-0123456789\r\nX-Injected: 1"
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (CRLF_TOKEN, "a line break (CR/LF) at position 29"),
+        ("tab-in-config-token\tabcdef0123", "whitespace"),
+        ("space-in config-token-abcdef0123", "whitespace"),
+        ("esc-in-config-token\x1babcdef0123", "a control character"),
+        ("quote-in-config-token\u2019abcdef", "a non-ASCII character"),
+    ],
+)
+def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(
+    isolated, monkeypatch, bad, named
+):
+    visible = bad[:19]
+    attempts = [lambda: resolve_token(bad), lambda: Secret(bad)]
+    monkeypatch.setenv("QORO_API_KEY", bad)
+    attempts.append(resolve_token)
+    for attempt in attempts:
+        with pytest.raises(QoroConfigurationError, match="visible ASCII only") as info:
+            attempt()
+        assert named in str(info.value) and "QORO_API_KEY" in str(info.value)
+        assert visible not in str(info.value) and visible not in repr(info.value.args)
+    monkeypatch.delenv("QORO_API_KEY")
+    (isolated / ".env").write_text(f'QORO_API_KEY="{bad}"\n')
+    with pytest.raises(QoroConfigurationError, match="visible ASCII only"):
+        resolve_token()
+
+
+def test_surrounding_whitespace_is_still_stripped():
+    assert resolve_token("\r\n  stripped-config-token-01 \n").reveal() == "stripped-config-token-01"

@@ -121,3 +121,30 @@ def test_retry_after_forms():
     assert parse_retry_after("-3") == 0.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
     assert parse_retry_after(None) is None and parse_retry_after("later") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "outcome", "acted", "action"),
+    [
+        ("GET", 503, False, Action.FAIL),
+        ("POST", 503, False, Action.FAIL),
+        ("GET", Failure.NO_REPLY, False, Action.FAIL),
+        ("POST", 502, False, Action.AMBIGUOUS),
+    ],
+)
+def test_a_delay_past_the_remaining_time_gives_up(method, outcome, acted, action):
+    policy = RetryPolicy()
+    decision = policy.decide(
+        method,
+        1,
+        outcome,
+        may_have_acted=acted,
+        idempotency_supported=True,
+        retry_after="8",
+        remaining=0.05,
+    )
+    assert (decision.action, decision.out_of_time) == (action, True)
+    roomy = policy.decide(
+        method, 1, outcome, idempotency_supported=True, retry_after="8", remaining=9.0
+    )
+    assert roomy.action in (Action.RETRY, Action.RESEND) and not roomy.out_of_time

@@ -20,7 +20,7 @@ class _StatusScript:
         self.replies = ["PENDING"] * pending + ["COMPLETED"]
         self.polls = 0
 
-    def job_status(self, job_id: str):
+    def job_status(self, job_id: str, *, deadline=None):
         reply = parse_job_status({"status": self.replies[self.polls]})
         self.polls += 1
         return reply
