@@ -8,13 +8,12 @@ from.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from qiskit import QuantumCircuit, qasm2
 
-_INCLUDE = re.compile(r'include\s*"([^"]*)"')
+from .scan import included_files
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,7 @@ def load(
 def _include_path(text: str) -> tuple[object, ...]:
     """The legacy search path, only when the text includes a file other than the built-in
     ``qelib1.inc`` (building the path costs more than parsing a small circuit)."""
-    includes = _INCLUDE.findall(text) if "include" in text else ()
-    if any(name != "qelib1.inc" for name in includes):
+    if any(name != "qelib1.inc" for name in included_files(text)):
         return tuple(qasm2.LEGACY_INCLUDE_PATH)
     return ()
 
