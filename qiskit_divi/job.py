@@ -6,10 +6,15 @@
 Qoro status     ``qiskit.providers.JobStatus``   note
 ==============  ===============================  ===========================================
 PENDING         QUEUED
+SCHEDULED       QUEUED                           assigned to a scheduler, not yet running
 RUNNING         RUNNING
+PAUSED          RUNNING                          started and resumes by itself
 COMPLETED       DONE
-FAILED          ERROR
-CANCELLED       CANCELLED
+FAILED          ERROR                            ``result()`` raises ``QoroJobFailedError``
+CANCELLED       CANCELLED                        ``result()`` raises ``QoroJobCancelledError``
+INSUFFICIENT_   ERROR                            ``result()`` raises
+CREDITS                                          ``QoroInsufficientCreditsError``
+TIMED_OUT       ERROR                            ``result()`` raises ``QoroJobTimedOutError``
 (unknown)       RUNNING                          logged once; never treated as final (it means
                                                  ``api.models.UNKNOWN_STATUS_MEANS``)
 ==============  ===============================  ===========================================
@@ -37,8 +42,9 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 from ._circuits import counts_to_hex, label_only_header, label_sort_key
 from ._version import __version__
 from .api.errors import QoroConflictError, QoroJobError
+from .api.job_errors import ensure_completed
 from .api.models import JobStatus, JobStatusReply, warn_unknown_status
-from .api.submission import ensure_completed, fetch_results, wait_for_final_status
+from .api.submission import fetch_results, wait_for_final_status
 from .exceptions import QoroJobTimeoutError
 
 if TYPE_CHECKING:
@@ -49,10 +55,14 @@ logger = logging.getLogger(__name__)
 
 STATUS_MAP: dict[JobStatus, QiskitJobStatus] = {
     JobStatus.PENDING: QiskitJobStatus.QUEUED,
+    JobStatus.SCHEDULED: QiskitJobStatus.QUEUED,
     JobStatus.RUNNING: QiskitJobStatus.RUNNING,
+    JobStatus.PAUSED: QiskitJobStatus.RUNNING,
     JobStatus.COMPLETED: QiskitJobStatus.DONE,
     JobStatus.FAILED: QiskitJobStatus.ERROR,
     JobStatus.CANCELLED: QiskitJobStatus.CANCELLED,
+    JobStatus.INSUFFICIENT_CREDITS: QiskitJobStatus.ERROR,
+    JobStatus.TIMED_OUT: QiskitJobStatus.ERROR,
 }
 
 DEFAULT_MAX_POLL_INTERVAL = 2.0

@@ -24,18 +24,33 @@ from .errors import (
     QoroServerError,
 )
 from .histogram import decode_envelope, decode_histogram, encode_envelope, encode_histogram
+from .job_errors import (
+    QoroInsufficientCreditsError,
+    QoroJobCancelledError,
+    QoroJobEndedError,
+    QoroJobFailedError,
+    QoroJobTimedOutError,
+    ensure_completed,
+)
 from .models import (
     QPU,
     UNKNOWN_STATUS_MEANS,
     AddCircuitsRequest,
+    AddTemplateRequest,
     CancelReply,
+    CreditBalance,
+    CreditTransaction,
+    CreditTransactionsPage,
     InitJobRequest,
     JobStatus,
     JobStatusReply,
     JobType,
+    ParameterSet,
     QPUSystem,
     ResultRow,
     ResultsPage,
+    ShotGroup,
+    SimulatorCluster,
     parse_qpu_systems,
 )
 from .observables import join_ham_ops, qiskit_label_to_wire, split_ham_ops, wire_to_qiskit_label
@@ -46,7 +61,6 @@ from .submission import (
     check_shots,
     decode_result_payload,
     discard_job,
-    ensure_completed,
     fetch_results,
     submit_job,
     wait_for_final_status,
@@ -54,6 +68,18 @@ from .submission import (
 
 __all__ = [
     "AddCircuitsRequest",
+    "AddTemplateRequest",
+    "CreditBalance",
+    "CreditTransaction",
+    "CreditTransactionsPage",
+    "ParameterSet",
+    "QoroInsufficientCreditsError",
+    "QoroJobCancelledError",
+    "QoroJobEndedError",
+    "QoroJobFailedError",
+    "QoroJobTimedOutError",
+    "ShotGroup",
+    "SimulatorCluster",
     "Call",
     "CancelReply",
     "InitJobRequest",

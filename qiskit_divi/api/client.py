@@ -63,6 +63,7 @@ from .errors import (
     QoroConnectionError,
     QoroDeadlineError,
     QoroError,
+    QoroNotFoundError,
     QoroProtocolError,
     api_error_for,
 )
@@ -76,12 +77,16 @@ from .idempotency import (
 )
 from .models import (
     AddCircuitsRequest,
+    AddTemplateRequest,
     CancelReply,
+    CreditBalance,
+    CreditTransactionsPage,
     InitJobRequest,
     JobStatusReply,
     QPUSystem,
     ResultRow,
     ResultsPage,
+    SimulatorCluster,
 )
 from .redaction import redact_exception
 from .retry import Action, Decision, Failure, RetryPolicy
@@ -696,14 +701,38 @@ class QoroClient:
         """``GET qpusystem/``: the systems this token can target."""
         return self.call(endpoints.list_systems(), deadline=deadline)
 
+    def list_clusters(self, *, deadline: float | None = None) -> list[SimulatorCluster]:
+        """``GET simulatorcluster/``: the simulator clusters; none when the server has no
+        such endpoint (404)."""
+        try:
+            return self.call(endpoints.list_clusters(), deadline=deadline)
+        except QoroNotFoundError:
+            logger.debug("The server has no simulatorcluster/ endpoint: no clusters.")
+            return []
+
+    def credit_balance(self, *, deadline: float | None = None) -> CreditBalance:
+        """``GET credits/``: the token's credit balance."""
+        return self.call(endpoints.credit_balance(), deadline=deadline)
+
+    def credit_transactions(
+        self, page: int = 1, page_size: int = 20, *, deadline: float | None = None
+    ) -> CreditTransactionsPage:
+        """``GET credits/transactions/``: one page of the credit history."""
+        return self.call(endpoints.credit_transactions(page, page_size), deadline=deadline)
+
     def init_job(self, request: InitJobRequest, *, deadline: float | None = None) -> str:
         """``POST job/init/``: create an empty job; returns its id."""
         return self.call(endpoints.init_job(request), deadline=deadline)
 
     def add_circuits(
-        self, job_id: str, request: AddCircuitsRequest, *, deadline: float | None = None
+        self,
+        job_id: str,
+        request: AddCircuitsRequest | AddTemplateRequest,
+        *,
+        deadline: float | None = None,
     ) -> None:
-        """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits."""
+        """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits or of a
+        template's parameter sets."""
         self.call(endpoints.add_circuits(job_id, request), deadline=deadline)
 
     def job_status(self, job_id: str, *, deadline: float | None = None) -> JobStatusReply:

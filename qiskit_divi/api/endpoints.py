@@ -19,18 +19,25 @@ import requests
 from .errors import QoroProtocolError
 from .models import (
     AddCircuitsRequest,
+    AddTemplateRequest,
     CancelReply,
+    CreditBalance,
+    CreditTransactionsPage,
     InitJobRequest,
     JobStatusReply,
     QPUSystem,
     ResultRow,
     ResultsPage,
+    SimulatorCluster,
     check_job_id,
     parse_cancel_reply,
+    parse_credit_balance,
+    parse_credit_transactions,
     parse_job_id,
     parse_job_status,
     parse_qpu_systems,
     parse_results_page,
+    parse_simulator_clusters,
 )
 
 T = TypeVar("T")
@@ -41,6 +48,8 @@ RESULTS_PAGE_SIZE = 100
 TIMEOUTS: dict[str, float] = {
     "ping": 10,
     "systems": 10,
+    "clusters": 10,
+    "credits": 10,
     "init": 100,
     "add_circuits": 100,
     "status": 200,
@@ -57,6 +66,8 @@ _MiB = 1 << 20
 MAX_RESPONSE_BYTES: dict[str, int] = {
     "ping": 1 * _MiB,
     "systems": 16 * _MiB,
+    "clusters": 16 * _MiB,
+    "credits": 1 * _MiB,
     "init": 1 * _MiB,
     "add_circuits": 1 * _MiB,
     "status": 1 * _MiB,
@@ -126,6 +137,40 @@ def list_systems() -> Call[list[QPUSystem]]:
     )
 
 
+CREDIT_PAGE_SIZE_MAX = 100
+"""Largest ``page_size`` of ``credits/transactions/`` (``qoro-api.md`` 3.11)."""
+
+
+def list_clusters() -> Call[list[SimulatorCluster]]:
+    """``GET simulatorcluster/``: the simulator clusters this token can target.
+
+    A server without the endpoint answers 404: callers treat that as no clusters.
+    """
+    return Call(
+        "GET",
+        "simulatorcluster/",
+        "clusters",
+        lambda r: parse_simulator_clusters(json_of(r, "simulatorcluster/")),
+    )
+
+
+def credit_balance() -> Call[CreditBalance]:
+    """``GET credits/``: the token's credit balance."""
+    return Call(
+        "GET", "credits/", "credits", lambda r: parse_credit_balance(json_of(r, "credits/"))
+    )
+
+
+def credit_transactions(page: int = 1, page_size: int = 20) -> Call[CreditTransactionsPage]:
+    """``GET credits/transactions/?page=&page_size=``: one page of the credit history."""
+    return Call(
+        "GET",
+        f"credits/transactions/?page={int(page)}&page_size={int(page_size)}",
+        "credits",
+        lambda r: parse_credit_transactions(json_of(r, "credits/transactions/")),
+    )
+
+
 def init_job(request: InitJobRequest) -> Call[str]:
     """``POST job/init/``: create an empty job; the reply is its id."""
     return Call(
@@ -138,8 +183,9 @@ def init_job(request: InitJobRequest) -> Call[str]:
     )
 
 
-def add_circuits(job_id: str, request: AddCircuitsRequest) -> Call[None]:
-    """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits (exactly 200)."""
+def add_circuits(job_id: str, request: AddCircuitsRequest | AddTemplateRequest) -> Call[None]:
+    """``POST job/<id>/add_circuits/``: upload one chunk of packed circuits, or of a
+    template's parameter sets (exactly 200)."""
     job_id = check_job_id(job_id)
     return Call(
         "POST",

@@ -6,10 +6,12 @@ mistyped required field raises :class:`QoroProtocolError` naming it.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import logging
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,21 +24,43 @@ EXPVAL_SYSTEM_NAMES = frozenset({"qoro_maestro"})
 
 
 class JobStatus(enum.Enum):
-    """Status of a Qoro job, as the ``status/`` endpoint spells it."""
+    """Status of a Qoro job, as the ``status/`` endpoint spells it (``qoro-api.md`` 4.2)."""
 
     PENDING = "PENDING"
+    """Created, or finalised and waiting for a scheduler."""
+    SCHEDULED = "SCHEDULED"
+    """Assigned to a scheduler, not yet running."""
     RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    """Execution temporarily paused; it resumes by itself."""
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    """Final: the billing account lacks the credits to run it."""
+    TIMED_OUT = "TIMED_OUT"
+    """Final: it exceeded its server-side execution deadline."""
 
     @property
     def is_final(self) -> bool:
         """Whether the job can no longer change state."""
         return self in _FINAL_STATUSES
 
+    @property
+    def is_unsuccessful(self) -> bool:
+        """Final without results (every final status but COMPLETED)."""
+        return self in _FINAL_STATUSES and self is not JobStatus.COMPLETED
 
-_FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+_FINAL_STATUSES = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.INSUFFICIENT_CREDITS,
+        JobStatus.TIMED_OUT,
+    }
+)
 
 UNKNOWN_STATUS_MEANS = JobStatus.RUNNING
 """What a status string outside :class:`JobStatus` means: the job is in progress.
@@ -78,6 +102,17 @@ class QPUSystem:
     qpus: list[QPU] = field(default_factory=list)
     access_level: str = "PUBLIC"
     supports_expval: bool = False
+
+
+@dataclass(frozen=True, repr=True)
+class SimulatorCluster:
+    """A Qoro simulator cluster (``GET simulatorcluster/``): jobs name it in
+    ``simulator_cluster`` instead of ``qpu_system_name``. Clusters run EXPECTATION jobs."""
+
+    name: str
+    access_level: str = "PUBLIC"
+    minimum_tier: str = "FREE"
+    supports_expval: bool = True
 
 
 # --- tolerant field access -------------------------------------------------------
@@ -175,39 +210,95 @@ def parse_qpu_systems(data: Any) -> list[QPUSystem]:
     return [parse_qpu_system(item) for item in data]
 
 
+def parse_simulator_clusters(data: Any) -> list[SimulatorCluster]:
+    """Parse the JSON array returned by ``GET simulatorcluster/`` (unknown keys ignored)."""
+    if not isinstance(data, list):
+        raise QoroProtocolError(
+            "Malformed server reply: simulatorcluster/ should return a JSON array, "
+            f"got {type(data).__name__}."
+        )
+    clusters = []
+    for item in data:
+        name = _require(item, "name", str, "a simulator cluster object")
+        where = f"simulator cluster '{name}'"
+        fields = {}
+        for key in ("access_level", "minimum_tier"):
+            if key in item and item[key] is not None:
+                fields[key] = _require(item, key, str, where)
+        clusters.append(SimulatorCluster(name=name, **fields))
+    return clusters
+
+
 # --- request bodies --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class InitJobRequest:
-    """Body of ``POST job/init/``."""
+    """Body of ``POST job/init/``: the target is a QPU system or (``simulator_cluster``)
+    a simulator cluster, never both (``qoro-api.md`` 3.4)."""
 
     job_type: JobType
-    qpu_system_name: str
+    qpu_system_name: str | None = None
     tag: str = "default"
     use_packing: bool = False
+    simulator_cluster: str | None = None
+    execution_configuration: Mapping[str, Any] | None = None
+    """The execution configuration object of ``qoro-api.md`` 5.8 (only set fields)."""
+
+    def __post_init__(self) -> None:
+        if (self.qpu_system_name is None) == (self.simulator_cluster is None):
+            raise ValueError(
+                "InitJobRequest needs exactly one of qpu_system_name or simulator_cluster."
+            )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "job_type": self.job_type.value,
-            "qpu_system_name": self.qpu_system_name,
-            "use_packing": bool(self.use_packing),
-        }
+        body: dict[str, Any] = {"tag": self.tag, "job_type": self.job_type.value}
+        if self.qpu_system_name is not None:
+            body["qpu_system_name"] = self.qpu_system_name
+        else:
+            body["simulator_cluster"] = self.simulator_cluster
+        body["use_packing"] = bool(self.use_packing)
+        if self.execution_configuration:
+            body["execution_configuration"] = dict(self.execution_configuration)
+        return body
+
+
+ShotGroup = tuple[int, int, int]
+"""``(start, end, shots)``: circuits ``start`` to ``end - 1`` (half-open) of a request each
+take ``shots`` shots (``qoro-api.md`` 5.6)."""
+
+
+def _with_measurement(
+    body: dict[str, Any],
+    shots: int | None,
+    observables: str | None,
+    shot_groups: Sequence[ShotGroup] | None = None,
+) -> dict[str, Any]:
+    """``body`` plus exactly one of ``shots``, ``observables`` or ``shot_groups``."""
+    if sum(x is not None for x in (shots, observables, shot_groups)) != 1:
+        raise ValueError("An upload needs exactly one of shots, observables or shot_groups.")
+    if observables is not None:
+        body["observables"] = observables
+    elif shot_groups is not None:
+        body["shot_groups"] = [list(group) for group in shot_groups]
+    else:
+        body["shots"] = shots
+    return body
 
 
 @dataclass(frozen=True)
 class AddCircuitsRequest:
-    """Body of ``POST job/<id>/add_circuits/``: exactly one of shots / observables."""
+    """Body of ``POST job/<id>/add_circuits/`` (bound form): exactly one of shots,
+    observables or shot_groups (indices local to this request's circuits)."""
 
     circuits: Mapping[str, str]
     finalized: bool
     shots: int | None = None
     observables: str | None = None
+    shot_groups: tuple[ShotGroup, ...] | None = None
 
     def __post_init__(self) -> None:
-        if (self.shots is None) == (self.observables is None):
-            raise ValueError("AddCircuitsRequest needs exactly one of shots or observables.")
+        _with_measurement({}, self.shots, self.observables, self.shot_groups)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -215,11 +306,56 @@ class AddCircuitsRequest:
             "mode": "append",
             "finalized": "true" if self.finalized else "false",
         }
-        if self.observables is not None:
-            body["observables"] = self.observables
-        else:
-            body["shots"] = self.shots
-        return body
+        return _with_measurement(body, self.shots, self.observables, self.shot_groups)
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    """One binding of a circuit template: the circuit it resolves to is labelled ``label``."""
+
+    label: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class AddTemplateRequest:
+    """Body of ``POST job/<id>/add_circuits/`` in template form (``qoro-api.md`` 3.5): one
+    packed ``circuit_template`` with symbolic parameters and the sets that bind it.
+
+    Shot groups do not combine with templates (the contract), so it takes exactly one of
+    shots or observables.
+    """
+
+    circuit_template: str
+    """base64(gzip(QASM with the parameter names where the angles go))."""
+    parameter_names: tuple[str, ...]
+    parameter_sets: tuple[ParameterSet, ...]
+    finalized: bool
+    shots: int | None = None
+    observables: str | None = None
+
+    def __post_init__(self) -> None:
+        _with_measurement({}, self.shots, self.observables)
+        width = len(self.parameter_names)
+        for row in self.parameter_sets:
+            if len(row.values) != width:
+                raise ValueError(
+                    f"Parameter set '{row.label}' has {len(row.values)} values for "
+                    f"{width} parameter names."
+                )
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "circuit_template": self.circuit_template,
+            "parameter_names": list(self.parameter_names),
+            "parameter_sets": [
+                {"label": row.label, "values": [float(v) for v in row.values]}
+                for row in self.parameter_sets
+            ],
+            "mode": "append",
+            "finalized": "true" if self.finalized else "false",
+        }
+        return _with_measurement(body, self.shots, self.observables)
 
 
 # --- response bodies -------------------------------------------------------------
@@ -272,6 +408,9 @@ class JobStatusReply:
     raw_status: str
     status: JobStatus | None
     reason: str | None = None
+    run_time: float | None = None
+    """Seconds the server reports the job ran (``run_time``, ``qoro-api.md`` 3.6); None
+    when it sends none."""
 
     @property
     def is_known(self) -> bool:
@@ -312,7 +451,21 @@ def parse_job_status(obj: Any) -> JobStatusReply:
         (obj[k] for k in ("reason", "error", "detail", "message") if isinstance(obj.get(k), str)),
         None,
     )
-    return JobStatusReply(raw_status=raw, status=status, reason=reason)
+    return JobStatusReply(
+        raw_status=raw, status=status, reason=reason, run_time=_run_time(obj.get("run_time"))
+    )
+
+
+def _run_time(value: Any) -> float | None:
+    """A ``run_time`` as a finite, non-negative float; anything else is ignored (logged)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    logger.warning("Ignoring the malformed 'run_time' %r of a status/ reply.", value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -377,4 +530,99 @@ def parse_cancel_reply(obj: Any, job_id: str) -> CancelReply:
         status=str(obj.get("status", "cancelled")),
         job_id=str(obj.get("job_id", job_id)),
         circuits_cancelled=count if isinstance(count, int) else None,
+    )
+
+
+# --- credits ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    """Reply of ``GET credits/`` (``qoro-api.md`` 3.11); amounts are exact decimals."""
+
+    balance: decimal.Decimal
+    total_used: decimal.Decimal
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+def _amount(obj: Any, key: str, where: str) -> decimal.Decimal:
+    raw = _require(obj, key, (str, int, float), where)
+    try:
+        value = decimal.Decimal(str(raw))
+    except decimal.InvalidOperation:
+        raise QoroProtocolError(
+            f"Malformed server reply: '{key}' of {where} should be a decimal amount, got {raw!r}."
+        ) from None
+    if not value.is_finite():
+        raise QoroProtocolError(
+            f"Malformed server reply: '{key}' of {where} should be a finite amount, got {raw!r}."
+        )
+    return value
+
+
+def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) else None
+
+
+def parse_credit_balance(obj: Any) -> CreditBalance:
+    """Parse the reply of ``GET credits/``."""
+    where = "the credits/ reply"
+    return CreditBalance(
+        balance=_amount(obj, "balance", where),
+        total_used=_amount(obj, "total_used", where),
+        created_at=_optional_str(obj, "created_at"),
+        updated_at=_optional_str(obj, "updated_at"),
+    )
+
+
+@dataclass(frozen=True)
+class CreditTransaction:
+    """One row of ``GET credits/transactions/``."""
+
+    id: int | str
+    amount: decimal.Decimal
+    balance_after: decimal.Decimal
+    transaction_type: str
+    description: str
+    job_id: str | None
+    created_at: str | None
+
+
+@dataclass(frozen=True)
+class CreditTransactionsPage:
+    """One page of ``GET credits/transactions/``."""
+
+    count: int
+    total_pages: int | None
+    next: str | None
+    transactions: list[CreditTransaction]
+
+
+def parse_credit_transactions(obj: Any) -> CreditTransactionsPage:
+    """Parse one page of ``GET credits/transactions/``."""
+    where = "the credits/transactions/ reply"
+    rows = []
+    for i, row in enumerate(_require(obj, "results", list, where)):
+        row_where = f"credit transaction {i}"
+        job_id = row.get("job_id") if isinstance(row, Mapping) else None
+        rows.append(
+            CreditTransaction(
+                id=_require(row, "id", (int, str), row_where),
+                amount=_amount(row, "amount", row_where),
+                balance_after=_amount(row, "balance_after", row_where),
+                transaction_type=str(row.get("transaction_type", "")),
+                description=str(row.get("description", "")),
+                job_id=None if job_id is None else str(job_id),
+                created_at=_optional_str(row, "created_at"),
+            )
+        )
+    total_pages = obj.get("total_pages")
+    nxt = obj.get("next")
+    return CreditTransactionsPage(
+        count=_require(obj, "count", int, where),
+        total_pages=total_pages if isinstance(total_pages, int) else None,
+        next=nxt if isinstance(nxt, str) else None,
+        transactions=rows,
     )

@@ -7,6 +7,7 @@ Every layer above (``QoroBackend``, primitives, ``QoroService``) submits through
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,16 +22,16 @@ from .errors import (
     QoroDeadlineError,
     QoroError,
     QoroInputError,
-    QoroJobError,
     QoroProtocolError,
 )
 from .histogram import HistogramDecodeError, decode_envelope, is_histogram_envelope
 from .models import (
     AddCircuitsRequest,
     InitJobRequest,
-    JobStatus,
     JobStatusReply,
     JobType,
+    ParameterSet,
+    ShotGroup,
     warn_unknown_status,
 )
 from .validation import is_integer
@@ -61,8 +62,27 @@ def check_shots(shots: Any) -> int:
 
 
 @dataclass(frozen=True)
+class CircuitTemplate:
+    """A parametric circuit sent once with the values that bind it (``qoro-api.md`` 3.5).
+
+    ``qasm`` is QASM 2 text with each name of ``parameter_names`` where an angle goes;
+    each :class:`ParameterSet` resolves to one circuit, labelled by the set's label.
+    """
+
+    qasm: str
+    parameter_names: tuple[str, ...]
+    parameter_sets: tuple[ParameterSet, ...]
+
+
+@dataclass(frozen=True)
 class JobSpec:
-    """What one job runs: target, type, circuits (label -> QASM) and shots or observables."""
+    """What one job runs: target, type, circuits (label -> QASM) and how they are measured.
+
+    Exactly one of ``shots`` (every circuit), ``shot_groups`` (``(start, end, shots)``
+    ranges over the circuits in order, tiling them) or ``observables`` (an EXPECTATION
+    job). ``cluster`` says ``system_name`` names a simulator cluster
+    (``simulator_cluster`` in ``job/init/``) rather than a QPU system.
+    """
 
     system_name: str
     job_type: JobType
@@ -71,16 +91,76 @@ class JobSpec:
     observables: str | None = None
     tag: str = "default"
     use_packing: bool = False
+    shot_groups: tuple[ShotGroup, ...] | None = None
+    cluster: bool = False
+    templates: tuple[CircuitTemplate, ...] = ()
+    """Parametric circuits sent in template form, besides (after) ``circuits``."""
 
     def __post_init__(self) -> None:
-        if not self.circuits:
+        if not self.circuits and not self.templates:
             raise QoroInputError("No circuits to submit: pass at least one circuit.")
-        if (self.shots is None) == (self.observables is None):
+        given = sum(x is not None for x in (self.shots, self.observables, self.shot_groups))
+        if given != 1:
             raise QoroInputError(
-                "A job needs exactly one of shots (sampling) or observables (expectation)."
+                "A job needs exactly one of shots or shot_groups (sampling) or observables "
+                "(expectation)."
             )
         if self.shots is not None:
             check_shots(self.shots)
+        if self.shot_groups is not None:
+            if self.templates:
+                raise QoroInputError(
+                    "Shot groups do not combine with circuit templates (qoro-api.md 5.6): send "
+                    "the circuits bound, or one job per shots value."
+                )
+            check_shot_groups(self.shot_groups, len(self.circuits))
+
+    def init_request(self) -> InitJobRequest:
+        """The ``job/init/`` body of this job."""
+        return InitJobRequest(
+            job_type=self.job_type,
+            qpu_system_name=None if self.cluster else self.system_name,
+            simulator_cluster=self.system_name if self.cluster else None,
+            tag=self.tag,
+            use_packing=self.use_packing,
+        )
+
+
+def check_shot_groups(groups: Sequence[Sequence[Any]], num_circuits: int) -> None:
+    """:class:`QoroInputError` unless ``groups`` are ``(start, end, shots)`` triples of
+    ints tiling circuits ``0..num_circuits`` in order, each with valid shots."""
+    at = 0
+    for i, group in enumerate(groups):
+        if len(group) != 3 or not all(is_integer(v) for v in group):
+            raise QoroInputError(
+                f"Shot group {i} is {group!r}: each group is (start, end, shots) of integers."
+            )
+        start, end, shots = group
+        if start != at or end <= start:
+            raise QoroInputError(
+                f"Shot group {i} is {tuple(group)!r}: the groups must tile the circuits in "
+                f"order without gaps or overlaps, so it must start at {at} and end after it."
+            )
+        check_shots(shots)
+        at = end
+    if at != num_circuits:
+        raise QoroInputError(
+            f"The shot groups cover circuits 0..{at - 1 if at else 0} but the job has "
+            f"{num_circuits}: they must cover every circuit exactly once."
+        )
+
+
+def shot_groups_of_chunk(
+    groups: Sequence[ShotGroup], start: int, end: int
+) -> tuple[ShotGroup, ...]:
+    """The part of job-wide ``groups`` over circuits ``start..end - 1``, re-indexed from 0
+    (``qoro-api.md`` 5.6: indices are local to each ``add_circuits`` request)."""
+    local = []
+    for g_start, g_end, shots in groups:
+        lo, hi = max(g_start, start), min(g_end, end)
+        if lo < hi:
+            local.append((lo - start, hi - start, shots))
+    return tuple(local)
 
 
 def submit_job(
@@ -103,17 +183,10 @@ def submit_job(
         if packed is None:
             packed = {label: pack_circuit(q) for label, q in spec.circuits.items()}
         overhead = CHUNK_OVERHEAD_BYTES + (len(spec.observables) if spec.observables else 0)
+        # Each chunk's shot groups are at most all of them (re-indexed, about as long).
+        overhead += len(json.dumps(spec.shot_groups)) if spec.shot_groups else 0
         chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
-    job_id = client.call(
-        init_job(
-            InitJobRequest(
-                job_type=spec.job_type,
-                qpu_system_name=spec.system_name,
-                tag=spec.tag,
-                use_packing=spec.use_packing,
-            )
-        )
-    )
+    job_id = client.call(init_job(spec.init_request()))
     logger.info(
         "Created Qoro job %s (%s on %s): %d circuits in %d upload(s)",
         job_id,
@@ -123,13 +196,19 @@ def submit_job(
         len(chunks),
     )
     try:
+        first = 0
         for i, chunk in enumerate(chunks):
+            groups = spec.shot_groups
             request = AddCircuitsRequest(
                 circuits=chunk,
                 finalized=i == len(chunks) - 1,
                 shots=spec.shots,
                 observables=spec.observables,
+                shot_groups=None
+                if groups is None
+                else shot_groups_of_chunk(groups, first, first + len(chunk)),
             )
+            first += len(chunk)
             client.call(add_circuits(job_id, request))
     except QoroAmbiguousRequestError as exc:
         outcome = _discard_half_uploaded(client, job_id)
@@ -310,13 +389,3 @@ def fetch_results(
                 + "."
             )
     return results
-
-
-def ensure_completed(reply: JobStatusReply, job_id: str) -> None:
-    """Raise :class:`QoroJobError` unless the job COMPLETED."""
-    if reply.status is JobStatus.COMPLETED:
-        return
-    reason = f": {reply.reason}" if reply.reason else ""
-    raise QoroJobError(
-        f"Job {job_id} ended {reply.raw_status}{reason}; it has no results.", job_id=job_id
-    )

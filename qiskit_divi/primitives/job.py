@@ -28,7 +28,8 @@ from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
 from ..api.errors import QoroError, QoroJobError
-from ..api.submission import JobSpec, discard_job, ensure_completed, fetch_results, submit_job
+from ..api.job_errors import ensure_completed
+from ..api.submission import JobSpec, discard_job, fetch_results, submit_job
 from ..exceptions import JournalError
 from ..job import QoroJob, QoroJobTimeoutError
 from ..journal import JournalEntry, record_quietly

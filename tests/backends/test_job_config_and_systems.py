@@ -61,10 +61,14 @@ def test_wire_types_are_defined_once():
 def test_enums():
     assert [s.value for s in JobStatus] == [
         "PENDING",
+        "SCHEDULED",
         "RUNNING",
+        "PAUSED",
         "COMPLETED",
         "FAILED",
         "CANCELLED",
+        "INSUFFICIENT_CREDITS",
+        "TIMED_OUT",
     ]
     assert [t.value for t in JobType] == ["EXECUTE", "SIMULATE", "EXPECTATION", "CIRCUIT_CUT"]
     assert JobStatus("RUNNING") is JobStatus.RUNNING
