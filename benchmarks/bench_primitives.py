@@ -17,8 +17,11 @@ settings: a job finishes no earlier than ``min_job_seconds`` after it was finali
 the emulator's parse + simulation, status polling, results, decoding.
 ``emulator_seconds`` is the time the emulator's worker spent simulating (the emulator's
 ``stats["simulation_seconds"]``); ``overhead_seconds = seconds - emulator_seconds``.
-Runs alternate (Aer, ours) and medians are compared; the first call of each is a
-warm-up. Target: ratio (ours / Aer, end to end) <= 1.5.
+Ours runs twice per round: with templates (the default: each PUB one circuit template the
+emulator binds) and without (one bound circuit per binding, ``templates=False``); one figure
+each (``templates`` field), both against the same Aer runs. Runs alternate (Aer, ours with
+templates, ours bound) and medians are compared; the first call of each is a warm-up.
+Target: ratio (ours / Aer, end to end) <= 1.5.
 
     python benchmarks/bench_primitives.py [--quick]
 """
@@ -131,50 +134,70 @@ def _compare(
     measured = circuit.copy()
     measured.measure_all()
     obs = observable(NUM_QUBITS).apply_layout(circuit.layout)
+
+    def sampler(templates: bool):
+        options = {"templates": templates}
+        return lambda: (
+            SamplerV2(mode=backend, options=options).run([(measured, values)], shots=SHOTS).result()
+        )
+
+    def estimator(templates: bool):
+        options = {"templates": templates}
+        return lambda: (
+            EstimatorV2(mode=backend, options=options).run([(circuit, obs, values)]).result()
+        )
+
     cases = {
         "SamplerV2": (
-            lambda: SamplerV2(mode=backend).run([(measured, values)], shots=SHOTS).result(),
+            sampler,
             lambda: AerSamplerV2(seed=SEED).run([(measured, values)], shots=SHOTS).result(),
         ),
-        "EstimatorV2": (
-            lambda: EstimatorV2(mode=backend).run([(circuit, obs, values)]).result(),
-            lambda: AerEstimatorV2().run([(circuit, obs, values)]).result(),
-        ),
+        "EstimatorV2": (estimator, lambda: AerEstimatorV2().run([(circuit, obs, values)]).result()),
     }
-    for name, (ours, aers) in cases.items():
-        ours(), aers()  # warm-up: imports, the emulator's simulator, Aer's start-up
+    for name, (ours_of, aers) in cases.items():
+        variants = {"ours_templates": ours_of(True), "ours_bound": ours_of(False)}
+        for ours in variants.values():
+            ours()  # warm-up: imports, the emulator's simulator
+        aers()  # warm-up: Aer's start-up
         clock.take()
-        emulator = []
+        emulator: dict[str, list[float]] = {key: [] for key in variants}
 
-        def ours_timed(ours=ours, emulator=emulator):
+        def with_clock(key, ours, emulator=emulator):
+            def run():
+                result = ours()
+                emulator[key].append(clock.take())
+                return result
+
+            return run
+
+        runs = {"aer": aers} | {key: with_clock(key, ours) for key, ours in variants.items()}
+        times = interleaved(runs, rounds)
+        for key, ours in variants.items():
             result = ours()
-            emulator.append(clock.take())
-            return result
-
-        times = interleaved({"aer": aers, "ours": ours_timed}, rounds)
-        result = ours()
-        clock.take()
-        if name == "SamplerV2":
-            counts = result[0].data.meas.get_counts()
-            check = {"total_shots_ok": sum(counts.values()) == SHOTS * bindings}
-        else:
-            gap = float(np.max(np.abs(result[0].data.evs - exact_evs(circuit, obs, values))))
-            check = {"max_abs_ev_error_vs_statevector": gap, "evs_exact": gap < 1e-6}
-        seconds = median(times["ours"])
-        figure(
-            BENCHMARK,
-            f"{name}: {bindings} bindings of a {NUM_QUBITS}-qubit {kind} circuit"
-            + (f", {SHOTS} shots" if name == "SamplerV2" else ", exact"),
-            seconds=seconds,
-            baseline_seconds=median(times["aer"]),
-            target=TARGET,
-            baseline="qiskit_aer.primitives." + name,
-            emulator_seconds=median(emulator),
-            overhead_seconds=seconds - median(emulator),
-            rounds=rounds,
-            **check,
-            **machine(),
-        )
+            clock.take()
+            if name == "SamplerV2":
+                counts = result[0].data.meas.get_counts()
+                check = {"total_shots_ok": sum(counts.values()) == SHOTS * bindings}
+            else:
+                gap = float(np.max(np.abs(result[0].data.evs - exact_evs(circuit, obs, values))))
+                check = {"max_abs_ev_error_vs_statevector": gap, "evs_exact": gap < 1e-6}
+            seconds = median(times[key])
+            figure(
+                BENCHMARK,
+                f"{name}: {bindings} bindings of a {NUM_QUBITS}-qubit {kind} circuit"
+                + (f", {SHOTS} shots" if name == "SamplerV2" else ", exact")
+                + (", templates" if key == "ours_templates" else ", bound"),
+                seconds=seconds,
+                baseline_seconds=median(times["aer"]),
+                target=TARGET,
+                baseline="qiskit_aer.primitives." + name,
+                templates=key == "ours_templates",
+                emulator_seconds=median(emulator[key]),
+                overhead_seconds=seconds - median(emulator[key]),
+                rounds=rounds,
+                **check,
+                **machine(),
+            )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,13 @@ from .api.errors import (
     QoroResultsNotReadyError,
     QoroServerError,
 )
+from .api.job_errors import (
+    QoroInsufficientCreditsError,
+    QoroJobCancelledError,
+    QoroJobEndedError,
+    QoroJobFailedError,
+    QoroJobTimedOutError,
+)
 
 if TYPE_CHECKING:  # the lazy names below, as type checkers and IDEs should see them
     from .backend import QoroBackend
@@ -59,8 +66,13 @@ __all__ = [
     "QoroDeadlineError",
     "QoroError",
     "QoroInputError",
+    "QoroInsufficientCreditsError",
     "QoroJob",
+    "QoroJobCancelledError",
+    "QoroJobEndedError",
     "QoroJobError",
+    "QoroJobFailedError",
+    "QoroJobTimedOutError",
     "QoroJobTimeoutError",
     "QoroNotFoundError",
     "QoroProtocolError",

@@ -1,7 +1,8 @@
 """Errors of the Qiskit layer (provider, backends, jobs, journal), beside the wire errors.
 
 Every error of the package derives from :class:`QoroError`; this module re-exports the wire
-layer's tree from :mod:`qiskit_divi.api.errors` so that one import serves both.
+layer's tree from :mod:`qiskit_divi.api.errors` (and the per-status job errors of
+:mod:`qiskit_divi.api.job_errors`) so that one import serves both.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from .api.errors import (
     QoroRateLimitError,
     QoroResultsNotReadyError,
     QoroServerError,
+)
+from .api.job_errors import (
+    QoroInsufficientCreditsError,
+    QoroJobCancelledError,
+    QoroJobEndedError,
+    QoroJobFailedError,
+    QoroJobTimedOutError,
 )
 
 
@@ -53,7 +61,12 @@ __all__ = [
     "QoroDeadlineError",
     "QoroError",
     "QoroInputError",
+    "QoroInsufficientCreditsError",
+    "QoroJobCancelledError",
+    "QoroJobEndedError",
     "QoroJobError",
+    "QoroJobFailedError",
+    "QoroJobTimedOutError",
     "QoroJobTimeoutError",
     "QoroNotFoundError",
     "QoroProtocolError",

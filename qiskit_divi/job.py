@@ -19,6 +19,12 @@ TIMED_OUT       ERROR                            ``result()`` raises ``QoroJobTi
                                                  ``api.models.UNKNOWN_STATUS_MEANS``)
 ==============  ===============================  ===========================================
 
+Every unsuccessful final status raises its own
+:class:`~qiskit_divi.api.job_errors.QoroJobEndedError` (a :class:`QoroJobError`) from
+``result()``, naming the job and the status and saying what to do. ``run_time`` of the
+final ``status/`` reply (seconds) is :attr:`QoroJob.run_time` and ``Result.time_taken``
+(None when the server reports none).
+
 Waiting polls ``status/`` with exponential backoff (from 0.01 s, x1.25 per poll, up
 to ``wait`` seconds, 2 s by default). Progress is reported to an optional
 ``callback(job_id, status, job)`` after every poll, as ``JobV1.wait_for_final_state``
@@ -135,6 +141,17 @@ class QoroJob(JobV1):
         """Qoro labels of the submitted circuits in order, when known."""
         return [c["label"] for c in self._circuits] if self._circuits is not None else None
 
+    @property
+    def final_reply(self) -> JobStatusReply | None:
+        """The final ``status/`` reply, once a poll has seen one (None before)."""
+        return self._final_reply
+
+    @property
+    def run_time(self) -> float | None:
+        """Seconds the server reports the job ran (``run_time`` of its final ``status/``
+        reply); None until the job is final, or when the server reports none."""
+        return self._final_reply.run_time if self._final_reply is not None else None
+
     def submit(self) -> None:
         """Jobs are submitted by ``QoroBackend.run``; calling this raises."""
         raise QoroJobError(
@@ -146,11 +163,10 @@ class QoroJob(JobV1):
     def _note(
         self, reply: JobStatusReply, elapsed: float | None = None, *, warn: bool = True
     ) -> QiskitJobStatus:
-        """Record a status reply: cache final ones, log changes and unknown values."""
+        """Record a status reply: cache final ones, log changes and unknown values (not with
+        ``warn=False``: wait_for_final_status warns, into the same set)."""
         if warn:
             warn_unknown_status(self.job_id(), reply, self._warned_unknown)
-        elif not reply.is_known:  # wait_for_final_status has warned: only remember it
-            self._warned_unknown.add(reply.raw_status)
         if reply.is_final:
             self._final_reply = reply
         if reply.raw_status != self._last_reported:
@@ -228,6 +244,7 @@ class QoroJob(JobV1):
             max_interval=DEFAULT_MAX_POLL_INTERVAL if wait is None else max(float(wait), 0.01),
             callback=on_poll,
             timeout_error=QoroJobTimeoutError,
+            warned_unknown=self._warned_unknown,  # one warning per value, status() included
         )
         self._final_reply = reply
         return map_status(reply)
@@ -244,9 +261,13 @@ class QoroJob(JobV1):
 
         Counts come back exactly as qiskit-aer reports them for the same
         circuits (registers space-separated, unmeasured clbits ``0``). The
-        result is fetched once and cached. Raises :class:`QoroJobError` with the
-        server's reason when the job FAILED or was CANCELLED, and
-        :class:`QoroJobTimeoutError` (a Qiskit ``JobTimeoutError``) after ``timeout``.
+        result is fetched once and cached; ``time_taken`` is :attr:`run_time`. Raises the
+        :class:`~qiskit_divi.api.job_errors.QoroJobEndedError` of the final status
+        (``QoroJobFailedError``, ``QoroJobCancelledError``,
+        ``QoroInsufficientCreditsError``, ``QoroJobTimedOutError``: all
+        :class:`QoroJobError`, with the job id, the status and the server's reason) when
+        the job did not complete, and :class:`QoroJobTimeoutError` (a Qiskit
+        ``JobTimeoutError``) after ``timeout``.
         """
         cached = self._result
         if cached is not None:
@@ -340,4 +361,5 @@ class QoroJob(JobV1):
             date=datetime.datetime.now(datetime.timezone.utc).isoformat(),
             status="COMPLETED",
             header={"backend_name": self._backend_name or "unknown"},
+            time_taken=self.run_time,
         )

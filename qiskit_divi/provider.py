@@ -9,6 +9,12 @@ Against the real service: ``QoroProvider(token=..., url=...)``, or the
 ``QORO_API_KEY`` / ``QORO_API_URL`` environment (or ``.env``) settings. The
 constructor does no network I/O; the system list is fetched on first use and
 cached (:meth:`QoroProvider.refresh` fetches it again).
+
+Simulator clusters (``GET simulatorcluster/``; a server without the endpoint has
+none) are backends beside the systems. A name can be both: ``qoro_maestro`` is a
+system and a cluster on today's service. ``get_backend(name)`` then returns the
+system (what it returned before clusters existed, so programs keep their target);
+``get_backend(name, kind="cluster")`` returns the cluster.
 """
 
 from __future__ import annotations
@@ -21,8 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 from .api.client import QoroClient
 from .api.config import resolve_base_url, resolve_token
-from .api.errors import QoroAuthenticationError, QoroError, QoroJobError, QoroNotFoundError
-from .api.models import QPUSystem
+from .api.endpoints import CREDIT_PAGE_SIZE_MAX
+from .api.errors import (
+    QoroAuthenticationError,
+    QoroError,
+    QoroInputError,
+    QoroJobError,
+    QoroNotFoundError,
+)
+from .api.models import CreditBalance, CreditTransactionsPage, QPUSystem, SimulatorCluster
+from .api.validation import positive_int
 from .backend import QoroBackend
 from .exceptions import JournalError, QoroBackendNotFoundError
 from .job import QoroJob
@@ -34,6 +48,7 @@ from .journal import (
     JobJournal,
     JournalEntry,
 )
+from .target import cluster_num_qubits
 
 if TYPE_CHECKING:
     from .emulator import EmulatorConfig, EmulatorServer
@@ -61,6 +76,19 @@ _JOURNALED = {
 }
 """What only the journal knows of each kind, for messages."""
 
+KIND_SYSTEM = "system"
+KIND_CLUSTER = "cluster"
+BACKEND_KINDS = (KIND_SYSTEM, KIND_CLUSTER)
+"""Values of ``kind`` in :meth:`QoroProvider.backends` / :meth:`QoroProvider.get_backend`."""
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in BACKEND_KINDS:
+        raise QoroInputError(
+            f"kind={kind!r} is not a backend kind: use 'system' (QPU systems), 'cluster' "
+            "(simulator clusters) or None (both)."
+        )
+
 
 class QoroProvider:
     """Access to the Qoro systems of one account.
@@ -84,7 +112,9 @@ class QoroProvider:
         self._journal = journal if journal is not None else JobJournal()
         self._lock = threading.Lock()
         self._systems: list[QPUSystem] | None = None
+        self._clusters: list[SimulatorCluster] = []
         self._backends: dict[str, QoroBackend] = {}
+        self._cluster_backends: dict[str, QoroBackend] = {}
         self._server: EmulatorServer | None = None
         self._closed = False
 
@@ -164,17 +194,35 @@ class QoroProvider:
     # --- systems and backends -----------------------------------------------------
 
     def systems(self) -> list[QPUSystem]:
-        """The systems this token can target (fetched once, then cached)."""
+        """The systems this token can target (fetched once with the clusters, then cached)."""
         with self._lock:
             if self._systems is None:
                 systems = self._client.list_systems()
-                logger.debug("Fetched %d Qoro systems from %s", len(systems), self.url)
-                self._systems = systems
+                clusters = self._client.list_clusters()
+                logger.debug(
+                    "Fetched %d Qoro systems and %d simulator clusters from %s",
+                    len(systems),
+                    len(clusters),
+                    self.url,
+                )
                 self._backends = {s.name: QoroBackend(s, self) for s in systems}
+                self._cluster_backends = {
+                    c.name: QoroBackend(c, self, num_qubits=cluster_num_qubits(c, systems))
+                    for c in clusters
+                }
+                self._clusters = clusters
+                self._systems = systems
             return list(self._systems)
 
+    def clusters(self) -> list[SimulatorCluster]:
+        """The simulator clusters this token can target (none when the server has no
+        ``simulatorcluster/`` endpoint); fetched and cached with :meth:`systems`."""
+        self.systems()
+        with self._lock:
+            return list(self._clusters)
+
     def refresh(self) -> None:
-        """Forget the cached system list; the next call fetches it again."""
+        """Forget the cached system and cluster lists; the next call fetches them again."""
         with self._lock:
             self._systems = None
 
@@ -185,11 +233,18 @@ class QoroProvider:
         simulator: bool | None = None,
         operational: bool | None = None,
         min_num_qubits: int | None = None,
+        kind: str | None = None,
     ) -> list[QoroBackend]:
-        """Backends matching every given filter, in the server's order."""
+        """Backends matching every given filter: the systems in the server's order, then
+        the simulator clusters (``kind``: ``"system"``, ``"cluster"``, or None for both)."""
+        _check_kind(kind)
         self.systems()
+        candidates = [
+            *(self._backends.values() if kind != KIND_CLUSTER else ()),
+            *(self._cluster_backends.values() if kind != KIND_SYSTEM else ()),
+        ]
         out = []
-        for backend in self._backends.values():
+        for backend in candidates:
             if name is not None and backend.name != name:
                 continue
             if simulator is not None and backend.simulator != simulator:
@@ -201,17 +256,50 @@ class QoroProvider:
             out.append(backend)
         return out
 
-    def get_backend(self, name: str) -> QoroBackend:
+    def get_backend(self, name: str, *, kind: str | None = None) -> QoroBackend:
         """The backend called ``name``; raises :class:`QoroBackendNotFoundError` listing the
-        others."""
+        others.
+
+        ``kind="system"`` or ``kind="cluster"`` looks among the QPU systems or the
+        simulator clusters only; by default a system wins over a cluster of the same name.
+        """
+        _check_kind(kind)
         self.systems()
-        backend = self._backends.get(name)
+        backend = None
+        if kind != KIND_CLUSTER:
+            backend = self._backends.get(name)
+        if backend is None and kind != KIND_SYSTEM:
+            backend = self._cluster_backends.get(name)
         if backend is None:
             available = ", ".join(sorted(self._backends)) or "none"
+            clusters = ", ".join(sorted(self._cluster_backends)) or "none"
+            what = {KIND_SYSTEM: "system", KIND_CLUSTER: "simulator cluster"}.get(
+                kind or "", "backend"
+            )
             raise QoroBackendNotFoundError(
-                f"No Qoro backend named {name!r} at {self.url}. Available backends: {available}."
+                f"No Qoro {what} named {name!r} at {self.url}. Available backends: {available}; "
+                f"simulator clusters: {clusters}."
             )
         return backend
+
+    # --- credits ------------------------------------------------------------------
+
+    def credits(self) -> CreditBalance:
+        """The token's credit balance (``GET credits/``; amounts are exact decimals)."""
+        return self._client.credit_balance()
+
+    def credit_transactions(self, page: int = 1, page_size: int = 20) -> CreditTransactionsPage:
+        """One page of the token's credit history, newest first as the server orders it
+        (``page`` from 1, ``page_size`` up to 100)."""
+        page = positive_int(page, "page")
+        page_size = positive_int(page_size, "page_size")
+        if page_size > CREDIT_PAGE_SIZE_MAX:
+            raise QoroInputError(
+                f"page_size={page_size} is more than the service's maximum of "
+                f"{CREDIT_PAGE_SIZE_MAX} transactions per page: ask for at most "
+                f"{CREDIT_PAGE_SIZE_MAX} and page on."
+            )
+        return self._client.credit_transactions(page, page_size)
 
     # --- jobs ---------------------------------------------------------------------
 
@@ -349,16 +437,17 @@ class QoroProvider:
             f"provider.retrieve_job({job_id!r}).raw_results()."
         )
 
-    def _backend_or_none(self, name: str) -> QoroBackend | None:
+    def _backend_or_none(self, name: str, kind: str | None = None) -> QoroBackend | None:
         try:
-            return self.get_backend(name)
+            return self.get_backend(name, kind=kind)
         except QoroBackendNotFoundError:
             logger.info("Backend %r of a retrieved job is not available at %s.", name, self.url)
             return None
 
     def _backend_run_job(self, entry: JournalEntry) -> QoroJob:
         payload = entry.payload
-        backend = self._backend_or_none(entry.backend_name)
+        kind = KIND_CLUSTER if payload.get("cluster") else None
+        backend = self._backend_or_none(entry.backend_name, kind)
         options = backend.options if backend is not None else None
         return QoroJob(
             backend,

@@ -26,6 +26,12 @@ neutral_atom      rx, ry, rz                  cz           from the server, else
 (anything else)   rz, sx, x                   cx           from the server, else all-to-all
 ================  ==========================  ===========  ====================================
 
+A **simulator cluster** (``GET simulatorcluster/``, ``qoro-api.md`` 3.3) is a
+simulator and gets the simulator row. The API sends no qubit count for a cluster, so
+its width is :func:`cluster_num_qubits`: that of the simulator system of the same
+name when the server lists one, else that of ``qoro_maestro`` when listed, else
+:data:`FALLBACK_SIMULATOR_QUBITS`.
+
 Every target also has ``measure``, ``reset`` and ``barrier``. ``delay`` is left
 out on purpose: OpenQASM 2 cannot carry it (``qasm2.dumps`` would declare it
 ``opaque``), and neither can classical control flow.
@@ -47,7 +53,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.transpiler import InstructionProperties, Target
 
 from ._qasm import qasm2_statement_names
-from .api.models import QPUSystem
+from .api.models import QPUSystem, SimulatorCluster
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +67,11 @@ SIMULATOR_SYNTHESIS_GATE = "cx"
 """The one two-qubit gate the transpiler may synthesise into on a simulator target."""
 
 FALLBACK_SIMULATOR_QUBITS = 32
-"""Width assumed for a simulator system that lists no QPUs (so no ``q_bits``)."""
+"""Width assumed for a simulator system that lists no QPUs (so no ``q_bits``), and for a
+simulator cluster when no system tells its width."""
+
+REFERENCE_SIMULATOR_NAME = "qoro_maestro"
+"""The system whose width a simulator cluster takes when no system shares its name."""
 
 OPERATIONAL_QPU_STATUSES = frozenset(
     {"active", "online", "available", "operational", "idle", "ready"}
@@ -277,6 +287,23 @@ def _valid_edges(coupling_map: Iterable[tuple[int, int]], num_qubits: int) -> li
     return sorted(edges)
 
 
+def cluster_num_qubits(cluster: SimulatorCluster, systems: Sequence[QPUSystem]) -> int:
+    """Width of a simulator cluster: clusters carry no ``q_bits`` on the wire, so the width
+    of the simulator system of the same name, else of ``qoro_maestro``, else
+    :data:`FALLBACK_SIMULATOR_QUBITS`."""
+    by_name = {s.name: s for s in systems if is_simulator(s)}
+    for name in (cluster.name, REFERENCE_SIMULATOR_NAME):
+        if name in by_name:
+            return system_num_qubits(by_name[name])
+    return FALLBACK_SIMULATOR_QUBITS
+
+
+def build_cluster_target(cluster: SimulatorCluster, num_qubits: int) -> Target:
+    """The :class:`Target` of a simulator cluster: the simulator row, ``num_qubits`` wide."""
+    description = f"Qoro simulator cluster {cluster.name} ({SIMULATOR_KIND}, {num_qubits} qubits)"
+    return simulator_target(num_qubits, description=description)
+
+
 def build_target(system: QPUSystem) -> Target:
     """The :class:`Target` of a Qoro system (see the module docstring for the rules)."""
     num_qubits = system_num_qubits(system)
@@ -290,11 +317,14 @@ def build_target(system: QPUSystem) -> Target:
 
 
 __all__ = [
+    "FALLBACK_SIMULATOR_QUBITS",
     "NATIVE_GATES",
     "NOMINAL_PROPERTIES",
     "NativeGateSet",
     "NominalProperties",
+    "build_cluster_target",
     "build_target",
+    "cluster_num_qubits",
     "is_operational",
     "is_simulator",
     "qasm2_standard_gates",

@@ -8,8 +8,10 @@ import sqlite3
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Parameter
 from qiskit.providers import QiskitBackendNotFoundError
 
 from qiskit_divi import (
@@ -52,20 +54,28 @@ def test_missing_token_is_a_configuration_error(monkeypatch, tmp_path):
 
 def test_backends_match_the_emulator_systems(provider):
     systems = EmulatorConfig().systems
-    backends = provider.backends()
+    backends = provider.backends(kind="system")
     assert [b.name for b in backends] == [s.name for s in systems]
     assert [b.num_qubits for b in backends] == [s.q_bits for s in systems]
     assert [b.supports_expval for b in backends] == [s.supports_expectation for s in systems]
     assert [b.simulator for b in backends] == [s.system_kind == "simulator" for s in systems]
     assert provider.get_backend("fake_ion") is provider.backends("fake_ion")[0]
+    # Whatever clusters the emulator serves come after the systems.
+    clusters = provider.backends(kind="cluster")
+    assert provider.backends() == backends + clusters
+    assert [b.name for b in clusters] == [c.name for c in provider.clusters()]
+    assert all(b.is_cluster for b in clusters) and not any(b.is_cluster for b in backends)
 
 
 def test_backend_filters(provider):
     names = lambda backends: [b.name for b in backends]  # noqa: E731
-    assert names(provider.backends(simulator=True)) == ["qoro_maestro"]
+    assert names(provider.backends(simulator=True, kind="system")) == ["qoro_maestro"]
     assert names(provider.backends(simulator=False)) == ["fake_nairobi", "fake_ion"]
-    assert names(provider.backends(min_num_qubits=11)) == ["qoro_maestro", "fake_ion"]
-    assert names(provider.backends(operational=True)) == [
+    assert names(provider.backends(min_num_qubits=11, kind="system")) == [
+        "qoro_maestro",
+        "fake_ion",
+    ]
+    assert names(provider.backends(operational=True, kind="system")) == [
         "qoro_maestro",
         "fake_nairobi",
         "fake_ion",
@@ -339,11 +349,15 @@ def test_journaling_off_is_named(provider, estimator_job, monkeypatch):
 def test_a_call_whose_first_entry_is_gone_says_so(provider, journal_path):
     from qiskit_divi import SamplerV2
 
+    theta = Parameter("theta")
     circuit = QuantumCircuit(1, 1)
-    circuit.x(0)
+    circuit.rx(theta, 0)
     circuit.measure(0, 0)
+    values = np.linspace(0, np.pi, 40)[:, None]
+    # Two shots values of a parametric sweep: one template job per shots value (fewer bytes
+    # than one bound job with shot groups), so the call has two jobs.
     call = SamplerV2(mode=provider.get_backend("qoro_maestro"), options={"progress": False}).run(
-        [(circuit, None, 10), (circuit, None, 20)]
+        [(circuit, values, 10), (circuit, values, 20)]
     )
     call.result()
     first, second = call.job_ids
@@ -356,7 +370,11 @@ def test_a_call_whose_first_entry_is_gone_says_so(provider, journal_path):
         "has no entry" in message
     )
     assert f"QoroJob(None, '{second}', provider=provider).raw_results()" in message
-    assert QoroJob(None, second, provider=provider).raw_results() == {"p1_0": {"1": 20}}
+    raw = QoroJob(None, second, provider=provider).raw_results()
+    assert sorted(raw) == sorted(f"p1_{i}" for i in range(40))
+    assert all(sum(counts.values()) == 20 for counts in raw.values())
+    # rx(0) and rx(pi) are exact basis states: their counts are exact.
+    assert (raw["p1_0"], raw["p1_39"]) == ({"0": 20}, {"1": 20})
 
 
 # --- an unreadable journal ---------------------------------------------------------------

@@ -9,11 +9,13 @@ from qiskit import QuantumCircuit, qasm2, transpile
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import Operator
 
-from qiskit_divi.api.models import QPU, QPUSystem
+from qiskit_divi.api.models import QPU, QPUSystem, SimulatorCluster
 from qiskit_divi.target import (
     FALLBACK_SIMULATOR_QUBITS,
     NATIVE_GATES,
+    build_cluster_target,
     build_target,
+    cluster_num_qubits,
     is_operational,
     is_simulator,
     qasm2_standard_gates,
@@ -231,3 +233,24 @@ def test_emulated_nairobi_target_has_the_coupling_map_the_emulator_simulates():
     with QoroProvider.local() as provider:
         target = provider.get_backend("fake_nairobi").target
     assert set(target.build_coupling_map().get_edges()) == simulated
+
+
+def test_a_cluster_takes_the_width_of_a_simulator_system_named_like_it_else_maestro():
+    maestro, wide, ion = (
+        _system("qoro_maestro", "simulator", 24),
+        _system("farm", "simulator", 40),
+        _system("farm_qpu", "trapped_ion", 50),
+    )
+    assert cluster_num_qubits(SimulatorCluster("farm"), [maestro, wide, ion]) == 40
+    assert cluster_num_qubits(SimulatorCluster("other"), [maestro, wide, ion]) == 24
+    # A QPU of the same name says nothing about a simulator cluster.
+    assert cluster_num_qubits(SimulatorCluster("farm_qpu"), [ion]) == FALLBACK_SIMULATOR_QUBITS
+    assert cluster_num_qubits(SimulatorCluster("qoro_maestro"), []) == FALLBACK_SIMULATOR_QUBITS
+
+
+def test_a_cluster_target_is_the_simulator_target():
+    cluster = build_cluster_target(SimulatorCluster("farm"), 9)
+    system = build_target(_system("qoro_maestro", "simulator", 9))
+    assert cluster.num_qubits == 9 and cluster.build_coupling_map() is None
+    assert set(cluster.operation_names) == set(system.operation_names)
+    assert cluster.description == "Qoro simulator cluster farm (simulator, 9 qubits)"

@@ -26,6 +26,9 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
 _ARGUMENTS = re.compile(r"\(([^()]*)\)")
+_GATE_NAME_END = re.compile(r"(?:^|[;{}\s])[A-Za-z_][A-Za-z0-9_]*\s*$")
+"""What must precede an argument list: a statement's gate name (an identifier that starts
+the statement), maybe followed by spaces; not a function such as ``sin``."""
 _REAL = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -54,11 +57,16 @@ class ShapedCircuit:
 def shape_of(qasm: str) -> tuple[str, tuple[float, ...]] | None:
     """The text with its argument literals cut out, and those literals.
 
-    ``None`` if an argument is not a literal.
+    ``None`` if an argument is not a literal, or if a parenthesised group is not a gate's
+    whole argument list (``rx(2*(0.5))``, ``rx(-(0.5))``): a literal inside an expression
+    is not the gate's parameter, and the parse check of :func:`skeleton_of` cannot tell
+    them apart when the expression happens to equal it (``2*(0.0)`` is ``0.0``).
     """
     pieces = _ARGUMENTS.split(qasm)
     values: list[float] = []
     for i in range(1, len(pieces), 2):
+        if not _GATE_NAME_END.search(pieces[i - 1]):
+            return None
         arguments = pieces[i].split(",")
         for argument in arguments:
             literal = argument.strip()

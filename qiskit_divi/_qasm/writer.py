@@ -15,6 +15,9 @@ to ``qasm2.dumps``.
 Numbers are written as ``repr(float)``, which reads back as exactly the same
 double: the parsed circuit carries the very angles of the original, where
 ``qasm2.dumps`` rounds them through ``pi_check``.
+
+:func:`symbolic_qasm` writes the same text with a name in each slot instead (the
+template form of ``qoro-api.md`` 3.5, bound by the server).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import functools
 import math
 import operator
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import Parameter, ParameterExpression
@@ -147,6 +151,113 @@ class QasmTemplate:
 
 
 _Slot = int | tuple[ParameterExpression, list[tuple[Parameter, int]]]
+
+
+class SymbolicQasm(NamedTuple):
+    """A circuit's OpenQASM 2 text with a name where each parameter goes (the template form
+    of ``qoro-api.md`` 3.5): not valid QASM until every name is replaced by a number."""
+
+    qasm: str
+    parameter_names: tuple[str, ...]
+    """The name of each of ``circuit.parameters``, in that order."""
+
+
+def template_parameter_names(count: int) -> tuple[str, ...]:
+    """``t0000``, ``t0001``, ...: fixed width, so no name is a prefix or a part of another
+    and a server substituting raw text or whole identifiers reads the same program; no
+    QASM word, gate or register name has this shape."""
+    width = max(4, len(str(count - 1)))
+    return tuple(f"t{i:0{width}d}" for i in range(count))
+
+
+def symbolic_qasm(circuit: QuantumCircuit) -> SymbolicQasm | None:
+    """``circuit`` (flattened as for :meth:`QasmTemplate.of`) as a template: replacing each
+    name by ``str(float(value))`` reads back as the circuit ``QasmTemplate.render(values)``
+    writes (the same text when every value's ``str`` has a decimal point and every angle
+    is a bare parameter).
+
+    An affine parameter expression (``2*theta + 1``, ``a - b/3``) is written as QASM
+    arithmetic of the names. ``None`` (callers send the circuit bound) when
+    :meth:`QasmTemplate.of` is, when an angle is any other expression, or when a
+    parameter appears in no gate argument (only in the global phase, which OpenQASM 2
+    cannot write): every name of the template then occurs in its text.
+    """
+    template = QasmTemplate.of(circuit)
+    if template is None:
+        return None
+    names = template_parameter_names(template.num_parameters)
+    texts: list[str] = []
+    used: set[int] = set()
+    for slot in template._slots:
+        if isinstance(slot, int):
+            texts.append(names[slot])
+            used.add(slot)
+            continue
+        text = _affine_text(slot, names)
+        if text is None:
+            return None
+        texts.append(text)
+        used.update(index for _, index in slot[1])
+    if len(used) != len(names):
+        return None
+    return SymbolicQasm(template._format.format(*texts), names)
+
+
+def _affine_text(
+    slot: tuple[ParameterExpression, list[tuple[Parameter, int]]], names: Sequence[str]
+) -> str | None:
+    """``c0 + c1*(name1) + ...`` for an expression affine in its parameters, else ``None``.
+
+    Each name is parenthesised so that a substituted negative number stays one operand.
+    """
+    expression, unordered = slot
+    parameters = sorted(unordered, key=lambda pair: pair[1])  # the same text on every run
+    terms: list[str] = []
+    try:
+        origin = _real(expression.bind({p: 0.0 for p, _ in parameters}))
+        coefficients = []
+        for parameter, index in parameters:
+            gradient = expression.gradient(parameter)
+            if isinstance(gradient, ParameterExpression):
+                if gradient.parameters:
+                    return None  # the angle is not affine in this parameter
+                gradient = gradient.numeric()
+            coefficients.append(_real(gradient))
+            factor = coefficients[-1]
+            terms.append(
+                f"({names[index]})" if factor == 1 else f"{_operand(factor)}*({names[index]})"
+            )
+        # Defensive: the affine form must reproduce the expression away from the origin.
+        probe = {p: 0.5 + 0.25 * k for k, (p, _) in enumerate(parameters)}
+        expected = _real(expression.bind(probe))
+        got = origin + sum(c * v for c, v in zip(coefficients, probe.values(), strict=True))
+        if not math.isclose(expected, got, rel_tol=1e-12, abs_tol=1e-12):
+            return None
+        if origin:
+            terms.insert(0, format_real(origin))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return "+".join(terms)
+
+
+def _real(value: object) -> float:
+    """A finite real number, else ``ValueError``."""
+    if isinstance(value, ParameterExpression):
+        value = value.numeric()
+    if isinstance(value, complex):
+        if value.imag:
+            raise ValueError("complex")
+        value = value.real
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+def _operand(value: float) -> str:
+    """A literal usable as one factor: negative ones in parentheses."""
+    text = format_real(value)
+    return f"({text})" if value < 0 else text
 
 
 def _argument(param: object, position: dict[Parameter, int], slots: list[_Slot]) -> str | None:

@@ -37,7 +37,7 @@ class QoroProtocolError(QoroError):
 
 
 class QoroJobError(QoroError):
-    """A job ended FAILED or CANCELLED, or cannot be used the way it was asked."""
+    """A job ended without results, or cannot be used the way it was asked."""
 
     def __init__(self, message: str, job_id: str | None = None) -> None:
         super().__init__(message)

@@ -4,7 +4,8 @@ Each is a :class:`~qiskit_divi.api.errors.QoroJobError` carrying ``job_id`` and
 ``status`` (a :class:`~qiskit_divi.api.models.JobStatus`) and saying what to do. They
 are the classes divi 0.15.1 names (``JobFailedError``, ``JobCancelledError``,
 ``InsufficientCreditsError``, ``JobTimedOutError``): ``qiskit_divi.backends`` exports
-these same classes under those names.
+these same classes under those names, and :class:`QoroJobEndedError` as divi's
+``QoroJobError`` (their common base).
 """
 
 from __future__ import annotations

@@ -225,7 +225,15 @@ def parse_simulator_clusters(data: Any) -> list[SimulatorCluster]:
         for key in ("access_level", "minimum_tier"):
             if key in item and item[key] is not None:
                 fields[key] = _require(item, key, str, where)
-        clusters.append(SimulatorCluster(name=name, **fields))
+        # The reference client treats every cluster as EXPECTATION-capable unless told.
+        supports_expval = item.get("supports_expval")
+        clusters.append(
+            SimulatorCluster(
+                name=name,
+                supports_expval=supports_expval if isinstance(supports_expval, bool) else True,
+                **fields,
+            )
+        )
     return clusters
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .circuits import MAX_PAYLOAD_BYTES, chunk_packed_circuits, pack_circuit
@@ -19,6 +19,7 @@ from .client import QoroClient
 from .endpoints import Transport, add_circuits, cancel_job, delete_job, init_job
 from .errors import (
     QoroAmbiguousRequestError,
+    QoroBadRequestError,
     QoroDeadlineError,
     QoroError,
     QoroInputError,
@@ -27,6 +28,7 @@ from .errors import (
 from .histogram import HistogramDecodeError, decode_envelope, is_histogram_envelope
 from .models import (
     AddCircuitsRequest,
+    AddTemplateRequest,
     InitJobRequest,
     JobStatusReply,
     JobType,
@@ -34,6 +36,7 @@ from .models import (
     ShotGroup,
     warn_unknown_status,
 )
+from .templates import bind_template, check_template, chunk_parameter_sets
 from .validation import is_integer
 
 logger = logging.getLogger(__name__)
@@ -114,6 +117,31 @@ class JobSpec:
                     "the circuits bound, or one job per shots value."
                 )
             check_shot_groups(self.shot_groups, len(self.circuits))
+        if self.templates:
+            self._check_templates()
+
+    def _check_templates(self) -> None:
+        labels = set(self.circuits)
+        for index, template in enumerate(self.templates):
+            if not isinstance(template, CircuitTemplate):
+                raise QoroInputError(
+                    f"Template {index} is {type(template).__name__}: pass CircuitTemplate objects."
+                )
+            check_template(template, index)
+            for row in template.parameter_sets:
+                if row.label in labels:
+                    raise QoroInputError(
+                        f"Label '{row.label}' names two circuits of the job (a circuit or a "
+                        "parameter set of another template): labels name the results, so every "
+                        "label must be distinct."
+                    )
+                labels.add(row.label)
+
+    def labels(self) -> list[str]:
+        """Every result label of the job: the circuits', then each template's sets', in order."""
+        return list(self.circuits) + [
+            row.label for template in self.templates for row in template.parameter_sets
+        ]
 
     def init_request(self) -> InitJobRequest:
         """The ``job/init/`` body of this job."""
@@ -129,9 +157,18 @@ class JobSpec:
 def check_shot_groups(groups: Sequence[Sequence[Any]], num_circuits: int) -> None:
     """:class:`QoroInputError` unless ``groups`` are ``(start, end, shots)`` triples of
     ints tiling circuits ``0..num_circuits`` in order, each with valid shots."""
+    if not isinstance(groups, Sequence) or isinstance(groups, str):
+        raise QoroInputError(
+            f"shot_groups is {groups!r}: pass a list of (start, end, shots) triples."
+        )
     at = 0
     for i, group in enumerate(groups):
-        if len(group) != 3 or not all(is_integer(v) for v in group):
+        if (
+            not isinstance(group, Sequence)
+            or isinstance(group, str)
+            or len(group) != 3
+            or not all(is_integer(v) for v in group)
+        ):
             raise QoroInputError(
                 f"Shot group {i} is {group!r}: each group is (start, end, shots) of integers."
             )
@@ -175,41 +212,44 @@ def submit_job(
 
     The circuits are packed (unless ``packed`` are given) and chunked under
     ``max_bytes`` per request (unless the caller gives its own ``chunks`` of packed
-    circuits). If any upload fails after the job exists, the job is cancelled and
-    deleted before the error propagates (no half-uploaded orphan); the error carries
+    circuits). The templates follow in template form, their parameter sets chunked
+    under the same budget; only the job's very last request is finalised. If the server
+    answers the first template upload with 400, every template is sent bound instead
+    (into the same job). If any upload fails after the job exists, the job is cancelled
+    and deleted before the error propagates (no half-uploaded orphan); the error carries
     the job id. An upload whose fate is unknown is never re-sent into the same job.
     """
     if chunks is None:
         if packed is None:
             packed = {label: pack_circuit(q) for label, q in spec.circuits.items()}
-        overhead = CHUNK_OVERHEAD_BYTES + (len(spec.observables) if spec.observables else 0)
-        # Each chunk's shot groups are at most all of them (re-indexed, about as long).
-        overhead += len(json.dumps(spec.shot_groups)) if spec.shot_groups else 0
-        chunks = chunk_packed_circuits(packed, max_bytes=max_bytes, overhead_bytes=overhead)
+        chunks = chunk_packed_circuits(
+            packed, max_bytes=max_bytes, overhead_bytes=_chunk_overhead(spec)
+        )
+    # Built before the job exists, so a template over the budget fails with no job.
+    template_chunks = [
+        request
+        for index, template in enumerate(spec.templates)
+        for request in chunk_parameter_sets(
+            template,
+            shots=spec.shots,
+            observables=spec.observables,
+            max_bytes=max_bytes,
+            index=index,
+        )
+    ]
     job_id = client.call(init_job(spec.init_request()))
     logger.info(
         "Created Qoro job %s (%s on %s): %d circuits in %d upload(s)",
         job_id,
         spec.job_type.value,
         spec.system_name,
-        len(spec.circuits),
-        len(chunks),
+        len(spec.circuits) + sum(len(t.parameter_sets) for t in spec.templates),
+        len(chunks) + len(template_chunks),
     )
     try:
-        first = 0
-        for i, chunk in enumerate(chunks):
-            groups = spec.shot_groups
-            request = AddCircuitsRequest(
-                circuits=chunk,
-                finalized=i == len(chunks) - 1,
-                shots=spec.shots,
-                observables=spec.observables,
-                shot_groups=None
-                if groups is None
-                else shot_groups_of_chunk(groups, first, first + len(chunk)),
-            )
-            first += len(chunk)
-            client.call(add_circuits(job_id, request))
+        _upload_bound(client, job_id, spec, chunks, last=not template_chunks)
+        if template_chunks:
+            _upload_templates(client, job_id, spec, template_chunks, max_bytes)
     except QoroAmbiguousRequestError as exc:
         outcome = _discard_half_uploaded(client, job_id)
         raise QoroAmbiguousRequestError(
@@ -223,6 +263,88 @@ def submit_job(
         exc.job_id = job_id  # type: ignore[attr-defined]
         raise
     return job_id
+
+
+def _chunk_overhead(spec: JobSpec) -> int:
+    """Bytes of an ``add_circuits`` body besides its circuits: the fixed fields, the
+    observables (repeated in every chunk) and at most all the shot groups (re-indexed)."""
+    overhead = CHUNK_OVERHEAD_BYTES + (len(spec.observables) if spec.observables else 0)
+    return overhead + (len(json.dumps(spec.shot_groups)) if spec.shot_groups else 0)
+
+
+def _upload_bound(
+    client: Transport,
+    job_id: str,
+    spec: JobSpec,
+    chunks: Sequence[Mapping[str, str]],
+    *,
+    last: bool,
+) -> None:
+    """Upload chunks of packed bound circuits; the final one finalises the job if ``last``."""
+    first = 0
+    for i, chunk in enumerate(chunks):
+        groups = spec.shot_groups
+        request = AddCircuitsRequest(
+            circuits=chunk,
+            finalized=last and i == len(chunks) - 1,
+            shots=spec.shots,
+            observables=spec.observables,
+            shot_groups=None
+            if groups is None
+            else shot_groups_of_chunk(groups, first, first + len(chunk)),
+        )
+        first += len(chunk)
+        client.call(add_circuits(job_id, request))
+
+
+def _upload_templates(
+    client: Transport,
+    job_id: str,
+    spec: JobSpec,
+    requests: Sequence[AddTemplateRequest],
+    max_bytes: int,
+) -> None:
+    """Upload the template chunks (the last finalises the job); on a 400 for the first,
+    send every template bound instead."""
+    for i, request in enumerate(requests):
+        if i == len(requests) - 1:
+            request = replace(request, finalized=True)
+        try:
+            client.call(add_circuits(job_id, request))
+        except Exception as exc:
+            if i or not _is_bad_request(exc):
+                raise
+            logger.warning(
+                "The server refused the template form for job %s (%s); sending its %d "
+                "parametric circuit(s) bound instead.",
+                job_id,
+                exc,
+                sum(len(t.parameter_sets) for t in spec.templates),
+            )
+            bound = {
+                label: pack_circuit(qasm)
+                for template in spec.templates
+                for label, qasm in bind_template(template).items()
+            }
+            chunks = chunk_packed_circuits(
+                bound, max_bytes=max_bytes, overhead_bytes=_chunk_overhead(spec)
+            )
+            _upload_bound(client, job_id, spec, chunks, last=True)
+            return
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of an error: the client's own (``status_code``), or that of the
+    response a transport's error carries (``requests.HTTPError``, as divi's raises)."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_bad_request(exc: BaseException) -> bool:
+    """A 400, from either transport."""
+    return isinstance(exc, QoroBadRequestError) or _http_status(exc) == 400
 
 
 def _discard_half_uploaded(client: Transport, job_id: str) -> str:
@@ -242,7 +364,7 @@ def discard_job(client: Transport, job_id: str) -> bool:
         client.call(delete_job(job_id))
     except Exception as exc:
         # A 404 (QoroNotFoundError, or a transport's own HTTP error) means already gone.
-        if getattr(exc, "status_code", None) == 404:
+        if _http_status(exc) == 404:
             logger.info("Half-uploaded job %s was already gone", job_id)
             return True
         logger.warning("Could not delete half-uploaded job %s: %s", job_id, exc)
@@ -268,15 +390,19 @@ def wait_for_final_status(
     max_interval: float = 2.0,
     callback: ProgressCallback | None = None,
     timeout_error: Callable[[str], Exception] | None = None,
+    warned_unknown: set[str] | None = None,
 ) -> JobStatusReply:
-    """Poll ``status/`` with exponential backoff until COMPLETED, FAILED or CANCELLED.
+    """Poll ``status/`` with exponential backoff until the job is final
+    (:attr:`JobStatus.is_final`: COMPLETED, FAILED, CANCELLED, INSUFFICIENT_CREDITS,
+    TIMED_OUT); the final reply is returned, not raised (see ``ensure_completed``).
 
     Polls start 10 ms apart and grow by :data:`POLL_BACKOFF` (1.25x) up to
     ``max_interval``: a job is noticed within ~25 % of its run time (plus one
     round trip), with 15 polls in the first second and 25 in the first ten, then one
     per ``max_interval``.
 
-    An unknown status string is logged once and treated as not final. A poll
+    An unknown status string is logged once (once per job when the caller passes its
+    ``warned_unknown`` set, which is updated) and treated as not final. A poll
     that fails transiently even after the client's retries (connection lost,
     5xx, 429) is logged and polling goes on, up to :data:`MAX_POLL_FAILURES`
     in a row. Raises ``timeout_error(message)`` (default ``QoroError``) after
@@ -286,7 +412,7 @@ def wait_for_final_status(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     interval = initial_interval
-    warned: set[str] = set()
+    warned: set[str] = set() if warned_unknown is None else warned_unknown
     failures = 0
     while True:
         try:

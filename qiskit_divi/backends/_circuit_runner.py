@@ -1,4 +1,5 @@
-"""The ``CircuitRunner`` interface and its ``ExecutionResult`` (divi v0.6.1 API)."""
+"""The ``CircuitRunner`` interface and its ``ExecutionResult`` (divi v0.6.1 API, with
+divi 0.15.1's ``run_time``)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,18 @@ class ExecutionResult:
 
     results: list[dict[str, Any]] | None = None
     job_id: str | None = None
+    run_time: float = 0.0
+    """Seconds the backend reports the job ran (divi 0.15.1); ``0.0`` when it reports none,
+    and for an asynchronous job until ``get_job_results`` fetches it."""
 
     def is_async(self) -> bool:
         """True when this is a job handle whose results have not been fetched yet."""
         return self.job_id is not None and self.results is None
 
-    def with_results(self, results: list[dict[str, Any]]) -> ExecutionResult:
-        """A new result with ``results`` set and the same ``job_id``; ``self`` is unchanged."""
-        return replace(self, results=results)
+    def with_results(self, results: list[dict[str, Any]], run_time: float = 0.0) -> ExecutionResult:
+        """A new result with ``results`` and ``run_time`` set and the same ``job_id``;
+        ``self`` is unchanged."""
+        return replace(self, results=results, run_time=run_time)
 
 
 class CircuitRunner(ABC):

@@ -26,6 +26,15 @@ reference bugs are fixed without changing the API:
 * an unknown status string is reported as RUNNING (v0.6.1 raised ``ValueError``);
 * the token comes from the argument, ``QORO_API_KEY`` in the environment, or a
   ``.env`` file found from the working directory upwards.
+
+From divi 0.15.1, without changing what a v0.6.1 program sends: a ``JobConfig`` may
+name a ``simulator_cluster`` (jobs then carry ``simulator_cluster`` in ``job/init/``);
+:meth:`QoroService.fetch_simulator_clusters`; :meth:`QoroService.get_credit_balance`
+and :meth:`QoroService.get_credit_transactions` (the reply dicts, as 0.15.1); the
+``shot_groups`` keyword of :meth:`QoroService.submit_circuits`. Unlike 0.15.1, the
+constructor fetches the clusters only when its config names one by string, and the
+default target stays the *system* ``qoro_maestro``: a v0.6.1 program makes the same
+requests with the same bodies as before.
 """
 
 from __future__ import annotations
@@ -45,15 +54,30 @@ from ..api import endpoints
 from ..api.circuits import MAX_PAYLOAD_MB, chunk_packed_circuits, pack_circuit
 from ..api.client import QoroClient
 from ..api.config import resolve_token
-from ..api.endpoints import Call, iter_results
+from ..api.endpoints import CREDIT_PAGE_SIZE_MAX, Call, iter_results
 from ..api.errors import QoroError, QoroInputError, QoroJobError
+from ..api.job_errors import (
+    QoroInsufficientCreditsError,
+    QoroJobCancelledError,
+    QoroJobEndedError,
+    QoroJobFailedError,
+    QoroJobTimedOutError,
+)
 from ..api.models import JobStatus, JobStatusReply, JobType, warn_unknown_status
 from ..api.observables import check_terms
-from ..api.submission import JobSpec, submit_job
+from ..api.submission import JobSpec, check_shot_groups, submit_job
+from ..api.validation import positive_int
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._qasm import is_valid_qasm, qasm_num_qubits, validate_qasm
-from ._qpu_system import QPUSystem, get_qpu_system, update_qpu_systems_cache
+from ._qpu_system import (
+    QPUSystem,
+    SimulatorCluster,
+    get_qpu_system,
+    get_simulator_cluster,
+    update_qpu_systems_cache,
+    update_simulator_clusters_cache,
+)
 from ._results_processing import _decode_qh1_b64
 
 logger = logging.getLogger(__name__)
@@ -76,7 +100,12 @@ _MISSING_JOB_ID = (
 )
 _MISSING_SYSTEM = (
     "JobConfig must have a qpu_system. It cannot be None. "
-    "Please provide a QPUSystem object or a valid system name string."
+    "Please provide a QPUSystem object or a valid system name string "
+    "(or target a simulator cluster with JobConfig(simulator_cluster=...))."
+)
+_SHOT_GROUPS_WITH_HAM_OPS = (
+    "shot_groups is incompatible with ham_ops: EXPECTATION jobs compute expectation values "
+    "analytically on the backend and ignore shot counts. Pass exactly one."
 )
 _AUTH_HINT = (
     " Check the token: pass auth_token=... or set QORO_API_KEY in the environment "
@@ -100,13 +129,50 @@ class QoroHTTPError(QoroError, requests.HTTPError):
 
 
 class QoroServiceJobError(QoroHTTPError, QoroJobError):
-    """:meth:`QoroService.get_job_results` of a job that ended FAILED or CANCELLED: a
+    """:meth:`QoroService.get_job_results` of a job that ended without results: a
     ``requests.HTTPError`` (divi's type for a 400 from the results endpoint) and a
     :class:`QoroJobError` naming the job."""
 
     def __init__(self, message: str, job_id: str) -> None:
         QoroHTTPError.__init__(self, message)
         self.job_id = job_id
+
+
+class _ServiceJobEndedError(QoroServiceJobError, QoroJobEndedError):
+    """What ``get_job_results`` raises for an unsuccessful final status: the status's own
+    error (divi 0.15.1's ``JobFailedError``, ...), which v0.6.1 code still catches as
+    :class:`QoroServiceJobError` and ``requests.HTTPError``."""
+
+    def __init__(self, job_id: str, reason: str | None, message: str) -> None:
+        QoroServiceJobError.__init__(self, message, job_id=job_id)
+        self.reason = reason
+
+
+class QoroServiceJobFailedError(_ServiceJobEndedError, QoroJobFailedError):
+    """FAILED, from :meth:`QoroService.get_job_results`."""
+
+
+class QoroServiceJobCancelledError(_ServiceJobEndedError, QoroJobCancelledError):
+    """CANCELLED, from :meth:`QoroService.get_job_results`."""
+
+
+class QoroServiceInsufficientCreditsError(_ServiceJobEndedError, QoroInsufficientCreditsError):
+    """INSUFFICIENT_CREDITS, from :meth:`QoroService.get_job_results`."""
+
+
+class QoroServiceJobTimedOutError(_ServiceJobEndedError, QoroJobTimedOutError):
+    """TIMED_OUT, from :meth:`QoroService.get_job_results`."""
+
+
+_SERVICE_ERRORS: dict[JobStatus, type[_ServiceJobEndedError]] = {
+    cls.status: cls
+    for cls in (
+        QoroServiceJobFailedError,
+        QoroServiceJobCancelledError,
+        QoroServiceInsufficientCreditsError,
+        QoroServiceJobTimedOutError,
+    )
+}
 
 
 class MaxRetriesReachedError(QoroError):
@@ -135,8 +201,12 @@ def _raise_with_details(resp: requests.Response, hint: str | None = None) -> NoR
     raise QoroHTTPError(f"{resp.status_code} {resp.reason}: {body}{hint}", response=resp)
 
 
-def _system_of(config: JobConfig) -> QPUSystem:
-    """The config's system as a :class:`QPUSystem` (a name is looked up in the cache)."""
+def _system_of(config: JobConfig) -> QPUSystem | SimulatorCluster:
+    """The config's target as a :class:`QPUSystem` or :class:`SimulatorCluster` (a name is
+    looked up in its cache)."""
+    cluster = config.simulator_cluster
+    if cluster is not None:
+        return get_simulator_cluster(cluster) if isinstance(cluster, str) else cluster
     system = config.qpu_system
     if system is None:
         raise ValueError(_MISSING_SYSTEM)
@@ -144,9 +214,13 @@ def _system_of(config: JobConfig) -> QPUSystem:
 
 
 def _resolve_system(config: JobConfig) -> JobConfig:
-    """``config`` with its system named by a :class:`QPUSystem`, not a string."""
-    system = _system_of(config)
-    return config if system is config.qpu_system else replace(config, qpu_system=system)
+    """``config`` with its target named by an object, not a string."""
+    target = _system_of(config)
+    if isinstance(target, SimulatorCluster):
+        if target is config.simulator_cluster:
+            return config
+        return replace(config, simulator_cluster=target)
+    return config if target is config.qpu_system else replace(config, qpu_system=target)
 
 
 def _job_id_of(execution_result: ExecutionResult) -> str:
@@ -210,6 +284,9 @@ class QoroService(CircuitRunner):
         client: share an existing :class:`QoroClient` (keyword-only extension).
     """
 
+    _warned_unknown: dict[str, set[str]]
+    """Unknown statuses already logged, per job id (see ``_unknown_seen``)."""
+
     def __init__(
         self,
         auth_token: str | None = None,
@@ -228,16 +305,18 @@ class QoroService(CircuitRunner):
         self.polling_interval = polling_interval
         self.max_retries = max_retries
         self.fetch_qpu_systems()
-        self.config = _resolve_system(config if config is not None else _DEFAULT_JOB_CONFIG)
+        self.config = self._resolve_target(config if config is not None else _DEFAULT_JOB_CONFIG)
         super().__init__(
             shots=self.config.shots if self.config.shots is not None else _DEFAULT_SHOTS
         )
 
     def __repr__(self) -> str:
-        system = getattr(self.config.qpu_system, "name", self.config.qpu_system)
-        return (
-            f"QoroService(url={self._client.base_url!r}, qpu_system={system!r}, shots={self.shots})"
-        )
+        cluster, system = self.config.simulator_cluster, self.config.qpu_system
+        if cluster is not None:
+            target = f"simulator_cluster={getattr(cluster, 'name', cluster)!r}"
+        else:
+            target = f"qpu_system={getattr(system, 'name', system)!r}"
+        return f"QoroService(url={self._client.base_url!r}, {target}, shots={self.shots})"
 
     @property
     def client(self) -> QoroClient:
@@ -284,6 +363,62 @@ class QoroService(CircuitRunner):
         update_qpu_systems_cache(systems)
         return systems
 
+    def fetch_simulator_clusters(self) -> list[SimulatorCluster]:
+        """Fetch the simulator clusters (``GET simulatorcluster/``) and refresh the
+        process-wide cluster cache; a server without the endpoint (404) has none."""
+        try:
+            clusters = self._wire.call(endpoints.list_clusters())
+        except QoroHTTPError as exc:
+            if exc.status_code != 404:
+                raise
+            logger.debug("The server has no simulatorcluster/ endpoint: no clusters.")
+            clusters = []
+        update_simulator_clusters_cache(clusters)
+        return clusters
+
+    def _resolve_target(self, config: JobConfig) -> JobConfig:
+        """``config`` with its target resolved; a cluster named by string fetches the
+        clusters first when none are cached (the constructor does not, as v0.6.1)."""
+        if isinstance(config.simulator_cluster, str):
+            try:
+                return _resolve_system(config)
+            except QoroInputError:
+                raise  # the cache has clusters, not this one
+            except ValueError:
+                if not self.fetch_simulator_clusters():
+                    raise QoroInputError(
+                        f"JobConfig names the simulator cluster '{config.simulator_cluster}' but "
+                        f"{self._client.base_url} lists no simulator clusters. Target a system "
+                        "instead: JobConfig(qpu_system=...)."
+                    ) from None
+        return _resolve_system(config)
+
+    # --- credits ---------------------------------------------------------------------
+
+    def get_credit_balance(self) -> dict[str, Any]:
+        """``GET credits/``: the reply, e.g. ``{"balance": "500.00", "total_used": "0",
+        "created_at": ..., "updated_at": ...}`` (amounts are decimal strings)."""
+        return self._json_of(endpoints.credit_balance())
+
+    def get_credit_transactions(self, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+        """``GET credits/transactions/``: one page of the credit history, as the reply's
+        dict (``count``, ``total_pages``, ``next``, ``previous``, ``results``).
+
+        Raises:
+            ValueError: ``page`` is not a positive integer or ``page_size`` is not 1..100
+                (before any request).
+        """
+        page = positive_int(page, "page")
+        page_size = positive_int(page_size, "page_size", maximum=CREDIT_PAGE_SIZE_MAX)
+        return self._json_of(endpoints.credit_transactions(page, page_size))
+
+    def _json_of(self, call: Call[Any]) -> dict[str, Any]:
+        """The JSON reply of ``call``, after the wire model has checked its shape."""
+        response = self._wire.response(call)
+        call.read(response)  # a malformed reply raises QoroProtocolError here
+        body: dict[str, Any] = response.json()
+        return body
+
     # --- submission ------------------------------------------------------------------
 
     @staticmethod
@@ -304,14 +439,20 @@ class QoroService(CircuitRunner):
         ham_ops: str | None = None,
         job_type: JobType | None = None,
         override_config: JobConfig | None = None,
+        *,
+        shot_groups: list[list[int]] | None = None,
     ) -> ExecutionResult:
         """Create a job for ``circuits`` (label -> OpenQASM 2.0) and upload them.
 
+        ``shot_groups`` (divi 0.15.1): ``[start, end, shots]`` ranges over the circuits in
+        dict order, tiling them, instead of the config's shots; not with ``ham_ops``.
         Returns at once with the job id; poll with :meth:`poll_job_status` and read
         with :meth:`get_job_results`.
         """
+        if ham_ops is not None and shot_groups is not None:
+            raise ValueError(_SHOT_GROUPS_WITH_HAM_OPS)
         config = (
-            _resolve_system(self.config.override(override_config))
+            self._resolve_target(self.config.override(override_config))
             if override_config
             else self.config
         )
@@ -325,6 +466,10 @@ class QoroService(CircuitRunner):
             raise QoroInputError(
                 "No circuits to submit: pass a dict of {label: OpenQASM 2.0 string}."
             )
+        groups = None
+        if shot_groups is not None:
+            check_shot_groups(shot_groups, len(circuits))
+            groups = tuple((int(a), int(b), int(n)) for a, b, n in shot_groups)
         self._check_qasm(circuits)
         system = _system_of(config)
         self._check_widths(circuits, ham_ops, system)
@@ -333,12 +478,17 @@ class QoroService(CircuitRunner):
             system_name=system.name,
             job_type=job_type,
             circuits=circuits,
-            shots=shots if ham_ops is None else None,
+            shots=shots if ham_ops is None and groups is None else None,
             observables=ham_ops,
             tag=config.tag,
             use_packing=config.use_circuit_packing or False,
+            shot_groups=groups,
+            cluster=isinstance(system, SimulatorCluster),
         )
-        chunks = self._split_circuits(circuits, overhead_bytes=len(ham_ops) if ham_ops else 0)
+        overhead = len(ham_ops) if ham_ops else 0
+        # Each chunk carries at most every group, re-indexed (about as long).
+        overhead += len(json.dumps(shot_groups)) if shot_groups else 0
+        chunks = self._split_circuits(circuits, overhead_bytes=overhead)
         job_id = submit_job(self._wire, spec, chunks=chunks)
         return ExecutionResult(results=None, job_id=job_id)
 
@@ -353,8 +503,13 @@ class QoroService(CircuitRunner):
                 raise ValueError(f"Circuit '{label}' is not a valid QASM.")
 
     @staticmethod
-    def _check_widths(circuits: dict[str, str], ham_ops: str | None, system: QPUSystem) -> None:
-        if not system.qpus:  # e.g. the default QPUSystem("qoro_maestro"): use the fetched one
+    def _check_widths(
+        circuits: dict[str, str], ham_ops: str | None, system: QPUSystem | SimulatorCluster
+    ) -> None:
+        if isinstance(system, SimulatorCluster):
+            # A cluster sends no width (qoro-api.md 3.3): only the terms' width is checked.
+            system = QPUSystem(name=system.name)
+        elif not system.qpus:  # e.g. the default QPUSystem("qoro_maestro"): use the fetched one
             with contextlib.suppress(ValueError):  # not fetched: the width is not checked
                 system = get_qpu_system(system.name)
         capacity = max((qpu.q_bits for qpu in system.qpus), default=None)
@@ -383,12 +538,15 @@ class QoroService(CircuitRunner):
         return self._wire.response(endpoints.cancel_job(_job_id_of(execution_result)))
 
     def get_job_results(self, execution_result: ExecutionResult) -> ExecutionResult:
-        """Every result row of the job (all pages), histograms decoded to counts.
+        """Every result row of the job (all pages), histograms decoded to counts, and the
+        job's ``run_time`` (read, as divi 0.15.1 does, by one ``status/`` request after the
+        last page; ``0.0`` when the server reports none or that request fails).
 
         A job without results raises ``requests.HTTPError`` "400 Bad Request: Job results
-        not available, ...": divi's "likely job is still running" while it runs, and a
-        :class:`QoroServiceJobError` (also a :class:`QoroJobError`) with the server's
-        reason when it FAILED or was CANCELLED.
+        not available, ...": divi's "likely job is still running" while it runs, and the
+        error of its status when it ended without results (``JobFailedError``,
+        ``JobCancelledError``, ``InsufficientCreditsError``, ``JobTimedOutError``; each
+        also a :class:`QoroServiceJobError`) with the server's reason.
         """
         job_id = _job_id_of(execution_result)
         try:
@@ -400,11 +558,22 @@ class QoroService(CircuitRunner):
             if exc.response is not None and exc.response.status_code == 400:
                 raise self._results_not_available(job_id) from exc
             raise
-        return execution_result.with_results(rows)
+        return execution_result.with_results(rows, run_time=self._run_time(job_id))
+
+    def _run_time(self, job_id: str) -> float:
+        """The finished job's ``run_time`` from one ``status/`` request (0.0 if none)."""
+        try:
+            reply = self._wire.call(endpoints.job_status(job_id))
+        except (requests.RequestException, QoroError) as exc:
+            # The rows are already here: a lost timing figure must not lose them.
+            logger.warning("The run time of job %s could not be read: %s", job_id, exc)
+            return 0.0
+        return reply.run_time if reply.run_time is not None else 0.0
 
     def _results_not_available(self, job_id: str) -> requests.exceptions.HTTPError:
         """The error for a 400 from the results endpoint: divi's "still running", unless the
-        job ended without results (FAILED or CANCELLED), which one status request tells."""
+        job ended without results (FAILED, CANCELLED, INSUFFICIENT_CREDITS, TIMED_OUT), which
+        one status request tells."""
         reply: JobStatusReply | None
         try:
             reply = self._wire.call(endpoints.job_status(job_id))
@@ -413,24 +582,26 @@ class QoroService(CircuitRunner):
                 "Status of job %s after a 400 from its results unavailable: %s", job_id, exc
             )
             reply = None
-        if reply is None or reply.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        if reply is None or reply.status is None or not reply.status.is_unsuccessful:
             now = f" (status {reply.raw_status})" if reply is not None else ""
             return requests.exceptions.HTTPError(
                 "400 Bad Request: Job results not available, likely job is still running"
                 f"{now}. Wait with poll_job_status(..., loop_until_complete=True), "
                 "then fetch again."
             )
+        error = _SERVICE_ERRORS[reply.status]
         if reply.status is JobStatus.FAILED:
             reason = f": {reply.reason}" if reply.reason else " (the server gave no reason)"
             what = (
                 f"job {job_id} FAILED{reason}. It has no results and will not get any: fix what "
                 "the reason names (circuits, observables, system) and submit it again."
             )
-        else:
+        elif reply.status is JobStatus.CANCELLED:
             what = f"job {job_id} was CANCELLED. It has no results: submit the circuits again."
-        return QoroServiceJobError(
-            f"400 Bad Request: Job results not available: {what}", job_id=job_id
-        )
+        else:
+            reason = f": {reply.reason.rstrip('.')}" if reply.reason else ""
+            what = f"job {job_id} ended {reply.status.value}{reason}. {error.advice}."
+        return error(job_id, reply.reason, f"400 Bad Request: Job results not available: {what}")
 
     def poll_job_status(
         self,
@@ -442,6 +613,9 @@ class QoroService(CircuitRunner):
     ) -> JobStatus:
         """Status of the job; with ``loop_until_complete``, poll until it is final.
 
+        Final: COMPLETED, FAILED, CANCELLED, INSUFFICIENT_CREDITS, TIMED_OUT; the final status
+        is returned and passed to ``on_complete`` as in divi v0.6.1 (divi 0.15.1 raises
+        here instead; :meth:`get_job_results` raises the status's error either way).
         ``verbose`` logs each status change at INFO (divi drew a console spinner);
         ``progress_callback(attempt, status)`` is called after every non-final poll.
         An unknown status is reported as RUNNING (in progress, not final).
@@ -458,7 +632,7 @@ class QoroService(CircuitRunner):
             def report(attempt: int, status: str) -> None:
                 return None
 
-        unknown: set[str] = set()
+        unknown = self._unknown_seen(job_id)
         if not loop_until_complete:
             return self._poll(job_id, unknown)[0]
         for attempt in range(1, self.max_retries + 1):
@@ -471,6 +645,15 @@ class QoroService(CircuitRunner):
             if attempt < self.max_retries:
                 time.sleep(self.polling_interval)
         raise MaxRetriesReachedError(job_id, self.max_retries)
+
+    def _unknown_seen(self, job_id: str) -> set[str]:
+        """The unknown statuses this service has logged for ``job_id``: each is logged once,
+        also across one-shot ``poll_job_status`` calls in the caller's own loop."""
+        try:
+            seen = self._warned_unknown
+        except AttributeError:  # made on first use, so that the constructor stays divi's
+            seen = self._warned_unknown = {}
+        return seen.setdefault(job_id, set())
 
     def _poll(self, job_id: str, unknown: set[str]) -> tuple[JobStatus, requests.Response]:
         """One status request: what the status means, and the response."""

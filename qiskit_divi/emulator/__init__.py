@@ -17,15 +17,41 @@ coupling map lists it as a system-level ``coupling_map`` key (the reference clie
 ignores extra system keys but refuses extra QPU keys), so clients build Targets with
 the connectivity the emulator simulates.
 
+Simulator clusters (``GET simulatorcluster/``): ``qoro_maestro`` (``PUBLIC``, ``FREE``),
+simulating exactly like the system of that name; ``job/init/`` takes exactly one of
+``qpu_system_name`` and ``simulator_cluster``. divi 0.15.1's ``maestro_config`` and
+``device_config``, and ``execution_configuration`` (5.8) are type-checked and, except
+``api_meta.max_execution_time``, ignored (logged): the emulator always simulates exactly.
+
+Statuses: finalised jobs go PENDING -> SCHEDULED -> RUNNING (phases of a third of
+``min_job_seconds``; ``report_scheduled=False`` / ``--no-scheduled`` skips SCHEDULED) ->
+COMPLETED (``status/`` then carries ``run_time``, seconds simulated), FAILED, or
+TIMED_OUT past ``max_job_seconds`` / ``--max-job-seconds`` or the job's
+``max_execution_time`` (its child process is killed). PAUSED is never reported.
+
+Credits (``credits/``, ``credits/transactions/``; :mod:`.accounts`): ``credits=AMOUNT`` /
+``--credits AMOUNT`` gives each token that balance (a PURCHASE transaction). A completed
+sampling job costs 0.01 per circuit plus 0.01 per 1000 shots, an EXPECTATION job 0.01 per
+circuit per term, rounded up to the cent (a USAGE transaction with its ``job_id``); a job
+whose cost exceeds the balance left ends INSUFFICIENT_CREDITS when finalised, without
+running. Unlimited (the default): ``balance`` reads ``"0.00"``, ``total_used`` and USAGE
+rows still record every completed job.
+
 Where ``qoro-api.md`` leaves behaviour open, the emulator answers:
 
 * unknown job id: ``404 {"detail": "Job not found."}`` on every job endpoint;
   another token's job: ``403 {"detail": "You do not have permission to modify this job."}``;
-* ``resultsV2`` on a job that is not COMPLETED, FAILED or CANCELLED included:
-  ``400 {"error": ...}``;
+* ``resultsV2`` on a job that is not COMPLETED (FAILED, CANCELLED, INSUFFICIENT_CREDITS and
+  TIMED_OUT included): ``400 {"error": ...}``; ``cancel/`` of any non-final job ``200``, of
+  a final one ``409``;
+* ``credits/transactions/``: newest first; ``page`` from 1, ``page_size`` default 20,
+  capped at 100; a page that is not a positive integer or past the last: ``400 {"error"}``;
 * ``add_circuits`` on a finalised or terminal job: ``409 {"error": ...}``; finalising a
   job without circuits, circuits without classical bits in sampling jobs, shots or
-  observables differing between chunks, ``shot_groups``/templates/observable groups: ``400``;
+  observables differing between chunks, observable groups: ``400``; templates bind as
+  :mod:`.templates` documents; ``shot_groups`` must tile each request's circuits, are
+  refused with observables or templates, and a job uses ``shots`` or ``shot_groups`` in
+  every chunk;
 * ``finalized`` may be ``"true"``/``"false"`` (as sent by the reference) or a JSON boolean;
 * bodies above ``max_body_bytes`` (2 MiB by default): ``413 {"detail": ...}``;
   non-JSON bodies ``415``, malformed JSON or duplicate keys ``400``;

@@ -3,7 +3,9 @@
 The emulator parses uploads with :class:`qiskit_divi._qasm.ShapeParser` (one parse
 per shape of text, see there), and the simulators then run one skeleton with all its
 angle sets as Aer ``parameter_binds`` instead of parsing, assembling and running each
-circuit on its own.
+circuit on its own. Circuits bound from a template (:mod:`.templates`) are parsed the
+same way, so they share this path and its safeguards (Aer binds only what
+:func:`~.systems.binds_safely` allows).
 """
 
 from __future__ import annotations

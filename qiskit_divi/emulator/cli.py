@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from .accounts import credit_amount
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOB_MEMORY_BYTES, EmulatorConfig
 from .faults import ENDPOINTS, GATEWAY_STATUSES, MIX_SHARES, FaultConfig
 from .systems import DEFAULT_SYSTEMS, SystemSpec
@@ -46,6 +49,23 @@ def _seconds(text: str) -> float:
     value = float(text)
     if not value >= 0.0:
         raise argparse.ArgumentTypeError(f"{text} is not a non-negative number of seconds")
+    return value
+
+
+def _credits(text: str) -> Decimal:
+    try:
+        return credit_amount(text, "--credits")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
     return value
 
 
@@ -123,6 +143,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=86_400.0,
         metavar="SECONDS",
         help="finished jobs are dropped this long after they ended (default: %(default)s)",
+    )
+    emu.add_argument(
+        "--credits",
+        type=_credits,
+        default=None,
+        metavar="AMOUNT",
+        help="each token's starting credit balance, e.g. 500 or 12.50; jobs are charged "
+        "0.01 per circuit + 0.01 per 1000 shots (EXPECTATION: 0.01 per circuit per term) and "
+        "end INSUFFICIENT_CREDITS beyond it (default: unlimited)",
+    )
+    emu.add_argument(
+        "--max-job-seconds",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="jobs simulating longer end TIMED_OUT (default: no limit)",
+    )
+    emu.add_argument(
+        "--no-scheduled",
+        dest="report_scheduled",
+        action="store_false",
+        help="report finalised jobs PENDING until they run, never SCHEDULED (for clients "
+        "that know only the v0.6.1 statuses)",
     )
     emu.add_argument(
         "--in-process-jobs",
@@ -243,6 +286,9 @@ def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
         max_jobs=args.max_jobs,
         job_retention_seconds=args.job_retention,
         isolate_jobs=args.isolate_jobs,
+        credits=args.credits,
+        max_job_seconds=args.max_job_seconds,
+        report_scheduled=args.report_scheduled,
     )
     rates = {
         "error_rate": args.fault_error_rate,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ..api.validation import (
     boolean,
@@ -11,7 +12,8 @@ from ..api.validation import (
     positive_int,
     positive_seconds,
 )
-from .systems import DEFAULT_SYSTEMS, SystemSpec
+from .accounts import credit_amount
+from .systems import DEFAULT_CLUSTERS, DEFAULT_SYSTEMS, ClusterSpec, SystemSpec
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 """2 MiB. The reference client packs ``add_circuits`` bodies to ~0.95 MiB but sends a
@@ -58,6 +60,16 @@ class EmulatorConfig:
     finalised) jobs per token and ``max_jobs`` jobs in all; terminal jobs are dropped
     ``job_retention_seconds`` after they ended, the oldest first when ``max_jobs`` is
     reached. Over a limit ``job/init/`` answers ``429`` with ``Retry-After``.
+
+    Accounts and deadlines. ``credits``: each token's starting balance (a decimal amount;
+    ``None``: unlimited), charged by the rule of :mod:`.accounts`; a finalised job that
+    would exceed it ends ``INSUFFICIENT_CREDITS``. ``max_job_seconds``: a job simulating
+    longer ends ``TIMED_OUT`` (its child process is killed; ``None``: no limit; a job's own
+    ``execution_configuration.api_meta.max_execution_time`` may lower it).
+    ``report_scheduled``: finalised jobs are reported ``SCHEDULED`` for a third of
+    ``min_job_seconds`` before ``RUNNING``; False keeps them ``PENDING`` until they run,
+    for clients that know only the five v0.6.1 statuses. ``clusters``: the simulator
+    clusters of ``GET simulatorcluster/``, each simulating like one of ``systems``.
     """
 
     min_job_seconds: float = 0.1
@@ -79,6 +91,10 @@ class EmulatorConfig:
     max_open_jobs_per_token: int = 1000
     max_jobs: int = 10_000
     job_retention_seconds: float = 86_400.0
+    credits: Decimal | int | float | str | None = None
+    max_job_seconds: float | None = None
+    report_scheduled: bool = True
+    clusters: tuple[ClusterSpec, ...] = DEFAULT_CLUSTERS
 
     def __post_init__(self) -> None:
         # Canonical types (a numpy integer becomes an int) so the frozen values compare and
@@ -116,6 +132,17 @@ class EmulatorConfig:
         canonical["job_retention_seconds"] = positive_seconds(
             self.job_retention_seconds, "job_retention_seconds", error=ValueError
         )
+        canonical["credits"] = None if self.credits is None else credit_amount(self.credits)
+        canonical["max_job_seconds"] = (
+            None
+            if self.max_job_seconds is None
+            else positive_seconds(
+                self.max_job_seconds, "max_job_seconds (None: no limit)", error=ValueError
+            )
+        )
+        canonical["report_scheduled"] = boolean(
+            self.report_scheduled, "report_scheduled", error=ValueError
+        )
         for name, value in canonical.items():
             object.__setattr__(self, name, value)
         if self.default_page_size > self.max_page_size:
@@ -126,3 +153,14 @@ class EmulatorConfig:
         object.__setattr__(self, "systems", tuple(self.systems))
         if not self.systems:
             raise ValueError("At least one system is required (the default is DEFAULT_SYSTEMS).")
+        object.__setattr__(self, "clusters", tuple(self.clusters))
+        system_names = {s.name for s in self.systems}
+        cluster_names = [c.name for c in self.clusters]
+        if len(set(cluster_names)) != len(cluster_names):
+            raise ValueError(f"Duplicate cluster names in {cluster_names}.")
+        for cluster in self.clusters:
+            if cluster.system not in system_names:
+                raise ValueError(
+                    f"Cluster {cluster.name!r} simulates like system {cluster.system!r}, which "
+                    f"is not among the systems {sorted(system_names)}."
+                )

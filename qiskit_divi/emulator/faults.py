@@ -40,6 +40,9 @@ ENDPOINTS = frozenset(
     {
         "ping",
         "qpusystem",
+        "simulatorcluster",
+        "credits",
+        "credit_transactions",
         "job_init",
         "create_failed",
         "add_circuits",

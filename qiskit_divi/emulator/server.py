@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..api.idempotency import KEY_HEADER
 from ..api.validation import int_in_range
+from .accounts import Accounts, credit_amount
 from .config import EmulatorConfig
 from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
 from .handlers import ApiRequest, ApiResponse, QoroApi, make_runner, resolve
@@ -305,6 +306,8 @@ class EmulatorServer:
             if self.config.isolate_jobs and process_isolation_available(self.config.systems)
             else None
         )
+        credits = self.config.credits
+        self._accounts = Accounts(None if credits is None else credit_amount(credits))
         self._store = JobStore(
             make_runner(self._catalogue, self.config.seed, self._process),
             min_job_seconds=self.config.min_job_seconds,
@@ -314,6 +317,9 @@ class EmulatorServer:
             max_jobs=self.config.max_jobs,
             retention_seconds=self.config.job_retention_seconds,
             on_stop=None if self._process is None else self._process.close,
+            accounts=self._accounts,
+            max_job_seconds=self.config.max_job_seconds,
+            report_scheduled=self.config.report_scheduled,
         )
         self._api = QoroApi(self.config, self._catalogue, self._store, token_list)
         self._requests: Counter[str] = Counter()
@@ -422,7 +428,9 @@ class EmulatorServer:
         """``requests`` (total), ``requests_by_endpoint``, ``jobs_created``, ``faults`` by
         kind, ``idempotent_replays`` (stored responses replayed for a repeated key),
         ``simulation_seconds`` (time the worker spent simulating jobs), ``job_processes_started``
-        (child processes started to run jobs, see :mod:`.worker`; 0 when jobs run in-process)."""
+        (child processes started to run jobs, see :mod:`.worker`; 0 when jobs run in-process),
+        ``jobs_timed_out`` and ``jobs_refused_for_credits`` (ended TIMED_OUT and
+        INSUFFICIENT_CREDITS)."""
         with self._requests_lock:
             by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
         idempotency = self._api.idempotency
@@ -434,4 +442,6 @@ class EmulatorServer:
             "idempotent_replays": idempotency.replays if idempotency is not None else 0,
             "simulation_seconds": self._store.simulation_seconds,
             "job_processes_started": 0 if self._process is None else self._process.starts,
+            "jobs_timed_out": self._store.jobs_timed_out,
+            "jobs_refused_for_credits": self._store.jobs_refused_for_credits,
         }

@@ -374,6 +374,29 @@ DEFAULT_SYSTEMS: tuple[SystemSpec, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A simulator cluster (``GET simulatorcluster/``, ``qoro-api.md`` 3.3). Jobs sent to
+    it (``simulator_cluster`` in ``job/init/``) run exactly as on the system ``system``."""
+
+    name: str
+    system: str = "qoro_maestro"
+    access_level: str = "PUBLIC"
+    minimum_tier: str = "FREE"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "access_level": self.access_level,
+            "minimum_tier": self.minimum_tier,
+        }
+
+
+DEFAULT_CLUSTERS: tuple[ClusterSpec, ...] = (ClusterSpec(name="qoro_maestro"),)
+"""``qoro_maestro`` is both a cluster (divi 0.15.1's default target) and, for v0.6.1
+clients, a system of ``qpusystem/``: the same simulator either way."""
+
+
 class SystemCatalogue:
     """The systems one server offers, with their simulators built once, on first use."""
 
@@ -414,15 +437,38 @@ class SystemCatalogue:
 # --- job execution ----------------------------------------------------------------
 
 
+def shot_batches(shots: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """``(shots, positions)`` per distinct value of ``shots`` (one per circuit), in order of
+    first appearance."""
+    batches: dict[int, list[int]] = {}
+    for position, value in enumerate(shots):
+        batches.setdefault(value, []).append(position)
+    return list(batches.items())
+
+
 def sample_job(
     catalogue: SystemCatalogue,
     system: str,
-    circuits: Sequence[QuantumCircuit],
-    shots: int,
+    circuits: Sequence[JobCircuit],
+    shots: int | Sequence[int],
     seed: int | None,
 ) -> list[dict[str, Any]]:
-    """Run all circuits of a sampling job as one Aer batch; one qh1/qh2 envelope each."""
-    counts = catalogue.simulator(system).sample(circuits, shots, seed)
+    """Run all circuits of a sampling job; one qh1/qh2 envelope each.
+
+    ``shots``: for every circuit, or one value per circuit (``shot_groups``). Circuits of
+    one shots value run as one Aer batch.
+    """
+    simulator = catalogue.simulator(system)
+    if isinstance(shots, int):
+        counts = simulator.sample(circuits, shots, seed)
+    else:
+        if len(shots) != len(circuits):
+            raise ValueError(f"{len(shots)} shots values for {len(circuits)} circuits.")
+        counts = [{} for _ in circuits]
+        for value, positions in shot_batches(shots):
+            batch = simulator.sample([circuits[i] for i in positions], value, seed)
+            for position, histogram in zip(positions, batch, strict=True):
+                counts[position] = histogram
     return [
         encode_envelope(c, n_bits=circuit.num_clbits)
         for c, circuit in zip(counts, circuits, strict=True)

@@ -6,7 +6,10 @@ server's process makes pings and status polls wait as long as the job. The
 :class:`ProcessRunner` runs jobs in one child Python process instead: started on
 the first job (the Qiskit import costs about a second), reused for every later one,
 killed when its job is cancelled or deleted (and started afresh for the next job),
-and stopped with the server.
+and stopped with the server. The child says when a job's simulation starts (Qiskit
+imported, the system's simulator built), so a job's execution limit
+(:class:`~.state.RunControl`) counts simulation only: past it the child is killed like a
+cancelled job's, and the job ends TIMED_OUT.
 
 The child is started with :mod:`subprocess` (``python -m qiskit_divi.emulator.worker``)
 rather than :mod:`multiprocessing`'s ``spawn``, which would re-run the parent's main
@@ -33,7 +36,7 @@ from typing import Any
 from qiskit_divi.api.models import JobType
 
 from .circuits import JobCircuit
-from .state import JobAbandoned
+from .state import JobAbandoned, RunControl
 from .systems import SystemCatalogue, SystemSpec, expectation_job, sample_job
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ POLL_SECONDS = 0.02
 """How often a waiting job checks whether it was cancelled."""
 STOP_SECONDS = 2.0
 """How long a stopping child gets to exit before it is killed."""
+_STARTED = "started"
 _CHILD_MAIN = "import sys; from qiskit_divi.emulator.worker import serve; serve(int(sys.argv[1]))"
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -100,15 +104,20 @@ class ProcessRunner:
         """Child processes started so far (a cancelled running job costs a restart)."""
 
     def run(self, task: Task, abandoned: Callable[[], bool]) -> list[Any]:
-        """The task's rows; raises what the simulation raised, or :class:`JobAbandoned`."""
+        """The task's rows; raises what the simulation raised, or :class:`JobAbandoned`
+        (:class:`~.state.JobTimedOut` past a :class:`~.state.RunControl`'s limit)."""
         conn = self._connection()
+        control = abandoned if isinstance(abandoned, RunControl) else None
         # Only this thread uses the connection while busy: closing a socket another thread
         # is writing to could let that write land in whatever reuses the descriptor.
         try:
             conn.send(task)
-            while not conn.poll(POLL_SECONDS):
-                if abandoned() or self._closed:
-                    raise JobAbandoned
+            self._wait(conn, abandoned, None)  # the child starts up: not timed
+            if conn.recv() != _STARTED:
+                raise EOFError("the job process sent no start signal")
+            if control is not None:
+                control.start()
+            self._wait(conn, abandoned, control)
             ok, payload = conn.recv()
         except (EOFError, OSError) as exc:
             code = self._discard()
@@ -126,6 +135,17 @@ class ProcessRunner:
         if ok:
             return list(payload)
         raise payload
+
+    def _wait(
+        self, conn: Connection, abandoned: Callable[[], bool], control: RunControl | None
+    ) -> None:
+        """Until the child has something to say; :class:`JobAbandoned` if the job is
+        abandoned or (with ``control``) out of time first."""
+        while not conn.poll(POLL_SECONDS):
+            if abandoned() or self._closed:
+                raise JobAbandoned
+            if control is not None:
+                control.check()
 
     def _connection(self) -> Connection:
         with self._lock:
@@ -202,6 +222,11 @@ def serve(fd: int) -> None:
             return
         if task is None:
             return
+        # Built before the start signal, so a job's time limit counts simulation only; a
+        # failure here is raised again by execute, into the reply.
+        with contextlib.suppress(Exception):
+            catalogue.simulator(task.system)
+        conn.send(_STARTED)
         try:
             reply: tuple[bool, Any] = (True, execute(catalogue, seed, task))
         except Exception as exc:  # the parent fails the job with this exception

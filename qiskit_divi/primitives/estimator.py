@@ -15,8 +15,10 @@ backend's ISA check before anything is sent.
 Two methods, chosen by the backend:
 
 **EXPECTATION jobs** (``backend.supports_expval``, e.g. ``qoro_maestro``). Each
-parameter binding becomes one circuit with a terminal measurement on every qubit
-(as the reference client sends them), labelled ``p<pub>_<flat binding index>``.
+parameter binding is one circuit with a terminal measurement on every qubit
+(as the reference client sends them), labelled ``p<pub>_<flat binding index>``;
+with the ``templates`` option (the default) a parametric PUB travels as ONE circuit
+template whose parameter sets carry those labels (the server binds it).
 The job's ``observables`` is the union of the non-identity Pauli terms of the
 call, written qubit 0 LEFTMOST (the reverse of Qiskit labels); the service
 returns every term's exact value for every circuit, keyed by that term, and the
@@ -33,8 +35,11 @@ rotations (H for X, S†H for Y, translated into the backend's native gates) and
 measurements of the group's support, labelled ``p<pub>_<binding>_g<group>``.
 Shots per PUB: ``ceil(1 / precision**2)`` (``ceil((norm / precision)**2)`` with
 ``scale_shots_by_norm``). ``stds`` follow ``BackendEstimatorV2``:
-``sum(|coeff| * sqrt(1 - ev**2)) / sqrt(shots)``. All circuits with the same shots
-are ONE job: one job per distinct shots value (usually one per call).
+``sum(|coeff| * sqrt(1 - ev**2)) / sqrt(shots)``. With ``templates``, each group of a
+parametric PUB is one template, with a parameter set for each binding that needs the
+group. The call is ONE job; PUBs at different precisions (so shots) are one bound job
+with ``shot_groups``, unless one template job per shots value is estimated to upload
+fewer bytes (the rule: :mod:`qiskit_divi.primitives._batches`).
 
 A call whose observables are all multiples of the identity still sends one
 small job (so every call has a Qoro job id); its values are computed locally.
@@ -47,7 +52,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +65,7 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import Optimize1qGatesDecomposition
 
-from .._circuits import bound_qasm, json_safe
+from .._circuits import json_safe
 from .._compat import sparse_observables
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.models import JobType
@@ -68,6 +73,7 @@ from ..api.observables import join_ham_ops, qiskit_label_to_wire
 from ..api.submission import MAX_SHOTS, JobSpec
 from ..api.validation import is_real
 from ..journal import KIND_ESTIMATOR
+from ._batches import Batch, job_specs, plan_jobs
 from ._common import (
     check_isa,
     check_mode,
@@ -202,7 +208,8 @@ class EstimatorV2(BaseEstimatorV2):
         mode: the :class:`~qiskit_divi.QoroBackend` to run on.
         options: ``None``, a dict or :class:`EstimatorOptions`
             (``default_precision`` 0.015625, ``abelian_grouping`` True,
-            ``scale_shots_by_norm`` False, ``timeout``, ``progress``, ``tag``).
+            ``scale_shots_by_norm`` False, ``timeout``, ``progress``, ``tag``,
+            ``templates`` True).
     """
 
     def __init__(
@@ -247,7 +254,7 @@ class EstimatorV2(BaseEstimatorV2):
                 len(plan.specs),
                 "one per circuit width"
                 if plan.method == METHOD_EXPECTATION
-                else "one per shots value",
+                else "one per shots value, templates estimated cheaper than shot groups",
             )
         backend, options = self._backend, self._options
         provider = backend.provider
@@ -307,7 +314,7 @@ def plan_estimator_call(
         check_isa(_measured_all(template), index, backend, estimator=True)
         prepared.append(_PreparedPub(index, pub, template, _pauli_dicts(pub)))
     if backend.supports_expval:
-        return _plan_expectation(prepared, backend, options.tag)
+        return _plan_expectation(prepared, backend, options)
     return _SamplingPlanner(backend, options).plan(prepared)
 
 
@@ -319,34 +326,47 @@ def _metadata(prepared: Sequence[_PreparedPub]) -> tuple[Any, ...]:
 
 
 def _plan_expectation(
-    prepared: Sequence[_PreparedPub], backend: QoroBackend, tag: str
+    prepared: Sequence[_PreparedPub], backend: QoroBackend, options: EstimatorOptions
 ) -> EstimatorPlan:
     """One EXPECTATION job per circuit width; its observables the union of the width's terms."""
-    widths: dict[int, tuple[dict[str, str], dict[str, None]]] = {}
-    plans = []
+    terms: dict[int, dict[str, None]] = {}
+    batches = []
     for item in prepared:
-        circuits, terms = widths.setdefault(item.num_qubits, ({}, {}))
+        width_terms = terms.setdefault(item.num_qubits, {})
         for observable in item.observables:
             for label in observable:
                 if not _is_identity(label):
-                    terms.setdefault(qiskit_label_to_wire(label))
-        texts = bound_qasm(_measured_all(item.template), item.pub.parameter_values, item.index)
-        for flat, text in enumerate(texts):
-            circuits[pub_label(item.index, flat)] = text
-        plans.append(item.plan(job=list(widths).index(item.num_qubits)))
-    specs = tuple(
-        JobSpec(
-            system_name=backend.name,
+                    width_terms.setdefault(qiskit_label_to_wire(label))
+        flats = tuple(range(item.pub.parameter_values.size))
+        batches.append(
+            Batch(
+                index=item.index,
+                circuit=_measured_all(item.template),
+                bindings=item.pub.parameter_values,
+                flats=flats,
+                labels=tuple(pub_label(item.index, flat) for flat in flats),
+                key=item.num_qubits,
+            )
+        )
+    specs, job_of = job_specs(
+        plan_jobs(batches, templates=options.templates),
+        lambda form: backend.job_spec(
+            form.circuits,
             job_type=JobType.EXPECTATION,
-            circuits=circuits,
             # Identity terms are computed locally; a width whose terms are all
             # identities still needs one term for a valid job.
-            observables=join_ham_ops(list(terms) or ["I" * width]),
-            tag=tag,
-        )
-        for width, (circuits, terms) in widths.items()
+            observables=join_ham_ops(list(terms[_width(form.key)]) or ["I" * _width(form.key)]),
+            tag=options.tag,
+            templates=form.templates,
+        ),
     )
-    return EstimatorPlan(METHOD_EXPECTATION, specs, tuple(plans), _metadata(prepared))
+    plans = tuple(item.plan(job=job_of(item.num_qubits)) for item in prepared)
+    return EstimatorPlan(METHOD_EXPECTATION, specs, plans, _metadata(prepared))
+
+
+def _width(key: Hashable) -> int:
+    assert isinstance(key, int)  # EXPECTATION batches are keyed by circuit width
+    return key
 
 
 # --- sampling fallback --------------------------------------------------------------
@@ -360,30 +380,31 @@ class _SamplingPlanner:
         self._options = options
 
     def plan(self, prepared: Sequence[_PreparedPub]) -> EstimatorPlan:
-        by_shots: dict[int, dict[str, str]] = {}  # one job per distinct shots value
-        sampling = []
-        for item in prepared:
-            shots = self._shots(item)
-            by_shots.setdefault(shots, {})
-            sampling.append(SamplingPlan(shots, *self._groups_of(item)))
+        sampling = [SamplingPlan(self._shots(item), *self._groups_of(item)) for item in prepared]
         if not any(plan.groups for plan in sampling):
             # Only identities: one one-circuit job so the call has an id (values are local).
             sampling[0] = _identity_only(sampling[0], prepared[0].num_qubits)
-        plans = []
-        for item, plan in zip(prepared, sampling, strict=True):
-            self._add_circuits(item, plan, by_shots[plan.shots])
-            plans.append(item.plan(job=list(by_shots).index(plan.shots), sampling=plan))
-        specs = tuple(
-            JobSpec(
-                system_name=self._backend.name,
-                job_type=self._backend.job_type,
-                circuits=circuits,
-                shots=shots,
-                tag=self._options.tag,
-            )
-            for shots, circuits in by_shots.items()
+        batches = [
+            batch
+            for item, plan in zip(prepared, sampling, strict=True)
+            for batch in self._batches(item, plan)
+        ]
+        options = self._options
+        specs, job_of = job_specs(
+            plan_jobs(batches, templates=options.templates),
+            lambda form: self._backend.job_spec(
+                form.circuits,
+                shots=form.shots,
+                tag=options.tag,
+                shot_groups=form.shot_groups,
+                templates=form.templates,
+            ),
         )
-        return EstimatorPlan(METHOD_SAMPLING, specs, tuple(plans), _metadata(prepared))
+        plans = tuple(
+            item.plan(job=job_of(plan.shots), sampling=plan)
+            for item, plan in zip(prepared, sampling, strict=True)
+        )
+        return EstimatorPlan(METHOD_SAMPLING, specs, plans, _metadata(prepared))
 
     def _shots(self, item: _PreparedPub) -> int:
         precision = item.pub.precision  # positive: checked by plan_estimator_call
@@ -447,17 +468,24 @@ class _SamplingPlanner:
             for group in PauliList(list(labels)).group_qubit_wise_commuting()
         ]
 
-    def _add_circuits(
-        self, item: _PreparedPub, plan: SamplingPlan, circuits: dict[str, str]
-    ) -> None:
-        """Add the PUB's measurement circuits (every binding of every group it needs)."""
-        texts: dict[int, list[str]] = {}  # group -> the QASM of every binding
+    def _batches(self, item: _PreparedPub, plan: SamplingPlan) -> list[Batch]:
+        """The PUB's measurement circuits: one batch per group, of the bindings that need it."""
+        flats: dict[int, list[int]] = {}  # group -> the bindings (flat indices) that need it
         for flat, group_ids in enumerate(plan.param_groups):
             for g in group_ids:
-                if g not in texts:
-                    template = self._measurement_template(item, plan.groups[g])
-                    texts[g] = bound_qasm(template, item.pub.parameter_values, item.index)
-                circuits[pub_label(item.index, flat, g)] = texts[g][flat]
+                flats.setdefault(g, []).append(flat)
+        return [
+            Batch(
+                index=item.index,
+                circuit=self._measurement_template(item, plan.groups[g]),
+                bindings=item.pub.parameter_values,
+                flats=tuple(needed),
+                labels=tuple(pub_label(item.index, flat, g) for flat in needed),
+                key=plan.shots,
+                shots=plan.shots,
+            )
+            for g, needed in sorted(flats.items())
+        ]
 
     def _rotations(self, basis: str, num_qubits: int) -> QuantumCircuit:
         """Basis change of a qubit-wise basis (Qiskit label) into Z, in the backend's gates."""

@@ -8,8 +8,13 @@ all; its ``job_id()`` is the id of the first one, and every constituent id is
 journaled so that :meth:`QoroProvider.retrieve_job` given *any* of them
 rebuilds the whole call.
 
-Status of a multi-job call: ERROR if any Qoro job failed, else CANCELLED if any
-was cancelled, else DONE when all are done, else RUNNING if any runs, else QUEUED.
+Status of a multi-job call: ERROR if any Qoro job failed (FAILED, INSUFFICIENT_CREDITS,
+TIMED_OUT), else CANCELLED if any was cancelled, else DONE when all are done, else RUNNING
+if any runs (or PAUSED, or reports an unknown status), else QUEUED (PENDING, SCHEDULED).
+``result()`` raises the error of the first Qoro job that did not complete
+(:mod:`qiskit_divi.api.job_errors`). The result's metadata hold ``run_times`` (the
+``run_time`` the server reported for each Qoro job, in seconds, in ``job_ids`` order; None
+where it reported none) and ``run_time`` (the sum of those reported; None when none was).
 
 The journal payload (kind ``sampler`` / ``estimator``) is written under the first id,
 a pointer to it under the others; :mod:`.payloads` describes both. The API token is
@@ -208,6 +213,12 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
 
     def wait_for_final_state(self, timeout: float | None = None) -> JobStatus:
         """Wait until every Qoro job is final (``timeout`` seconds in all, else the option)."""
+        self._wait(timeout, check=False)
+        return self.status()
+
+    def _wait(self, timeout: float | None, *, check: bool) -> None:
+        """Wait for the Qoro jobs in turn; with ``check``, raise the error of the first one
+        that did not complete as soon as it is final (not after the others finish)."""
         if timeout is None:
             timeout = self._timeout
         deadline = None if timeout is None else time.monotonic() + float(timeout)
@@ -220,15 +231,19 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
                     "wait again or cancel it."
                 )
             job.wait_for_final_state(timeout=remaining)
-        return self.status()
+            reply = job.final_reply
+            if check and reply is not None:
+                ensure_completed(reply, job.job_id())
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
         """Wait for the call and return its :class:`~qiskit.primitives.PrimitiveResult`.
 
         Raises :class:`QoroJobTimeoutError` (a Qiskit ``JobTimeoutError``) after
         ``timeout`` seconds (default: the ``timeout`` option, else no limit) and
-        :class:`QoroJobError` with the server's reason when a Qoro job FAILED or
-        was CANCELLED. The result is fetched once and cached.
+        the :class:`~qiskit_divi.api.job_errors.QoroJobEndedError` of the first Qoro job
+        that did not complete (FAILED, CANCELLED, INSUFFICIENT_CREDITS, TIMED_OUT; a
+        :class:`QoroJobError` naming that job, its status and the server's reason). The
+        result is fetched once and cached; its metadata hold ``run_time`` and ``run_times``.
         """
         if self._result is not None:
             return self._result
@@ -238,17 +253,27 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
             return self._result
 
     def _fetch_result(self, timeout: float | None) -> PrimitiveResult:
-        self.wait_for_final_state(timeout)
+        self._wait(timeout, check=True)
         client = self._provider.client
-        for job in self._qoro_jobs:
-            if job.status() is not JobStatus.DONE:
-                ensure_completed(client.job_status(job.job_id()), job.job_id())
         labels = self._payload.labels()
         raw = [
             fetch_results(client, job.job_id(), labels[k], shots=job.shots)
             for k, job in enumerate(self._qoro_jobs)
         ]
-        return self._codec.decode(self._payload, raw, self._circuit_metadata)
+        result = self._codec.decode(self._payload, raw, self._circuit_metadata)
+        return with_run_times(result, [job.run_time for job in self._qoro_jobs])
+
+
+def with_run_times(result: PrimitiveResult, run_times: Sequence[float | None]) -> PrimitiveResult:
+    """``result`` with ``run_times`` (per Qoro job) and ``run_time`` (the sum of those
+    reported, None when none was) in its metadata."""
+    reported = [t for t in run_times if t is not None]
+    metadata = {
+        **result.metadata,
+        "run_time": sum(reported) if reported else None,
+        "run_times": list(run_times),
+    }
+    return PrimitiveResult(list(result), metadata=metadata)
 
 
 # --- submission and journaling -------------------------------------------------------

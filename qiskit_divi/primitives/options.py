@@ -17,9 +17,13 @@ option                default          meaning
                                        a ``JobTimeoutError`` (None: no limit)
 ``progress``          True             INFO log line per Qoro job status change
 ``tag``               "qiskit_divi"    the Qoro job ``tag``
+``templates``         True             send each parametric PUB as one circuit template
+                                       bound by the server (``qoro-api.md`` 3.5); False:
+                                       one bound circuit per binding, as 0.6 did
+                                       (:mod:`qiskit_divi.primitives._batches`)
 ====================  ===============  ===============================================
 
-:class:`EstimatorOptions`: the last three above, plus
+:class:`EstimatorOptions`: the last four above, plus
 
 ========================  ========  =====================================================
 option                    default   meaning
@@ -142,6 +146,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "timeout": optional_positive_seconds,
     "progress": boolean,
     "tag": non_empty_str,
+    "templates": boolean,
 }
 """The check of each field: raises :class:`QoroInputError`, returns the value to store."""
 
@@ -240,6 +245,7 @@ class SamplerOptions(_OptionsMixin):
     timeout: float | None = None
     progress: bool = True
     tag: str = "qiskit_divi"
+    templates: bool = True
 
 
 @dataclass
@@ -252,6 +258,7 @@ class EstimatorOptions(_OptionsMixin):
     timeout: float | None = None
     progress: bool = True
     tag: str = "qiskit_divi"
+    templates: bool = True
 
 
 def coerce_options(cls: type[OptionsT], options: Any) -> OptionsT:

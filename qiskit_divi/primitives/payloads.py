@@ -10,7 +10,8 @@ others. Format 1 (the only one so far)::
                 "pubs": [estimator pub, ...]}
     pointer:   {"format": 1, "primary": <first job id>}   (under every other job id)
 
-    job:           {"job_id": str, "shots": int | null}
+    job:           {"job_id": str, "shots": int | null}   (null: EXPECTATION, or shot groups:
+                                                          each PUB has its own shots)
     sampler pub:   {"job": <index into jobs> | null (not sent), "shots": int,
                     "shape": [int, ...], "num_clbits": int,
                     "registers": [[name, [clbit index, ...]], ...], "circuit_metadata": {...}}
@@ -23,7 +24,10 @@ others. Format 1 (the only one so far)::
                     "param_groups": [[group index, ...] per flat binding index]}
 
 Circuit labels follow from the payload (:func:`pub_label`): ``p<pub>_<flat binding>``,
-plus ``_g<group>`` for the estimator's sampling fallback. The API token is never journaled.
+plus ``_g<group>`` for the estimator's sampling fallback, whether a circuit travelled bound
+or as a parameter set of a template (the server labels each set's circuit), so a job with
+shot groups or templates journals exactly what format 1 already described. The API token is
+never journaled.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ def shape_size(shape: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class QoroJobRef:
-    """One Qoro job of a call: its id and its shots (``None`` for EXPECTATION jobs)."""
+    """One Qoro job of a call: its id and its shots (``None`` for EXPECTATION jobs and for jobs
+    with shot groups)."""
 
     job_id: str
     shots: int | None

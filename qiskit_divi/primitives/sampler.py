@@ -11,14 +11,18 @@ How a call travels:
 * Every PUB is coerced as Qiskit does (circuits, ``(circuit, params)``,
   ``(circuit, params, shots)``) and checked against the backend's target before
   anything is sent (non-ISA input raises :class:`QoroInputError`).
-* Each parameter binding becomes one bound circuit, labelled ``p<pub>_<flat
-  index>`` (C order over the PUB's shape), its classical bits flattened into one
-  register ``c`` (``c[i]`` is the circuit's ``clbits[i]``).
+* Each parameter binding is one circuit labelled ``p<pub>_<flat index>`` (C order
+  over the PUB's shape), its classical bits flattened into one register ``c``
+  (``c[i]`` is the circuit's ``clbits[i]``). With the ``templates`` option (the
+  default) a parametric PUB travels as ONE circuit template whose parameter sets
+  carry those labels, and the server binds it; a circuit the template writer
+  cannot express, and ``templates=False``, send one bound circuit per binding.
 * All circuits with the same shots travel as ONE Qoro job (uploaded in chunks
-  as the API requires). The wire protocol has one ``shots`` per job, so PUBs
-  with different shot counts make one job per distinct value (statistics are
-  never altered by subsampling). The common case, all PUBs at the same shots,
-  is one job, whose id is ``job.job_id()``.
+  as the API requires), whose id is ``job.job_id()``. PUBs with different shot
+  counts are still one job, with ``shot_groups`` (bound circuits), unless one job
+  per shots value in template form is estimated to upload fewer bytes: the rule is
+  in :mod:`qiskit_divi.primitives._batches`. Statistics are never altered by
+  subsampling.
 * Counts come back as histograms; each is expanded into shots (outcomes in
   ascending order) and split into one :class:`~qiskit.primitives.BitArray` per
   classical register, named as the register, with the PUB's shape. Bits of one
@@ -46,11 +50,12 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from .._circuits import bound_qasm, json_safe, to_qasm
+from .._circuits import json_safe, to_qasm
 from ..api.errors import QoroInputError
 from ..api.submission import JobSpec
 from ..api.validation import positive_int
 from ..journal import KIND_SAMPLER
+from ._batches import Batch, JobForm, job_specs, plan_jobs
 from ._common import (
     check_isa,
     check_mode,
@@ -76,8 +81,8 @@ PLACEHOLDER_LABEL = "placeholder"
 
 @dataclass(frozen=True)
 class SamplerPlan:
-    """What a sampler call sends (one :class:`JobSpec` per distinct shots value) and the plan
-    of each PUB."""
+    """What a sampler call sends (its :class:`JobSpec` objects, usually one) and the plan of
+    each PUB."""
 
     specs: tuple[JobSpec, ...]
     pubs: tuple[SamplerPubPlan, ...]
@@ -98,8 +103,8 @@ class SamplerV2(BaseSamplerV2):
     Args:
         mode: the :class:`~qiskit_divi.QoroBackend` to run on.
         options: ``None``, a dict or :class:`SamplerOptions` (``default_shots``
-            1024, ``timeout``, ``progress``, ``tag``). There is no seed: the
-            Qoro API takes none.
+            1024, ``timeout``, ``progress``, ``tag``, ``templates``). There is no
+            seed: the Qoro API takes none.
     """
 
     def __init__(
@@ -125,7 +130,7 @@ class SamplerV2(BaseSamplerV2):
         return self._options
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> QoroPrimitiveJob:
-        """Submit the PUBs (one Qoro job per distinct shot count) and return the job at once.
+        """Submit the PUBs (usually as one Qoro job) and return the job at once.
 
         Everything is checked before any request; invalid input raises
         :class:`QoroInputError` (a ``ValueError``) and creates no job.
@@ -133,7 +138,8 @@ class SamplerV2(BaseSamplerV2):
         plan = self._plan(pubs, shots, stacklevel=3)
         if len(plan.specs) > 1:
             logger.info(
-                "Sampler call with %d distinct shot counts: submitting %d Qoro jobs.",
+                "Sampler call with %d distinct shot counts: submitting %d Qoro jobs "
+                "(templates, estimated cheaper than one job with shot groups).",
                 len(plan.specs),
                 len(plan.specs),
             )
@@ -180,7 +186,7 @@ class SamplerV2(BaseSamplerV2):
                     UserWarning,
                     stacklevel=stacklevel,  # the caller of run() / plan()
                 )
-        return plan_sampler_call(coerced, backend, tag=options.tag)
+        return plan_sampler_call(coerced, backend, tag=options.tag, templates=options.templates)
 
     @classmethod
     def retrieve(cls, job_id: str, provider: QoroProvider) -> QoroPrimitiveJob:
@@ -188,47 +194,60 @@ class SamplerV2(BaseSamplerV2):
         return retrieve_as(job_id, provider, KIND_SAMPLER)
 
 
-def plan_sampler_call(pubs: Sequence[SamplerPub], backend: QoroBackend, *, tag: str) -> SamplerPlan:
+def plan_sampler_call(
+    pubs: Sequence[SamplerPub], backend: QoroBackend, *, tag: str, templates: bool = True
+) -> SamplerPlan:
     """The jobs and PUB plans of a call of coerced, checked ``pubs`` on ``backend``.
 
-    Nothing is sent: this is what :meth:`SamplerV2.run` submits and journals.
+    Nothing is sent: this is what :meth:`SamplerV2.run` submits and journals. ``templates``
+    as the option (:mod:`._batches` says how the circuits travel).
     """
-    by_shots: dict[int, dict[str, str]] = {}
-    plans = []
+    batches = []
     for index, pub in enumerate(pubs):
-        circuit = pub.circuit
-        job: int | None = None
-        if any(len(register) for register in circuit.cregs):
-            circuits = by_shots.setdefault(pub.shots, {})
-            for flat, text in enumerate(bound_qasm(circuit, pub.parameter_values, index)):
-                circuits[pub_label(index, flat)] = text
-            job = list(by_shots).index(pub.shots)
-        plans.append(
-            SamplerPubPlan(
-                job=job,
-                shots=pub.shots,
-                shape=tuple(pub.shape),
-                num_clbits=circuit.num_clbits,
-                registers=tuple(
-                    (reg.name, tuple(circuit.find_bit(bit).index for bit in reg))
-                    for reg in circuit.cregs
-                ),
-                circuit_metadata=json_safe(circuit.metadata, {}),
+        if any(len(register) for register in pub.circuit.cregs):
+            flats = tuple(range(pub.parameter_values.size))
+            batches.append(
+                Batch(
+                    index=index,
+                    circuit=pub.circuit,
+                    bindings=pub.parameter_values,
+                    flats=flats,
+                    labels=tuple(pub_label(index, flat) for flat in flats),
+                    key=pub.shots,
+                    shots=pub.shots,
+                )
             )
-        )
-    if not by_shots:
-        by_shots[1] = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
-    specs = tuple(
-        JobSpec(
-            system_name=backend.name,
-            job_type=backend.job_type,
-            circuits=circuits,
-            shots=n,
+    if batches:
+        forms = plan_jobs(batches, templates=templates)
+    else:
+        placeholder = {PLACEHOLDER_LABEL: to_qasm(_placeholder_circuit())}
+        forms = [JobForm(1, placeholder, shots=1)]
+    specs, job_of = job_specs(
+        forms,
+        lambda form: backend.job_spec(
+            form.circuits,
+            shots=form.shots,
             tag=tag,
-        )
-        for n, circuits in by_shots.items()
+            shot_groups=form.shot_groups,
+            templates=form.templates,
+        ),
     )
-    return SamplerPlan(specs, tuple(plans), tuple(pub.circuit.metadata for pub in pubs))
+    sent = {batch.index for batch in batches}
+    plans = tuple(
+        SamplerPubPlan(
+            job=job_of(pub.shots) if index in sent else None,
+            shots=pub.shots,
+            shape=tuple(pub.shape),
+            num_clbits=pub.circuit.num_clbits,
+            registers=tuple(
+                (reg.name, tuple(pub.circuit.find_bit(bit).index for bit in reg))
+                for reg in pub.circuit.cregs
+            ),
+            circuit_metadata=json_safe(pub.circuit.metadata, {}),
+        )
+        for index, pub in enumerate(pubs)
+    )
+    return SamplerPlan(specs, plans, tuple(pub.circuit.metadata for pub in pubs))
 
 
 def _placeholder_circuit() -> QuantumCircuit:

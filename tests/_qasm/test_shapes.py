@@ -105,3 +105,16 @@ def test_integral_and_signed_literals_bind_to_the_floats_the_parser_gives():
             assert [(type(p), p) for p in mine.operation.params] == [
                 (type(p), p) for p in theirs.operation.params
             ]
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    ["2*({})", "-({})", "({})", "pi*({})", "({})*3", "({0})+({0})", "sin({})"],
+)
+def test_a_literal_inside_an_expression_never_stands_for_the_gate_angle(wrap):
+    """The first text's expression equals its literal (at 0.0): sharing its skeleton would
+    drop the expression for every later angle (2*(x) bound as x)."""
+    parser = ShapeParser(_load)
+    texts = [HEADER + f"rx({wrap.format(v)}) q[0];\nry({v}) q[1];\n" for v in (0.0, 1.5, -0.75)]
+    for text in texts:
+        assert parser.parse(text).bound() == _load(text), text

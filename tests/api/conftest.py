@@ -110,6 +110,9 @@ CASSETTE_DIR = Path(__file__).resolve().parents[2] / "cassettes"
 RECORDING = os.environ.get("QISKIT_DIVI_RECORD") == "1"
 REPLAY_URL = "http://qoro.replay.invalid/api"
 REPLAY_TOKEN = "replay-token-not-a-secret"
+RECORDING_CREDITS = "50.00"
+"""The recording account's balance: enough for every cassette job but the one that must
+end INSUFFICIENT_CREDITS."""
 
 
 def _recorder() -> vcr.VCR:
@@ -140,7 +143,8 @@ def recording_target():
     from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
 
     with EmulatorServer(
-        tokens=[REPLAY_TOKEN], config=EmulatorConfig(min_job_seconds=0.1, seed=1234)
+        tokens=[REPLAY_TOKEN],
+        config=EmulatorConfig(min_job_seconds=0.1, seed=1234, credits=RECORDING_CREDITS),
     ) as server:
         yield server.base_url, REPLAY_TOKEN
 

@@ -12,8 +12,15 @@ from qiskit_divi.api.errors import (
     QoroNotFoundError,
     QoroResultsNotReadyError,
 )
-from qiskit_divi.api.models import JobStatus, JobType
-from qiskit_divi.api.submission import JobSpec, fetch_results, submit_job, wait_for_final_status
+from qiskit_divi.api.job_errors import QoroInsufficientCreditsError, ensure_completed
+from qiskit_divi.api.models import JobStatus, JobType, ParameterSet
+from qiskit_divi.api.submission import (
+    CircuitTemplate,
+    JobSpec,
+    fetch_results,
+    submit_job,
+    wait_for_final_status,
+)
 
 
 def _x_circuit(n_qubits: int, flipped: list[int]) -> str:
@@ -96,3 +103,84 @@ def test_unknown_job(cassette):
         cassette.job_status("00000000-0000-0000-0000-000000000000")
     with pytest.raises(QoroNotFoundError):
         cassette.cancel_job("00000000-0000-0000-0000-000000000000")
+
+
+# --- today's protocol (qoro-api.md 3.3, 3.5, 3.6, 3.11, 4.2, 5.6) ----------------------
+
+
+def test_clusters_and_credits(cassette):
+    (cluster,) = cassette.list_clusters()
+    assert (cluster.name, cluster.access_level, cluster.minimum_tier) == (
+        "qoro_maestro",
+        "PUBLIC",
+        "FREE",
+    )
+    balance = cassette.credit_balance()
+    page = cassette.credit_transactions(page=1, page_size=100)
+    assert page.count == len(page.transactions) >= 1
+    # newest first: the first row's balance is the balance now; the amounts add up to it
+    assert page.transactions[0].balance_after == balance.balance
+    assert sum(t.amount for t in page.transactions) == balance.balance
+    assert page.transactions[-1].transaction_type == "PURCHASE"
+
+
+def test_cluster_job_with_shot_groups(cassette):
+    # Basis states: each circuit has one outcome, so the counts are exact.
+    circuits = {f"s{i}": _x_circuit(3, [b for b in range(3) if i >> b & 1]) for i in range(8)}
+    groups = ((0, 3, 10), (3, 4, 25), (4, 8, 7))
+    spec = JobSpec("qoro_maestro", JobType.EXECUTE, circuits, shot_groups=groups, cluster=True)
+    job_id = submit_job(cassette, spec, max_bytes=600)  # several uploads, groups re-indexed
+    final = wait_for_final_status(cassette, job_id, timeout=60)
+    assert final.status is JobStatus.COMPLETED
+    assert final.run_time is not None and final.run_time >= 0
+    results = fetch_results(cassette, job_id, expected_labels=list(circuits))
+    shots = [10, 10, 10, 25, 7, 7, 7, 7]
+    for i in range(8):
+        assert results[f"s{i}"] == {format(i, "03b"): shots[i]}
+
+
+def _rx_template() -> str:
+    return (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
+        "rx(t0000) q[0];\nrx(2*(t0001)) q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n"
+    )
+
+
+def test_template_job(cassette):
+    # rx(pi) flips a qubit, rx(0) does not: each binding has one exact outcome.
+    pi = 3.141592653589793
+    sets = tuple(ParameterSet(f"b{a}{b}", (pi * a, pi / 2 * b)) for a in (0, 1) for b in (0, 1))
+    template = CircuitTemplate(_rx_template(), ("t0000", "t0001"), sets)
+    spec = JobSpec("qoro_maestro", JobType.SIMULATE, {}, shots=20, templates=(template,))
+    job_id = submit_job(cassette, spec)
+    assert wait_for_final_status(cassette, job_id, timeout=60).status is JobStatus.COMPLETED
+    results = fetch_results(cassette, job_id, expected_labels=spec.labels())
+    assert results == {f"b{a}{b}": {f"{b}{a}": 20} for a in (0, 1) for b in (0, 1)}
+
+
+def test_expectation_template_job(cassette):
+    pi = 3.141592653589793
+    sets = (ParameterSet("flip0", (pi, 0.0)), ParameterSet("flip1", (0.0, pi / 2)))
+    template = CircuitTemplate(_rx_template(), ("t0000", "t0001"), sets)
+    spec = JobSpec(
+        "qoro_maestro", JobType.EXPECTATION, {}, observables="ZI;IZ", templates=(template,)
+    )
+    job_id = submit_job(cassette, spec)
+    wait_for_final_status(cassette, job_id, timeout=60)
+    results = fetch_results(cassette, job_id, expected_labels=spec.labels())
+    # Wire terms are big-endian: "ZI" is Z on qubit 0.
+    assert results["flip0"] == pytest.approx({"ZI": -1.0, "IZ": 1.0}, abs=1e-12)
+    assert results["flip1"] == pytest.approx({"ZI": 1.0, "IZ": -1.0}, abs=1e-12)
+
+
+def test_insufficient_credits_job(cassette):
+    # 40 circuits x 1,000,000 shots cost far more than the recording account holds.
+    circuits = {f"big{i}": _x_circuit(1, []) for i in range(40)}
+    job_id = submit_job(
+        cassette, JobSpec("qoro_maestro", JobType.SIMULATE, circuits, shots=1_000_000)
+    )
+    final = wait_for_final_status(cassette, job_id, timeout=60)
+    assert final.status is JobStatus.INSUFFICIENT_CREDITS
+    with pytest.raises(QoroInsufficientCreditsError, match=f"Job {job_id} ended"):
+        ensure_completed(final, job_id)
+    cassette.delete_job(job_id)

@@ -94,6 +94,40 @@ def test_status_parsing_tolerates_unknown_values():
     assert failed.is_final and failed.reason == "boom"
 
 
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "INSUFFICIENT_CREDITS", "TIMED_OUT"}
+
+
+@pytest.mark.parametrize("value", [s.value for s in JobStatus])
+def test_all_nine_statuses_parse_with_their_finality(value):
+    reply = parse_job_status({"status": value})
+    assert reply.status is JobStatus(value) and reply.is_known
+    assert reply.is_final is (value in FINAL)
+    assert JobStatus(value).is_unsuccessful is (value in FINAL - {"COMPLETED"})
+    assert parse_job_status({"status": value.lower()}).status is JobStatus(value)
+
+
+def test_the_vocabulary_is_the_contracts_nine():
+    assert {s.value for s in JobStatus} == FINAL | {"PENDING", "SCHEDULED", "RUNNING", "PAUSED"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "parsed"), [(12.5, 12.5), (3, 3.0), (0, 0.0), (None, None), ("absent", None)]
+)
+def test_run_time_is_read_from_the_status_reply(sent, parsed):
+    body = (
+        {"status": "COMPLETED"} if sent == "absent" else {"status": "COMPLETED", "run_time": sent}
+    )
+    run_time = parse_job_status(body).run_time
+    assert run_time == parsed and (run_time is None or isinstance(run_time, float))
+
+
+@pytest.mark.parametrize("sent", ["12", -1.0, float("nan"), float("inf"), True, [1]])
+def test_a_malformed_run_time_is_ignored_not_fatal(sent, caplog):
+    reply = parse_job_status({"status": "COMPLETED", "run_time": sent})
+    assert reply.status is JobStatus.COMPLETED and reply.run_time is None
+    assert "Ignoring the malformed 'run_time'" in caplog.text
+
+
 def test_results_page_and_job_id():
     page = parse_results_page(
         {"count": 1, "next": None, "results": [{"label": "a", "results": {"ZI": 1.0}}]}

@@ -28,13 +28,10 @@ SYSTEM = QPUSystem(name="qoro_maestro", supports_expval=True)
 @pytest.fixture
 def systems_cache():
     """Run with an empty process-wide cache and restore its content afterwards."""
-    with _qpu_system._cache_lock:
-        saved = dict(_qpu_system._qpu_systems_cache)
-        _qpu_system._qpu_systems_cache.clear()
-    yield _qpu_system._qpu_systems_cache
-    with _qpu_system._cache_lock:
-        _qpu_system._qpu_systems_cache.clear()
-        _qpu_system._qpu_systems_cache.update(saved)
+    saved = _qpu_system.QPU_SYSTEMS.values()
+    _qpu_system.QPU_SYSTEMS.replace([])
+    yield _qpu_system.QPU_SYSTEMS
+    _qpu_system.QPU_SYSTEMS.replace(saved)
 
 
 # --- exports and shared objects ------------------------------------------------------------
@@ -267,3 +264,94 @@ def test_an_unknown_name_lists_the_cached_systems(systems_cache):
         "QPUSystem with name 'alpah' not found in cache. Available systems: alpha, zeta."
     )
     assert "JobConfig(qpu_system=...)" in message and "fetch_qpu_systems()" in message
+
+
+# --- simulator clusters (divi 0.15.1) ------------------------------------------------------
+
+CLUSTER = backends.SimulatorCluster(name="qoro_maestro")
+
+
+@pytest.fixture
+def clusters_cache():
+    """Run with an empty process-wide cluster cache and restore its content afterwards."""
+    saved = _qpu_system.SIMULATOR_CLUSTERS.values()
+    _qpu_system.SIMULATOR_CLUSTERS.replace([])
+    yield _qpu_system.SIMULATOR_CLUSTERS
+    _qpu_system.SIMULATOR_CLUSTERS.replace(saved)
+
+
+def test_cluster_names_are_exported_and_defined_once():
+    for name in [
+        "SimulatorCluster", "parse_simulator_clusters", "update_simulator_clusters_cache",
+        "get_simulator_cluster", "get_available_simulator_clusters",
+    ]:  # fmt: skip
+        assert name in backends.__all__ and hasattr(backends, name), name
+    assert backends.SimulatorCluster is models.SimulatorCluster
+    assert backends.parse_simulator_clusters is models.parse_simulator_clusters
+
+
+def test_a_cluster_is_expval_capable_with_0_15_1_defaults():
+    (cluster,) = backends.parse_simulator_clusters([{"name": "c", "new_field": [1]}])
+    assert (cluster.access_level, cluster.minimum_tier, cluster.supports_expval) == (
+        "PUBLIC",
+        "FREE",
+        True,
+    )
+
+
+def test_job_config_targets_a_cluster_as_a_last_field():
+    # v0.6.1 positional order unchanged: shots, qpu_system, use_circuit_packing, tag, ...
+    assert [f.name for f in dataclasses.fields(JobConfig)] == [
+        "shots",
+        "qpu_system",
+        "use_circuit_packing",
+        "tag",
+        "force_sampling",
+        "simulator_cluster",
+    ]
+    assert JobConfig().simulator_cluster is None
+    assert JobConfig(simulator_cluster="qoro_maestro").simulator_cluster == "qoro_maestro"
+    assert JobConfig(simulator_cluster=CLUSTER).simulator_cluster is CLUSTER
+
+
+def test_job_config_takes_one_target_of_a_known_type():
+    with pytest.raises(ValueError, match="either 'simulator_cluster' or 'qpu_system', not both"):
+        JobConfig(qpu_system=SYSTEM, simulator_cluster="qoro_maestro")
+    with pytest.raises(TypeError, match="Expected a SimulatorCluster instance or str"):
+        JobConfig(simulator_cluster=SYSTEM)  # type: ignore[arg-type]
+
+
+def test_override_replaces_the_target_of_either_kind():
+    on_system = JobConfig(shots=10, qpu_system=SYSTEM)
+    on_cluster = on_system.override(JobConfig(simulator_cluster="gpu_farm", tag=None))
+    assert (on_cluster.qpu_system, on_cluster.simulator_cluster, on_cluster.shots) == (
+        None,
+        "gpu_farm",
+        10,
+    )
+    back = on_cluster.override(JobConfig(qpu_system="fake_ion", tag=None))
+    assert (back.qpu_system, back.simulator_cluster) == ("fake_ion", None)
+    kept = on_cluster.override(JobConfig(shots=5, tag=None))
+    assert (kept.simulator_cluster, kept.shots) == ("gpu_farm", 5)
+
+
+def test_cluster_cache(clusters_cache):
+    with pytest.raises(
+        ValueError,
+        match=r"Simulator clusters cache is empty\. "
+        r"Call `QoroService\.fetch_simulator_clusters\(\)`",
+    ):
+        backends.get_simulator_cluster("qoro_maestro")
+    backends.update_simulator_clusters_cache([CLUSTER, backends.SimulatorCluster("gpu_farm")])
+    assert backends.get_simulator_cluster("gpu_farm").name == "gpu_farm"
+    with pytest.raises(
+        ValueError,
+        match="SimulatorCluster with name 'gpu' not found in cache. Available "
+        "clusters: gpu_farm, qoro_maestro.",
+    ):
+        backends.get_simulator_cluster("gpu")
+    snapshot = backends.get_available_simulator_clusters()
+    snapshot.clear()
+    assert len(backends.get_available_simulator_clusters()) == 2
+    backends.update_simulator_clusters_cache([])
+    assert backends.get_available_simulator_clusters() == []

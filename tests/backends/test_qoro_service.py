@@ -12,6 +12,7 @@ import pytest
 import requests
 from sample_circuits import bell_qasm
 
+import qiskit_divi.backends as divi_backends
 from qiskit_divi.api.client import TIMEOUTS, QoroClient
 from qiskit_divi.api.errors import QoroError, QoroJobError
 from qiskit_divi.api.models import UNKNOWN_STATUS_MEANS
@@ -583,3 +584,321 @@ def test_a_url_without_the_api_root_says_to_check_the_url(emulator_token, emulat
     ) as info:
         QoroService(emulator_token, url=root)
     assert "QORO_API_URL" in str(info.value) and "job id" not in str(info.value)
+
+
+# --- divi 0.15.1: clusters and shot_groups (a scripted server reads the exact bodies) ------
+
+CLUSTER_SYSTEMS = [
+    {
+        "name": "qoro_maestro",
+        "qpus": [{"nickname": "m", "q_bits": 4, "status": "active", "system_kind": "simulator"}],
+    }
+]
+
+
+@pytest.fixture
+def scripted_service():
+    from api.conftest import TOKEN, ScriptedServer
+
+    server = ScriptedServer()
+    server.on("GET", "qpusystem/", (200, {}, CLUSTER_SYSTEMS))
+    server.on("GET", "simulatorcluster/", (200, {}, [{"name": "qoro_maestro"}, {"name": "farm"}]))
+    server.on("POST", "job/init/", (201, {}, {"job_id": "j-1"}))
+    server.on("POST", "job/j-1/add_circuits/", (200, {}, {}))
+    saved = list(divi_backends.get_available_simulator_clusters())
+    divi_backends.update_simulator_clusters_cache([])
+    yield server, lambda **kw: QoroService(TOKEN, url=server.base_url, **kw)
+    divi_backends.update_simulator_clusters_cache(saved)
+    server.close()
+
+
+def _sent(server, path: str) -> list[dict]:
+    return [json.loads(body) for m, p, _, body in server.seen if p == f"/api/{path}"]
+
+
+def _paths(server) -> list[str]:
+    return [f"{m} {p}" for m, p, _, _ in server.seen]
+
+
+def test_the_v061_constructor_makes_the_v061_requests(scripted_service):
+    server, make = scripted_service
+    service = make()
+    assert _paths(server) == ["GET /api/qpusystem/"]  # no simulatorcluster/ unless needed
+    service.submit_circuits({"c": BELL})
+    assert _sent(server, "job/init/") == [
+        {"tag": "default", "job_type": "SIMULATE", "qpu_system_name": "qoro_maestro",
+         "use_packing": False}
+    ]  # fmt: skip
+
+
+def test_a_config_naming_a_cluster_targets_it(scripted_service):
+    server, make = scripted_service
+    service = make(config=JobConfig(shots=7, simulator_cluster="farm"))
+    assert server.count("GET", "simulatorcluster/") == 1  # fetched to resolve the name
+    assert service.config.simulator_cluster == divi_backends.SimulatorCluster("farm")
+    assert service.supports_expval and "simulator_cluster='farm'" in repr(service)
+    service.submit_circuits({"c": BELL})
+    maestro = JobConfig(simulator_cluster="qoro_maestro")
+    service.submit_circuits({"c": BELL}, override_config=maestro)
+    assert server.count("GET", "simulatorcluster/") == 1  # the cache answers now
+    first, second = _sent(server, "job/init/")
+    assert first == {"tag": "default", "job_type": "SIMULATE", "simulator_cluster": "farm",
+                     "use_packing": False}  # fmt: skip
+    assert second["simulator_cluster"] == "qoro_maestro" and "qpu_system_name" not in second
+    assert _sent(server, "job/j-1/add_circuits/")[0]["shots"] == 7
+    with pytest.raises(ValueError, match="SimulatorCluster with name 'nope' not found"):
+        service.submit_circuits({"c": BELL}, override_config=JobConfig(simulator_cluster="nope"))
+    assert len(_sent(server, "job/init/")) == 2
+
+
+def test_fetch_simulator_clusters_fills_the_cache_and_404_means_none(scripted_service):
+    server, make = scripted_service
+    service = make()
+    assert [c.name for c in service.fetch_simulator_clusters()] == ["qoro_maestro", "farm"]
+    assert [c.name for c in divi_backends.get_available_simulator_clusters()] == [
+        "qoro_maestro",
+        "farm",
+    ]
+    server.on("GET", "simulatorcluster/", (404, {}, {"detail": "Not found."}))
+    assert service.fetch_simulator_clusters() == []
+    assert divi_backends.get_available_simulator_clusters() == []
+    with pytest.raises(ValueError, match="names the simulator cluster 'farm' but .* lists no"):
+        make(config=JobConfig(simulator_cluster="farm"))
+    server.on("GET", "simulatorcluster/", (401, {}, {"detail": "no"}))
+    with pytest.raises(requests.HTTPError, match="401"):
+        service.fetch_simulator_clusters()
+
+
+def test_shot_groups_ride_on_every_chunk_reindexed(scripted_service, monkeypatch):
+    server, make = scripted_service
+    service = make()
+    circuits = {f"c{i}": x_circuit(3, [i % 3]) for i in range(9)}
+    groups = [[0, 2, 100], [2, 7, 5], [7, 9, 1]]
+    monkeypatch.setattr(_qoro_service, "_MAX_PAYLOAD_SIZE_MB", 700 / (1024 * 1024))
+    service.submit_circuits(circuits, shot_groups=groups)
+    uploads = _sent(server, "job/j-1/add_circuits/")
+    assert len(uploads) > 1 and all("shots" not in u for u in uploads)
+    # Chunk-local groups, shifted back by the chunk's offset, tile exactly the job's groups.
+    rebuilt, offset = [], 0
+    for upload in uploads:
+        local = upload["shot_groups"]
+        assert local[0][0] == 0 and local[-1][1] == len(upload["circuits"])
+        rebuilt += [[a + offset, b + offset, n] for a, b, n in local]
+        offset += len(upload["circuits"])
+    merged: list[list[int]] = []
+    for a, b, n in rebuilt:
+        if merged and merged[-1][1] == a and merged[-1][2] == n:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, n])
+    assert merged == groups and offset == 9
+
+
+@pytest.mark.parametrize(
+    ("groups", "match"),
+    [
+        ([[0, 1, 10]], "cover circuits 0..0 but the job has 2"),
+        ([[0, 1, 10], [2, 3, 10]], "must start at 1"),
+        ([[0, 2, 0]], "Shots must be a positive integer"),
+        ([[0, 2]], r"\(start, end, shots\)"),
+        ("0,2,10", r"a list of \(start, end, shots\) triples"),
+        ([5, 6], r"each group is \(start, end, shots\)"),
+    ],
+)
+def test_bad_shot_groups_fail_before_a_job_exists(scripted_service, groups, match):
+    server, make = scripted_service
+    service = make()
+    with pytest.raises(ValueError, match=match):
+        service.submit_circuits({"a": BELL, "b": BELL}, shot_groups=groups)
+    assert _sent(server, "job/init/") == []
+
+
+def test_shot_groups_are_refused_with_ham_ops(scripted_service):
+    server, make = scripted_service
+    service = make()
+    with pytest.raises(ValueError, match="shot_groups is incompatible with ham_ops"):
+        service.submit_circuits({"a": BELL}, ham_ops="ZZ", shot_groups=[[0, 1, 10]])
+    assert _sent(server, "job/init/") == []
+
+
+# --- every job status (issue 16): polling stops, each unsuccessful end raises its own error,
+# --- run_time reaches ExecutionResult (scripted server: real HTTP, replies chosen per test)
+
+ENDED_ERRORS = {
+    "FAILED": (divi_backends.JobFailedError, "submit it again"),
+    "CANCELLED": (divi_backends.JobCancelledError, "submit the circuits again"),
+    "INSUFFICIENT_CREDITS": (divi_backends.InsufficientCreditsError, "buy credits"),
+    "TIMED_OUT": (divi_backends.JobTimedOutError, "raise the deadline"),
+}
+
+
+@pytest.fixture
+def status_service():
+    """(server, service): a QoroService on a scripted server that knows job ``j-9``."""
+    from api.conftest import TOKEN, ScriptedServer
+
+    server = ScriptedServer()
+    server.on("GET", "qpusystem/", (200, {}, [{"name": "qoro_maestro", "supports_expval": True}]))
+    saved = list(divi_backends.get_available_qpu_systems())
+    try:
+        yield server, QoroService(TOKEN, url=server.base_url, polling_interval=0.0)
+    finally:
+        divi_backends.update_qpu_systems_cache(saved)
+        server.close()
+
+
+def _status(status: str, **extra) -> tuple[int, dict, dict]:
+    return (200, {}, {"status": status, **extra})
+
+
+J9 = ExecutionResult(job_id="j-9")
+
+
+@pytest.mark.parametrize("final", list(ENDED_ERRORS))
+def test_polling_stops_at_once_on_every_final_status(status_service, final):
+    """Regression: an INSUFFICIENT_CREDITS (or TIMED_OUT) job was polled until max_retries."""
+    server, service = status_service
+    server.on(
+        "GET",
+        "job/j-9/status/",
+        _status("SCHEDULED"),
+        _status("PAUSED"),
+        _status(final),
+        _status("RUNNING"),
+    )
+    seen, completed = [], []
+    status = service.poll_job_status(
+        J9,
+        loop_until_complete=True,
+        on_complete=completed.append,
+        progress_callback=lambda n, s: seen.append((n, s)),
+    )
+    assert status is JobStatus(final) and status.is_final
+    assert server.count("GET", "job/j-9/status/") == 3  # not max_retries (5000)
+    assert seen == [(1, "SCHEDULED"), (2, "PAUSED")]
+    assert len(completed) == 1 and completed[0].json()["status"] == final
+
+
+@pytest.mark.parametrize("final", list(ENDED_ERRORS))
+def test_results_of_an_ended_job_raise_its_status_error(status_service, final):
+    server, service = status_service
+    server.on("GET", "job/j-9/resultsV2/", (400, {}, {"error": "Job results not available"}))
+    server.on("GET", "job/j-9/status/", _status(final, reason="Server says."))
+    cls, advice = ENDED_ERRORS[final]
+    with pytest.raises(cls) as info:
+        service.get_job_results(J9)
+    error = info.value
+    # divi 0.15.1's class, and everything a v0.6.1 program catches
+    assert isinstance(error, QoroServiceJobError) and isinstance(error, requests.HTTPError)
+    assert isinstance(error, QoroJobError) and isinstance(error, divi_backends.QoroJobError)
+    assert error.job_id == "j-9" and error.status is JobStatus(final)
+    assert error.reason == "Server says."
+    message = str(error)
+    assert message.startswith("400 Bad Request: Job results not available: job j-9 ")
+    assert final in message and advice in message and "still running" not in message
+    assert isinstance(error.__cause__, requests.HTTPError)
+    assert server.count("GET", "job/j-9/status/") == 1
+
+
+def test_results_carry_the_run_time_of_the_status_reply(status_service):
+    server, service = status_service
+    page = {"count": 1, "next": None, "results": [{"label": "c", "results": {"00": 3}}]}
+    server.on("GET", "job/j-9/resultsV2/", (200, {}, page))
+    server.on("GET", "job/j-9/status/", _status("COMPLETED", run_time=4.5))
+    fetched = service.get_job_results(J9)
+    assert fetched.results == [{"label": "c", "results": {"00": 3}}] and fetched.job_id == "j-9"
+    assert fetched.run_time == 4.5 and isinstance(fetched.run_time, float)
+    assert J9.run_time == 0.0  # frozen: the handle is unchanged
+    # one status request after the last page, as divi 0.15.1 makes
+    assert [p.split("?")[0] for _, p, _, _ in server.seen[-2:]] == [
+        "/api/job/j-9/resultsV2/",
+        "/api/job/j-9/status/",
+    ]
+
+
+def test_a_lost_run_time_does_not_lose_the_results(status_service, caplog):
+    server, service = status_service
+    page = {"count": 1, "next": None, "results": [{"label": "c", "results": {"1": 2}}]}
+    server.on("GET", "job/j-9/resultsV2/", (200, {}, page))
+    server.on("GET", "job/j-9/status/", _status("COMPLETED"))
+    assert service.get_job_results(J9).run_time == 0.0  # none reported
+    server.on("GET", "job/j-9/status/", (404, {}, {"detail": "Not found."}))
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi"):
+        fetched = service.get_job_results(J9)
+    assert fetched.results == [{"label": "c", "results": {"1": 2}}] and fetched.run_time == 0.0
+    assert "run time of job j-9 could not be read" in caplog.text
+
+
+def test_execution_result_run_time_follows_divi_0151():
+    assert ExecutionResult().run_time == 0.0
+    done = ExecutionResult(job_id="j").with_results([{"label": "a", "results": {}}], run_time=2.0)
+    assert done.run_time == 2.0 and done.job_id == "j" and not done.is_async()
+    assert done.with_results([]).run_time == 0.0  # as divi 0.15.1: the default resets it
+
+
+def test_an_unknown_status_warns_once_across_one_shot_polls(status_service, caplog):
+    server, service = status_service
+    server.on("GET", "job/j-9/status/", _status("VALIDATING"))
+    with caplog.at_level(logging.WARNING, logger="qiskit_divi"):
+        for _ in range(3):  # the caller's own polling loop
+            assert service.poll_job_status(J9, verbose=False) is JobStatus.RUNNING
+    assert server.count("GET", "job/j-9/status/") == 3
+    assert caplog.text.count("'VALIDATING'") == 1
+
+
+def test_a_cluster_service_on_the_emulator_agrees_with_exact_physics(
+    emulator_token, emulator_server
+):
+    """EXPECTATION on the emulator's cluster equals ``Statevector.expectation_value`` (exact
+    up to float rounding); a ``shot_groups`` job gives each circuit its group's shots, and
+    basis states exactly their one outcome."""
+    from qiskit import qasm2
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+    from random_circuits import gate_tour
+
+    service = QoroService(
+        emulator_token,
+        config=JobConfig(simulator_cluster="qoro_maestro"),
+        polling_interval=0.02,
+        max_retries=500,
+        url=emulator_server.base_url,
+    )
+    (circuit,) = gate_tour(["cx"], measure=False)
+    terms = ["ZXY", "XXI", "IYZ"]  # qoro order: letter i acts on qubit i
+    result = run(service, {"tour": qasm2.dumps(circuit)}, ham_ops=";".join(terms))
+    state = Statevector(circuit)
+    exact = {t: state.expectation_value(SparsePauliOp(t[::-1])).real for t in terms}
+    assert result.results[0]["results"] == pytest.approx(exact, abs=1e-9)
+
+    circuits = {f"c{i}": x_circuit(3, [i]) for i in range(3)}
+    groups = [[0, 1, 7], [1, 3, 40]]
+    result = run(service, circuits, shot_groups=groups)
+    counts = {row["label"]: row["results"] for row in result.results}
+    shots = {"c0": 7, "c1": 40, "c2": 40}
+    for label, qasm in circuits.items():
+        basis = qasm2.loads(qasm).remove_final_measurements(inplace=False)
+        (outcome,) = Statevector(basis).probabilities_dict()  # one outcome, probability 1
+        assert counts[label] == {outcome: shots[label]}
+
+
+def test_a_job_beyond_the_balance_stops_polling_and_raises_on_results():
+    """End to end on the emulator: an account with no credits."""
+    from qiskit_divi import QoroProvider
+    from qiskit_divi.emulator import EmulatorConfig
+
+    with QoroProvider.local(config=EmulatorConfig(credits=0, min_job_seconds=0.0)) as broke:
+        service = QoroService(client=broke.client, polling_interval=0.01, max_retries=500)
+        submitted = service.submit_circuits({"c": BELL})
+        polls = []
+        status = service.poll_job_status(
+            submitted, loop_until_complete=True, progress_callback=lambda n, s: polls.append(n)
+        )
+        assert status is JobStatus.INSUFFICIENT_CREDITS and len(polls) < 100
+        with pytest.raises(divi_backends.InsufficientCreditsError, match="buy credits") as info:
+            service.get_job_results(submitted)
+        assert isinstance(info.value, requests.HTTPError) and info.value.job_id == submitted.job_id
+
+
+def test_results_of_a_completed_job_carry_the_emulators_run_time(service):
+    fetched = run(service, {"c": BELL})
+    assert isinstance(fetched.run_time, float) and 0.0 <= fetched.run_time < 30.0

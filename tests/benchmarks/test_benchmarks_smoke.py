@@ -60,7 +60,8 @@ def test_primitives_are_exact():
     records = run_quick("bench_primitives.py")
     samplers = [r for r in records if r["workload"].startswith("SamplerV2")]
     estimators = [r for r in records if r["workload"].startswith("EstimatorV2")]
-    assert len(samplers) == len(estimators) == 2
+    assert len(samplers) == len(estimators) == 4
+    assert {r["templates"] for r in samplers + estimators} == {True, False}
     assert all(r["total_shots_ok"] is True for r in samplers)
     assert all(r["evs_exact"] is True for r in estimators)
 
@@ -71,3 +72,11 @@ def test_backends_import_is_lazy():
     assert by_workload["import qiskit_divi.backends"]["ibm_runtime_loaded"] is False
     lazy = next(r for r in records if "auto" in r["workload"])
     assert lazy["lazy_ok"] is True
+
+
+def test_template_benchmark_compares_both_forms_of_the_same_bindings():
+    records = run_quick("bench_templates.py")
+    uploads = [r for r in records if "bytes_uploaded" in r]
+    forms = {r["workload"].rsplit(": ", 1)[1] for r in uploads}
+    assert forms == {"bound", "template", "template refused (bound fallback)"}
+    assert all(r["bytes_uploaded"] > 0 and r["requests"] >= 2 for r in uploads)

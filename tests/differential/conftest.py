@@ -8,6 +8,9 @@ estimator's sampling fallback). The tests' hypothesis settings are
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from qiskit_divi import QoroBackend, QoroProvider
@@ -24,3 +27,15 @@ def exact_backend(sampling_provider: QoroProvider) -> QoroBackend:
 @pytest.fixture(scope="session")
 def service(sampling_provider: QoroProvider) -> QoroService:
     return QoroService(client=sampling_provider.client, polling_interval=0.01, max_retries=100_000)
+
+
+@pytest.fixture(autouse=True)
+def templates_reach_the_server(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose template uploads the emulator refused: the client would send them
+    bound instead (qiskit_divi.api.submission), and the template path would go untested."""
+    caplog.set_level(logging.WARNING, logger="qiskit_divi.api.submission")
+    yield
+    refused = [
+        r.getMessage() for r in caplog.records if "refused the template form" in r.getMessage()
+    ]
+    assert not refused, refused

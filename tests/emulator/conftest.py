@@ -15,7 +15,7 @@ from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
 
 TOKEN = "alice-test-token-0123456789"
 OTHER_TOKEN = "bob-test-token-9876543210"
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "INSUFFICIENT_CREDITS", "TIMED_OUT"}
 
 
 def make_qasm(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 
 import pytest
 import requests
 
 from qiskit_divi import cli
+from qiskit_divi.emulator.cli import add_arguments, build_server
 
 
 def test_help_lists_the_options(capsys):
@@ -137,3 +140,52 @@ def test_console_command_uses_the_given_token():
             assert resp.status_code == 200
     finally:
         _stop(proc)
+
+
+def test_help_lists_the_account_and_deadline_options(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["emulator", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--credits", "--max-job-seconds", "--no-scheduled"):
+        assert flag in text
+    assert "0.01 per circuit" in text  # the charging rule
+
+
+def _server_config(argv):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    server, _ = build_server(parser.parse_args(["--port", "0", *argv]))
+    return server.config
+
+
+def test_account_and_deadline_options_reach_the_config():
+    config = _server_config(["--credits", "12.5", "--max-job-seconds", "0.5", "--no-scheduled"])
+    assert (config.credits, config.max_job_seconds, config.report_scheduled) == (
+        Decimal("12.50"),
+        0.5,
+        False,
+    )
+    default = _server_config([])
+    assert (default.credits, default.max_job_seconds, default.report_scheduled) == (
+        None,
+        None,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--credits", "-5"], "--credits"),
+        (["--credits", "nan"], "--credits"),
+        (["--credits", "plenty"], "--credits"),
+        (["--max-job-seconds", "0"], "--max-job-seconds"),
+        (["--max-job-seconds", "soon"], "--max-job-seconds"),
+    ],
+)
+def test_bad_account_and_deadline_options_are_refused(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["emulator", "--port", "0", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and argv[1] in err

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from child_processes import emulator_job_processes
 from qiskit.quantum_info import Pauli, Statevector
 
 from qiskit_divi._qasm import load
@@ -136,40 +137,22 @@ def test_cancel_of_a_running_job_is_prompt_and_drops_its_outcome(make_server, cl
     assert srv.stats["job_processes_started"] == 2
 
 
-def _job_processes() -> set[int]:
-    """Ids of this process's children that run emulator jobs (Linux: read from /proc)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                command = cmdline.read()
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == os.getpid() and b"qiskit_divi.emulator.worker" in command:
-            found.add(int(entry))
-    return found
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads child processes from /proc")
 @pytest.mark.parametrize("while_starting", [True, False])
 def test_stop_ends_the_job_process(make_server, client, while_starting):
     """Also while the child still starts and the task is being sent (the send is not cut)."""
-    before = _job_processes()
+    before = emulator_job_processes()
     srv = make_server(config=EmulatorConfig(min_job_seconds=0))
     api = client(srv)
     job = api.submit({"deep": _deep_qasm(18, 400)}, shots=10)
     if not while_starting:
         time.sleep(1.5)  # the child has imported Qiskit and is simulating
     assert api.status(job) == "RUNNING"
-    assert len(_job_processes() - before) == 1
+    assert len(emulator_job_processes() - before) == 1
     started = time.perf_counter()
     srv.stop()
     assert time.perf_counter() - started < 3.0
-    assert _job_processes() - before == set()
+    assert emulator_job_processes() - before == set()
     assert srv.stats["job_processes_started"] == 1
 
 

@@ -335,3 +335,80 @@ def test_no_generated_body_answers_5xx(api, body, to_job):
     path = job_path.format(api.init()) if to_job else job_path
     resp = api.post(path, data=body, headers=JSON)
     assert resp.status_code < 500, (path, body, resp.text)
+
+
+# --- templates and shot groups ----------------------------------------------------
+
+
+def _template(text: str, names: list[str], sets: Any, **fields: Any) -> dict[str, Any]:
+    body = {
+        "circuit_template": pack_circuit(text),
+        "parameter_names": names,
+        "parameter_sets": sets,
+        "mode": "append",
+        "finalized": "false",
+    }
+    return body | (fields or {"shots": 10})
+
+
+def test_an_oversized_qreg_in_a_template_is_refused_before_it_is_parsed(api, no_parse):
+    job_id = api.init()
+    text = HEADER + "qreg q[100000000];\ncreg c[1];\nry(a) q[0];\n"
+    sets = [{"label": "s", "values": [0.5]}]
+    resp = api.post(f"job/{job_id}/add_circuits/", _template(text, ["a"], sets))
+    assert resp.status_code == 400
+    assert "uses 100000000 qubits" in _error(resp)
+    assert no_parse == []
+
+
+def test_a_foreign_include_in_a_template_is_refused_before_it_is_parsed(api, no_parse):
+    """Values cannot build an include: the name inside the string is never substituted."""
+    job_id = api.init()
+    text = HEADER + 'include "a.inc";\nqreg q[1];\ncreg c[1];\nry(a) q[0];\n'
+    sets = [{"label": "s", "values": [0.5]}]
+    resp = api.post(f"job/{job_id}/add_circuits/", _template(text, ["a"], sets))
+    assert resp.status_code == 400 and "includes 'a.inc'" in _error(resp)
+    assert no_parse == []
+
+
+def test_a_template_inflating_past_the_circuit_limit_stops_inflating(make_server, client):
+    srv = make_server(config=EmulatorConfig(max_circuit_bytes=4096))
+    api = client(srv)
+    job_id = api.init()
+    text = HEADER + "qreg q[1];\ncreg c[1];\n" + "ry(a) q[0];\n" * 100_000
+    resp = api.post(
+        f"job/{job_id}/add_circuits/", _template(text, ["a"], [{"label": "s", "values": [1]}])
+    )
+    assert resp.status_code == 413 and "max_circuit_bytes" in _error(resp)
+
+
+_TEMPLATE_FIELDS = st.sampled_from(
+    ["circuit_template", "parameter_names", "parameter_sets", "shot_groups", "shots", "circuits"]
+)
+_TEMPLATE_VALUES = st.one_of(
+    _JSON_VALUES,
+    st.sampled_from([pack_circuit(HEADER + "qreg q[1];\ncreg c[1];\nry(a) q[0];\n"), "H4sI"]),
+    st.lists(st.sampled_from(["a", "b", "pi", "q", "1x", "rz"]), max_size=3),
+    st.lists(
+        st.fixed_dictionaries(
+            {"label": st.text(max_size=3), "values": st.lists(_JSON_VALUES, max_size=3)}
+        ),
+        max_size=3,
+    ),
+    st.lists(st.lists(st.integers(-2, 3) | st.booleans(), max_size=4), max_size=3),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(_TEMPLATE_FIELDS, _TEMPLATE_VALUES, max_size=5),
+    expectation=st.booleans(),
+)
+def test_no_generated_template_or_shot_groups_body_answers_5xx(api, fields, expectation):
+    job_id = api.init("EXPECTATION" if expectation else "SIMULATE")
+    body = {"mode": "append", "finalized": "false", **fields}
+    # Raw JSON, so NaN and Infinity (which Python's json writes and reads) reach the server.
+    resp = api.post(f"job/{job_id}/add_circuits/", data=json.dumps(body), headers=JSON)
+    assert resp.status_code < 500, (body, resp.text)

@@ -59,6 +59,12 @@ def random_ansatz(num_qubits: int, layers: int, seed: int, name: str = "ansatz")
     return circuit
 
 
+def without_run_times(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A result's metadata without the servers' run times (``run_time``, ``run_times``: measured,
+    pinned by tests/primitives/test_job_status.py)."""
+    return {k: v for k, v in metadata.items() if k not in ("run_time", "run_times")}
+
+
 @pytest.fixture
 def run_fresh_process(provider: QoroProvider, emulator_token: str) -> Callable[[str], Any]:
     """Run a Python snippet in a new interpreter against the session emulator; return its JSON

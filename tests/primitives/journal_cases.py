@@ -45,7 +45,8 @@ def unmeasured_circuit() -> QuantumCircuit:
 
 
 def sampler_pubs() -> list[Any]:
-    """Two shot counts (two Qoro jobs) and a PUB without classical bits (not sent)."""
+    """Two shot counts (two Qoro jobs when the fixtures were written, one with shot groups
+    today) and a PUB without classical bits (not sent)."""
     values = np.linspace(0.2, 2.9, 12).reshape(2, 2, 3)
     return [(two_register_circuit(), values, 400), (bell(), None, 300), (unmeasured_circuit(),)]
 
@@ -77,4 +78,5 @@ def estimator_pubs(precisions: tuple[float | None, float | None] = (None, None))
 
 
 SAMPLING_PRECISIONS = (0.05, 0.1)
-"""Precisions of the sampling-fallback case: 400 and 100 shots, so two Qoro jobs."""
+"""Precisions of the sampling-fallback case: 400 and 100 shots, so two Qoro jobs when the
+fixtures were written (one with shot groups today)."""

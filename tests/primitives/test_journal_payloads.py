@@ -20,8 +20,10 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from qiskit_divi import EstimatorV2, QoroJobError, SamplerV2
 from qiskit_divi._compat import observables_hold_sparse_observables
+from qiskit_divi.api.submission import JobSpec
 from qiskit_divi.exceptions import JournalError
 from qiskit_divi.primitives.estimator import ESTIMATOR_CODEC
+from qiskit_divi.primitives.job import submit_call
 from qiskit_divi.primitives.payloads import (
     EstimatorPayload,
     SamplerPayload,
@@ -73,6 +75,34 @@ def with_job_ids(document: dict, job_ids: list[str]) -> list[dict]:
     return json.loads(text)
 
 
+def old_layout_job_ids(provider, plan) -> list[str]:
+    """Submit a call's one shot-groups job as the earlier version did: one Qoro job per shots
+    value, the same circuits and labels (so its format-1 entries name real jobs)."""
+    (spec,) = plan.specs
+    circuits = list(spec.circuits.items())
+    specs = [
+        JobSpec(
+            system_name=spec.system_name,
+            job_type=spec.job_type,
+            circuits=dict(circuits[start:end]),
+            shots=shots,
+            tag=spec.tag,
+        )
+        for start, end, shots in spec.shot_groups
+    ]
+    return submit_call(provider, specs)
+
+
+def same_but_jobs(today: dict, old: dict) -> None:
+    """Today's payload is the old one with ONE shot-groups job where it had one per shots value."""
+    assert today["format"] == old["format"] == 1
+    assert today["jobs"] == [{"job_id": today["jobs"][0]["job_id"], "shots": None}]
+    assert len(old["jobs"]) == 2
+    for mine, theirs in zip(today["pubs"], old["pubs"], strict=True):
+        assert mine["job"] in (0, None)
+        assert dict(mine, job=theirs["job"]) == theirs
+
+
 # --- the sampler ------------------------------------------------------------------------
 
 
@@ -108,18 +138,20 @@ def test_a_format_1_sampler_entry_rebuilds_the_same_result():
 
 def test_today_s_sampler_payload_is_format_1_and_old_entries_retrieve(provider):
     document = fixture("sampler_format1")
+    sampler = SamplerV2(mode=provider.get_backend("qoro_maestro"))
     with pytest.warns(UserWarning, match="no classical registers"):
-        job = SamplerV2(mode=provider.get_backend("qoro_maestro")).run(sampler_pubs())
-    entries = with_job_ids(document, job.job_ids)
-    # the same JSON text, key order included
-    assert json.dumps(job.payload.to_json()) == json.dumps(entries[0]["payload"])
-    fresh = job.result()
-    check_sampler_result(fresh)
-    for entry in entries:  # the old entries, pointer included, in place of today's
+        job = sampler.run(sampler_pubs())
+    same_but_jobs(job.payload.to_json(), payload_of(document))
+    check_sampler_result(job.result())
+    # the old entries (two jobs, a pointer under the second) against jobs laid out as then
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        job_ids = old_layout_job_ids(provider, sampler.plan(sampler_pubs()))
+    for entry in with_job_ids(document, job_ids):
         provider.journal.record(entry["job_id"], entry["kind"], "qoro_maestro", entry["payload"])
-    again = provider.retrieve_job(job.job_ids[1])
-    assert again.job_ids == job.job_ids
-    assert summary(again.result(), "sampler") == summary(fresh, "sampler")
+    again = provider.retrieve_job(job_ids[1])
+    assert again.job_ids == job_ids
+    check_sampler_result(again.result())
 
 
 # --- the estimator ------------------------------------------------------------------------
@@ -175,18 +207,11 @@ def test_a_format_1_sampling_entry_rebuilds_the_same_estimates():
     assert_within_shot_noise(result, estimator_pubs(SAMPLING_PRECISIONS), payload)
 
 
-@pytest.mark.parametrize(
-    "name, precisions",
-    [("estimator_expectation_format1", (None, None)), ("estimator_sampling_format1", None)],
-)
-def test_today_s_estimator_payload_is_format_1_and_old_entries_retrieve(
-    name, precisions, sampling_provider
-):
-    document = fixture(name)
-    sampled = precisions is None
-    backend = sampling_provider.get_backend("noiseless_sampler" if sampled else "qoro_maestro")
-    pubs = estimator_pubs(SAMPLING_PRECISIONS if sampled else precisions)
-    job = EstimatorV2(mode=backend).run(pubs)
+def test_today_s_expectation_payload_is_format_1_and_old_entries_retrieve(sampling_provider):
+    document = fixture("estimator_expectation_format1")
+    backend = sampling_provider.get_backend("qoro_maestro")
+    pubs = estimator_pubs((None, None))
+    job = EstimatorV2(mode=backend).run(pubs)  # two widths: two EXPECTATION jobs, as then
     entries = with_job_ids(document, job.job_ids)
     written = job.payload.to_json()
     assert written == entries[0]["payload"]
@@ -204,11 +229,27 @@ def test_today_s_estimator_payload_is_format_1_and_old_entries_retrieve(
         assert summary(again.result(), "estimator") == summary(fresh, "estimator")
     else:  # Qiskit 2.0 orders the terms differently, so the sums may differ in the last digit
         assert summary(again.result(), "estimator") == approx_numbers(summary(fresh, "estimator"))
-    if sampled:
-        assert_within_shot_noise(fresh, pubs, job.payload)
-    else:
-        for mine, want in zip(fresh, exact_evs(pubs), strict=True):
-            np.testing.assert_allclose(mine.data.evs, want, rtol=0, atol=1e-9)
+    for mine, want in zip(fresh, exact_evs(pubs), strict=True):
+        np.testing.assert_allclose(mine.data.evs, want, rtol=0, atol=1e-9)
+
+
+def test_today_s_sampling_payload_is_format_1_and_old_entries_retrieve(sampling_provider):
+    document = fixture("estimator_sampling_format1")
+    estimator = EstimatorV2(mode=sampling_provider.get_backend("noiseless_sampler"))
+    pubs = estimator_pubs(SAMPLING_PRECISIONS)
+    job = estimator.run(pubs)  # two precisions: ONE job with shot groups
+    written, old = job.payload.to_json(), payload_of(document)
+    if observables_hold_sparse_observables():  # Qiskit 2.0 orders the terms differently
+        same_but_jobs(written, old)
+    assert_within_shot_noise(job.result(), pubs, job.payload)
+    job_ids = old_layout_job_ids(sampling_provider, estimator.plan(pubs))
+    for entry in with_job_ids(document, job_ids):
+        sampling_provider.journal.record(
+            entry["job_id"], entry["kind"], "noiseless_sampler", entry["payload"]
+        )
+    again = EstimatorV2.retrieve(job_ids[1], sampling_provider)
+    assert again.job_ids == job_ids
+    assert_within_shot_noise(again.result(), pubs, again.payload)
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -220,12 +261,11 @@ def test_a_plan_is_what_run_sends_and_journals(provider):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plan = sampler.plan(sampler_pubs())
-    assert [spec.shots for spec in plan.specs] == [400, 300]
-    assert list(plan.specs[0].circuits) == [f"p0_{i}" for i in range(4)]
-    assert plan.payload(["a", "b"]).to_json()["jobs"] == [
-        {"job_id": "a", "shots": 400},
-        {"job_id": "b", "shots": 300},
-    ]
+    # two shot counts, small circuits: one bound job with shot groups (primitives._batches)
+    (spec,) = plan.specs
+    assert spec.shots is None and spec.shot_groups == ((0, 4, 400), (4, 5, 300))
+    assert list(spec.circuits) == [f"p0_{i}" for i in range(4)] + ["p1_0"]
+    assert plan.payload(["a"]).to_json()["jobs"] == [{"job_id": "a", "shots": None}]
     estimator_plan = EstimatorV2(mode=backend).plan(estimator_pubs())
     terms = [spec.observables.split(";") for spec in estimator_plan.specs]
     assert [sorted(t) for t in terms] == [["IZ", "XX", "YX", "ZI", "ZZ"], ["IZZ", "ZYX"]]

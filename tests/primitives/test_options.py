@@ -152,6 +152,8 @@ def test_reading_an_ibm_runtime_name_explains_it():
     (EstimatorOptions, "default_precision", float("nan")),
     (EstimatorOptions, "abelian_grouping", 1),
     (EstimatorOptions, "scale_shots_by_norm", None),
+    (SamplerOptions, "templates", "off"),
+    (EstimatorOptions, "templates", 0),
 ])  # fmt: skip
 def test_invalid_values_fail_at_assignment(cls, name, bad):
     options = cls()

@@ -22,7 +22,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_divi import QoroError, QoroInputError, QoroJobError, SamplerV2
 from qiskit_divi.primitives import QoroPrimitiveJob, SamplerOptions
 
-from .conftest import random_ansatz
+from .conftest import random_ansatz, without_run_times
 
 
 def registers_circuit() -> QuantumCircuit:
@@ -131,20 +131,50 @@ def test_pub_forms_and_default_shots(maestro):
         assert set(counts) <= {"00", "11"} and len(counts) == 2
 
 
-def test_different_shots_one_job_per_distinct_value(maestro, new_jobs, provider):
+def test_different_shots_are_one_job_with_shot_groups(maestro, new_jobs, provider):
     circuit = QuantumCircuit(1, 1)
     circuit.x(0)
     circuit.measure(0, 0)
     job = SamplerV2(mode=maestro).run([(circuit, None, 5), (circuit, None, 9), (circuit, None, 5)])
     result = job.result()
-    created = new_jobs()
-    assert len(created) == 2 and job.job_ids == created and job.job_id() == created[0]
-    assert [r.metadata["job_id"] for r in result] == [created[0], created[1], created[0]]
+    assert new_jobs() == [job.job_id()] == job.job_ids
+    assert [r.metadata["job_id"] for r in result] == [job.job_id()] * 3
+    assert [r.metadata["shots"] for r in result] == [5, 9, 5]
     assert [r.data.c.get_counts() for r in result] == [{"1": 5}, {"1": 9}, {"1": 5}]
-    # any constituent id re-attaches to the whole call
-    again = provider.retrieve_job(created[1])
-    assert isinstance(again, QoroPrimitiveJob) and again.job_id() == created[0]
+    again = provider.retrieve_job(job.job_id())
+    assert isinstance(again, QoroPrimitiveJob) and again.job_ids == job.job_ids
     assert_same_bits(again.result(), result)
+
+
+def test_templates_on_and_off_give_the_same_distributions_and_bits(maestro, provider, caplog):
+    """Parametric PUBs travel as templates (on) or bound (off); each PUB at its own shots.
+
+    Deterministic bindings (angles 0 or pi) give bit-identical results; random ones are
+    checked against exact probabilities (TVD bound of ground_truth)."""
+    circuit = registers_circuit()
+    pi = math.pi
+    exact_pubs = [(circuit, [[0, 0], [pi, 0], [0, pi], [pi, pi]], 11), (circuit, [pi, pi], 4)]
+    ansatz = random_ansatz(3, 2, 4)
+    ansatz.measure_all()
+    values = np.random.default_rng(5).uniform(-np.pi, np.pi, (3, ansatz.num_parameters))
+    reference = StatevectorSampler().run(exact_pubs).result()
+    for templates in (True, False):
+        sampler = SamplerV2(mode=maestro, options={"templates": templates})
+        # small PUBs at two shots values: one bound shot-groups job either way (the rule)
+        (spec,) = sampler.plan(exact_pubs).specs
+        assert spec.shot_groups == ((0, 4, 11), (4, 5, 4))
+        job = sampler.run(exact_pubs)
+        assert_same_bits(job.result(), reference)
+        assert_same_bits(provider.retrieve_job(job.job_id()).result(), reference)
+        sampled = sampler.run([(ansatz, values)], shots=4000)
+        assert bool(sampler.plan([(ansatz, values)]).specs[0].templates) is templates
+        meas = sampled.result()[0].data.meas
+        for i in range(3):
+            exact = outcome_probabilities(ansatz.assign_parameters(values[i]))
+            counts = {int(bits, 2): n for bits, n in meas.get_counts(i).items()}
+            assert_sampled_from(counts, exact, f"templates={templates}, binding {i}")
+    # the templates travelled as templates (no fall-back to the bound form)
+    assert not [r for r in caplog.records if "refused the template form" in r.getMessage()]
 
 
 def test_job_interface_and_retrieve_in_process(maestro, provider):
@@ -298,12 +328,12 @@ def test_metadata_are_qiskits_plus_the_job_ids(maestro):
     qc.measure_all()
     qc2 = qc.copy()
     qc2.metadata = {"a": 1}
-    job = SamplerV2(mode=maestro).run([(qc, None, 10), (qc2, None, 20)])
+    job = SamplerV2(mode=maestro).run([(qc, None, 10), (qc2, None, 20)])  # one job: shot groups
     result = job.result()
-    first, second = job.job_ids
-    assert result.metadata == {"version": 2, "job_ids": [first, second]}
-    assert result[0].metadata == {"shots": 10, "circuit_metadata": qc.metadata, "job_id": first}
-    assert result[1].metadata == {"shots": 20, "circuit_metadata": qc2.metadata, "job_id": second}
+    (only,) = job.job_ids
+    assert without_run_times(result.metadata) == {"version": 2, "job_ids": [only]}
+    assert result[0].metadata == {"shots": 10, "circuit_metadata": qc.metadata, "job_id": only}
+    assert result[1].metadata == {"shots": 20, "circuit_metadata": qc2.metadata, "job_id": only}
 
 
 # --- PUBs with nothing to measure ----------------------------------------------------------
