@@ -20,7 +20,9 @@ option              default          meaning
 ``timeout``         None             seconds ``job.result()`` waits before
                                      raising a ``JobTimeoutError`` (None: no
                                      limit)
-``progress``        True             INFO log line per job status change
+``progress``        True             live display on stderr while a job is
+                                     not final, and an INFO log line per
+                                     status change (:mod:`.progress`)
 ``tag``             "qiskit_divi"    the Qoro job ``tag``
 ``memory``          False            only False: the service returns
                                      histograms, not per-shot memory

@@ -28,8 +28,10 @@ final ``status/`` reply (seconds) is :attr:`QoroJob.run_time` and ``Result.time_
 Waiting polls ``status/`` with exponential backoff (from 0.01 s, x1.25 per poll, up
 to ``wait`` seconds, 2 s by default). Progress is reported to an optional
 ``callback(job_id, status, job)`` after every poll, as ``JobV1.wait_for_final_state``
-does, and as one INFO log line per status change on the ``qiskit_divi.job``
-logger; pass ``progress=False`` (or the backend option) to silence the log lines.
+does, on a live display on stderr once the wait has lasted a second
+(:mod:`qiskit_divi.progress`: job id, system, status, elapsed time), and as one INFO log
+line per status change on the ``qiskit_divi.job`` logger; pass ``progress=False`` (or
+the backend option) to silence both, or set ``QISKIT_DIVI_PROGRESS=0`` for no display.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from .api.job_errors import ensure_completed
 from .api.models import JobStatus, JobStatusReply, warn_unknown_status
 from .api.submission import fetch_results, wait_for_final_status
 from .exceptions import QoroJobTimeoutError
+from .progress import job_display
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
@@ -222,8 +225,9 @@ class QoroJob(JobV1):
                 ``timeout`` option); then :class:`QoroJobTimeoutError` is raised.
             wait: longest interval between polls, in seconds (default 2).
             callback: ``callback(job_id, status, job)`` after every poll.
-            progress: log one INFO line per status change (default: the
-                backend's ``progress`` option, normally True).
+            progress: show a live display on stderr while the job is not final
+                (:mod:`qiskit_divi.progress`) and log one INFO line per status change
+                (default: the backend's ``progress`` option, normally True).
         """
         if self._final_reply is not None:
             return map_status(self._final_reply)
@@ -232,20 +236,31 @@ class QoroJob(JobV1):
         if progress is not None:
             self._progress = bool(progress)
 
+        display = job_display(self.job_id(), self._backend_name, enabled=self._progress)
+
         def on_poll(job_id: str, reply: JobStatusReply, elapsed: float) -> None:
             status = self._note(reply, elapsed, warn=False)
+            if reply.is_final:
+                display.close(reply.raw_status)  # shown only if the wait was long enough
+            else:
+                display.update(reply.raw_status)
             if callback is not None:
                 callback(job_id, status, self)
 
-        reply = wait_for_final_status(
-            self._provider.client,
-            self.job_id(),
-            timeout=timeout,
-            max_interval=DEFAULT_MAX_POLL_INTERVAL if wait is None else max(float(wait), 0.01),
-            callback=on_poll,
-            timeout_error=QoroJobTimeoutError,
-            warned_unknown=self._warned_unknown,  # one warning per value, status() included
-        )
+        try:
+            reply = wait_for_final_status(
+                self._provider.client,
+                self.job_id(),
+                timeout=timeout,
+                max_interval=DEFAULT_MAX_POLL_INTERVAL if wait is None else max(float(wait), 0.01),
+                callback=on_poll,
+                timeout_error=QoroJobTimeoutError,
+                warned_unknown=self._warned_unknown,  # one warning per value, status() included
+            )
+        except BaseException as exc:  # a timeout, a lost server, Ctrl-C: the display ends too
+            display.stopped(exc, "wait timed out" if isinstance(exc, QoroJobTimeoutError) else None)
+            raise
+        display.close()
         self._final_reply = reply
         return map_status(reply)
 

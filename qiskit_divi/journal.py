@@ -32,7 +32,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,8 @@ PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 _OTHERS = 0o077
 _warned_unfixable: set[Path] = set()
+_PAGE = 200
+"""Rows read at a time when :meth:`JobJournal.recent` filters in Python."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -246,27 +248,61 @@ class JobJournal:
             raise JournalError(f"Could not update the journal {path}: {exc}.") from exc
         return cursor.rowcount > 0
 
-    def recent(self, limit: int = 20, *, kind: str | None = None) -> list[JournalEntry]:
-        """The newest entries first (optionally of one ``kind``); a corrupt entry is skipped
-        with a warning."""
+    def recent(
+        self,
+        limit: int = 20,
+        *,
+        kind: str | None = None,
+        backend_name: str | None = None,
+        accept: Callable[[JournalEntry], bool] | None = None,
+    ) -> list[JournalEntry]:
+        """The newest ``limit`` entries first, of one ``kind`` and ``backend_name`` when given,
+        and for which ``accept(entry)`` is true (a filter SQL cannot apply, e.g. on the
+        payload). A corrupt entry is skipped with a warning."""
         path = self.path
-        if path is None or not path.exists():
+        if path is None or not path.exists() or limit <= 0:
             return []
         query = "SELECT job_id, kind, backend_name, base_url, created, payload FROM jobs"
-        args: tuple[Any, ...] = ()
+        conditions = []
+        args: list[Any] = []
         if kind is not None:
-            query += " WHERE kind = ?"
-            args = (kind,)
-        query += " ORDER BY created DESC LIMIT ?"
+            conditions.append("kind = ?")
+            args.append(kind)
+        if backend_name is not None:
+            conditions.append("backend_name = ?")
+            args.append(backend_name)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        # rowid breaks ties of `created`: a replaced row gets a new one, as it is new.
+        query += " ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?"
+        # Without `accept`, one page of `limit` rows; with it, pages until `limit` pass.
+        page = int(limit) if accept is None else max(int(limit), _PAGE)
+        entries: list[JournalEntry] = []
+        offset = 0
+        while len(entries) < limit:
+            rows = self._rows(path, query, (*args, page, offset))
+            for entry in self._entries(path, rows):
+                if accept is None or accept(entry):
+                    entries.append(entry)
+                    if len(entries) == limit:
+                        break
+            if len(rows) < page or accept is None:
+                break
+            offset += page
+        return entries
+
+    def _rows(self, path: Path, query: str, args: Sequence[Any]) -> list[Any]:
         try:
             connection = self._connect(path)
             try:
-                rows = connection.execute(query, (*args, int(limit))).fetchall()
+                return connection.execute(query, tuple(args)).fetchall()
             finally:
                 connection.close()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"Could not read the journal {path}: {exc}.") from exc
-        entries = []
+
+    @staticmethod
+    def _entries(path: Path, rows: Sequence[Sequence[Any]]) -> Iterator[JournalEntry]:
         for r in rows:
             try:
                 payload = _payload(r[5])
@@ -278,8 +314,7 @@ class JobJournal:
                     exc,
                 )
                 continue
-            entries.append(_entry(r, payload))
-        return entries
+            yield _entry(r, payload)
 
 
 def default_journal() -> JobJournal:

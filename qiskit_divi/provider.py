@@ -25,6 +25,8 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
+from qiskit.providers import JobStatus
+
 from .api.client import QoroClient
 from .api.config import resolve_base_url, resolve_token
 from .api.endpoints import CREDIT_PAGE_SIZE_MAX
@@ -39,7 +41,19 @@ from .api.models import CreditBalance, CreditTransactionsPage, QPUSystem, Simula
 from .api.validation import positive_int
 from .backend import QoroBackend
 from .exceptions import JournalError, QoroBackendNotFoundError
-from .job import QoroJob
+from .job import QoroJob, map_status
+from .job_records import (
+    NOT_FOUND,
+    JobRecord,
+    check_kind,
+    created_at,
+    is_listed,
+    parse_status,
+    qoro_job_ids,
+    same_url,
+    shown_against,
+    summary,
+)
 from .journal import (
     JOURNAL_ENV,
     KIND_BACKEND_RUN,
@@ -282,6 +296,10 @@ class QoroProvider:
             )
         return backend
 
+    def backend(self, name: str, *, kind: str | None = None) -> QoroBackend:
+        """:meth:`get_backend`, as ``QiskitRuntimeService.backend`` spells it."""
+        return self.get_backend(name, kind=kind)
+
     # --- credits ------------------------------------------------------------------
 
     def credits(self) -> CreditBalance:
@@ -321,6 +339,129 @@ class QoroProvider:
         counts as a missing entry, with a warning naming the file.
         """
         job_id = str(job_id).strip()
+        self._check_exists(job_id)
+        entry, unreadable = self._journal_entry(job_id)
+        if kind is not None and (entry is None or entry.kind != kind):
+            raise QoroJobError(
+                self._not_retrievable_as(job_id, kind, entry, unreadable), job_id=job_id
+            )
+        if entry is None:
+            logger.info(
+                "Job %s has no entry in the local journal (%s); its result holds the counts per "
+                "Qoro circuit label.",
+                job_id,
+                self._journal.path or "journaling is off",
+            )
+            return QoroJob(None, job_id, provider=self)
+        return self._job_from_entry(entry)
+
+    def job(self, job_id: str) -> QoroJob | QoroPrimitiveJob:
+        """Re-attach to any job by its Qoro id, whichever kind it is, as
+        ``QiskitRuntimeService.job`` does: :meth:`retrieve_job` without ``kind``."""
+        return self.retrieve_job(job_id)
+
+    def jobs(
+        self,
+        limit: int = 20,
+        backend: str | QoroBackend | None = None,
+        status: JobStatus | str | None = None,
+        kind: str | None = None,
+        *,
+        all_urls: bool = False,
+    ) -> list[JobRecord]:
+        """This machine's journaled jobs, newest first, each with a fresh status.
+
+        Unlike ``QiskitRuntimeService.jobs()``, which lists job objects the service holds,
+        this lists the local journal, where a job may be gone from the service (deleted,
+        evicted, or run on an emulator that has stopped): each item is a
+        :class:`~qiskit_divi.job_records.JobRecord` (job id, kind, backend, status,
+        created, shots, circuits or PUBs) whose ``job`` is the job object
+        :meth:`job` returns, None for a gone job, which is listed with
+        ``qoro_status="NOT_FOUND"`` rather than raised.
+
+        Args:
+            limit: at most this many jobs, the newest; also the bound on the status
+                requests (one per listed job; per Qoro job of a multi-job primitive call).
+            backend: only jobs of this backend (a name or a backend).
+            status: only jobs now in this Qiskit status (a ``JobStatus`` or its name),
+                among the ``limit`` newest that match the other filters (raise ``limit`` to
+                look further back: each candidate costs a status request).
+            kind: ``"backend-run"``, ``"sampler"`` or ``"estimator"``.
+            all_urls: also jobs journaled with other URLs (listed without a status), but
+                never a loopback emulator's against a non-loopback service
+                (:mod:`qiskit_divi.job_records` states the rule).
+        """
+        limit = positive_int(limit, "limit")
+        wanted = parse_status(status)
+        check_kind(kind)
+        backend_name = backend.name if isinstance(backend, QoroBackend) else backend
+        url = self.url
+
+        def accept(entry: JournalEntry) -> bool:
+            return is_listed(entry) and shown_against(entry.base_url, url, all_urls=all_urls)
+
+        entries = self._journal.recent(limit, kind=kind, backend_name=backend_name, accept=accept)
+        records = [self._record(entry) for entry in entries]
+        if wanted is not None:
+            records = [r for r in records if r.status is wanted]
+        return records
+
+    def _record(self, entry: JournalEntry) -> JobRecord:
+        """The record of a listed entry; its status asked of the service when it is ours."""
+        ids = qoro_job_ids(entry)
+        status: JobStatus | None = None
+        qoro_status: str | None = None
+        job: QoroJob | QoroPrimitiveJob | None = None
+        if same_url(entry.base_url, self.url):
+            status, qoro_status = self._fresh_status(ids)
+            if qoro_status != NOT_FOUND:
+                try:
+                    job = self._job_from_entry(entry)
+                except QoroJobError as exc:  # e.g. a payload format of another version
+                    logger.warning("Listing job %s without its job object: %s", entry.job_id, exc)
+        shots, num_circuits, num_pubs = summary(entry)
+        return JobRecord(
+            job_id=entry.job_id,
+            kind=entry.kind,
+            backend_name=entry.backend_name,
+            created=created_at(entry),
+            status=status,
+            qoro_status=qoro_status,
+            shots=shots,
+            num_circuits=num_circuits,
+            num_pubs=num_pubs,
+            base_url=entry.base_url,
+            job_ids=ids,
+            job=job,
+        )
+
+    def _fresh_status(self, job_ids: tuple[str, ...]) -> tuple[JobStatus | None, str]:
+        """The combined Qiskit status of Qoro jobs and the text of the one that decides it
+        (:data:`~qiskit_divi.job_records.NOT_FOUND` when any is gone)."""
+        replies = []
+        for job_id in job_ids:
+            try:
+                replies.append(self._client.job_status(job_id))
+            except QoroNotFoundError:
+                return None, NOT_FOUND
+            except QoroAuthenticationError as exc:
+                if exc.status_code != 403:  # 401: the token is wrong for every job
+                    raise
+                return None, NOT_FOUND  # another account's: not this token's job
+        if len(replies) == 1:
+            return map_status(replies[0]), replies[0].raw_status
+        from .primitives.job import combine_status  # only multi-job calls need it
+
+        statuses = [map_status(reply) for reply in replies]
+        combined = combine_status(statuses)
+        # The job in that status; a call with some jobs DONE and others QUEUED is RUNNING
+        # with none running: then the first open job tells what the call waits for.
+        matching = [r for r, s in zip(replies, statuses, strict=True) if s is combined]
+        open_jobs = [r for r in replies if not r.is_final]
+        return combined, (matching or open_jobs or replies)[0].raw_status
+
+    def _check_exists(self, job_id: str) -> None:
+        """Ask the service for the job's status; raise, naming the id, when it has no such job."""
         try:
             self._client.job_status(job_id)
         except QoroNotFoundError as exc:
@@ -343,19 +484,11 @@ class QoroProvider:
                 endpoint=exc.endpoint,
                 hint=f"Job {job_id!r} does not exist at {self.url} or belongs to another account.",
             ) from None
-        entry, unreadable = self._journal_entry(job_id)
-        if kind is not None and (entry is None or entry.kind != kind):
-            raise QoroJobError(
-                self._not_retrievable_as(job_id, kind, entry, unreadable), job_id=job_id
-            )
-        if entry is None:
-            logger.info(
-                "Job %s has no entry in the local journal (%s); its result holds the counts per "
-                "Qoro circuit label.",
-                job_id,
-                self._journal.path or "journaling is off",
-            )
-            return QoroJob(None, job_id, provider=self)
+
+    def _job_from_entry(self, entry: JournalEntry) -> QoroJob | QoroPrimitiveJob:
+        """The job object of a journal entry, whichever kind wrote it (no server request but
+        the cached system list): the one path of :meth:`retrieve_job` and :meth:`jobs`."""
+        job_id = entry.job_id
         # The primitives are imported here, when needed: `import qiskit_divi.provider` stays light.
         if entry.kind == KIND_SAMPLER:
             from .primitives.sampler import retrieve_sampler_job

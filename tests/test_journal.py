@@ -144,6 +144,26 @@ def test_recent_skips_a_corrupt_entry_with_a_warning(tmp_path, caplog):
         journal.lookup("not-an-object")
 
 
+def test_recent_filters_by_backend_and_a_predicate_across_pages(tmp_path, monkeypatch):
+    journal = JobJournal(tmp_path / "jobs.sqlite3")
+    monkeypatch.setattr(journal_module.time, "time", lambda: 1000.0)  # every `created` ties
+    for index in range(9):
+        backend = "b" if index % 3 else "other"
+        journal.record(f"job-{index}", KIND_SAMPLER, backend, {"index": index})
+    # Ties are broken by insertion, newest first.
+    assert [e.job_id for e in journal.recent(4)] == ["job-8", "job-7", "job-6", "job-5"]
+    assert [e.job_id for e in journal.recent(10, backend_name="other")] == [
+        "job-6",
+        "job-3",
+        "job-0",
+    ]
+    monkeypatch.setattr(journal_module, "_PAGE", 2)  # so the predicate needs several pages
+    even = journal.recent(3, backend_name="b", accept=lambda e: e.payload["index"] % 2 == 0)
+    assert [e.job_id for e in even] == ["job-8", "job-4", "job-2"]
+    assert journal.recent(3, accept=lambda e: False) == []
+    assert journal.recent(0) == []
+
+
 def test_the_journal_is_created_private(tmp_path, permissive_umask):
     path = tmp_path / "cache" / "qiskit_divi" / "jobs.sqlite3"
     JobJournal(path).record("j", KIND_BACKEND_RUN, "b", {"circuits": ["secret-circuit"]})

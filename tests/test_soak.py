@@ -14,9 +14,10 @@ of every Aer run with the same value, so a job's counts depend only on its own
 circuits, in their order; every job's circuits are distinct (a deterministic circuit
 encodes the job number), so a lost, swapped or duplicated result cannot compare equal.
 
-CI size: ``QISKIT_DIVI_SOAK_JOBS`` jobs in all (default 240), split over the entry
-points; set it higher for a longer run. ``QISKIT_DIVI_SOAK_SEED`` replays another
-fault sequence.
+Runs only when asked: ``QISKIT_DIVI_SOAK=1 pytest -q tests/test_soak.py`` (plain
+``pytest -q`` skips this module; ``.ci/run`` sets the variable, so CI runs it). CI size:
+``QISKIT_DIVI_SOAK_JOBS`` jobs in all (default 240), split over the entry points; set it
+higher for a longer run. ``QISKIT_DIVI_SOAK_SEED`` replays another fault sequence.
 """
 
 from __future__ import annotations
@@ -42,7 +43,16 @@ from qiskit_divi.api.retry import RetryPolicy
 from qiskit_divi.api.submission import submit_job
 from qiskit_divi.emulator import EmulatorConfig, EmulatorServer, FaultConfig
 
-pytestmark = pytest.mark.soak
+SOAK_ENV = "QISKIT_DIVI_SOAK"
+"""Set to ``1`` to run this module."""
+
+pytestmark = [
+    pytest.mark.soak,
+    pytest.mark.skipif(
+        os.environ.get(SOAK_ENV) != "1",
+        reason=f"the soak runs only when asked: {SOAK_ENV}=1 pytest tests/test_soak.py",
+    ),
+]
 
 TOTAL_JOBS = int(os.environ.get("QISKIT_DIVI_SOAK_JOBS", "240"))
 FAULT_RATE = 0.2

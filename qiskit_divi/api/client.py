@@ -29,7 +29,6 @@ jobs, so a lost ``job/init/`` reply cannot be looked up afterwards.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -39,7 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -47,7 +46,14 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from . import endpoints
-from .config import PRODUCTION_URL, URL_ENV, Secret, resolve_base_url, resolve_token
+from .config import (
+    PRODUCTION_URL,
+    URL_ENV,
+    Secret,
+    is_loopback_url,
+    resolve_base_url,
+    resolve_token,
+)
 from .endpoints import (
     INIT_ENDPOINT,
     MAX_RESPONSE_BYTES,
@@ -268,7 +274,7 @@ def _check_verify(verify: Any, base_url: str) -> None:
     """TLS verification must be True or a CA bundle path; False only on loopback."""
     if verify is True:
         return
-    if verify is False and _is_loopback_url(base_url):
+    if verify is False and is_loopback_url(base_url):
         return
     if isinstance(verify, (str, os.PathLike)) and os.fspath(verify):
         if not os.path.exists(verify):
@@ -763,16 +769,6 @@ class QoroClient:
     def delete_job(self, job_id: str, *, deadline: float | None = None) -> None:
         """``DELETE job/<id>`` (no trailing slash)."""
         self.call(endpoints.delete_job(job_id), deadline=deadline)
-
-
-def _is_loopback_url(url: str) -> bool:
-    host = (urlparse(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_timeouts(timeouts: Mapping[str, float] | None) -> dict[str, float]:

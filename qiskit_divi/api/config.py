@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from typing import NoReturn
+from urllib.parse import urlparse
 
 from dotenv import dotenv_values, find_dotenv
 
@@ -125,3 +127,20 @@ def resolve_base_url(url: str | None = None) -> str:
             f"(set it with url=... or {URL_ENV})."
         )
     return resolved
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address, IPv6 maybe in brackets) is this machine:
+    ``localhost``, 127.0.0.0/8 or ``::1``."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """Whether ``url`` points at this machine (see :func:`is_loopback_host`)."""
+    return is_loopback_host(urlparse(url or "").hostname or "")

@@ -67,6 +67,7 @@ from ..api.models import JobStatus, JobStatusReply, JobType, warn_unknown_status
 from ..api.observables import check_terms
 from ..api.submission import JobSpec, check_shot_groups, submit_job
 from ..api.validation import positive_int
+from ..progress import job_display
 from ._circuit_runner import CircuitRunner, ExecutionResult
 from ._job_config import JobConfig
 from ._qasm import is_valid_qasm, qasm_num_qubits, validate_qasm
@@ -616,17 +617,20 @@ class QoroService(CircuitRunner):
         Final: COMPLETED, FAILED, CANCELLED, INSUFFICIENT_CREDITS, TIMED_OUT; the final status
         is returned and passed to ``on_complete`` as in divi v0.6.1 (divi 0.15.1 raises
         here instead; :meth:`get_job_results` raises the status's error either way).
-        ``verbose`` logs each status change at INFO (divi drew a console spinner);
+        ``verbose`` logs each status change at INFO and, while looping, shows a live display
+        on stderr (:mod:`qiskit_divi.progress`; divi drew a Rich console spinner);
         ``progress_callback(attempt, status)`` is called after every non-final poll.
         An unknown status is reported as RUNNING (in progress, not final).
         Raises :class:`MaxRetriesReachedError` after ``max_retries`` polls.
         """
         job_id = _job_id_of(execution_result)
         report: Callable[[int, str], None]
-        if progress_callback:
+        show_display = False
+        if progress_callback:  # evaluated once (divi's tests count it)
             report = progress_callback
         elif verbose:
             report = self._status_logger(job_id)
+            show_display = True
         else:
 
             def report(attempt: int, status: str) -> None:
@@ -635,15 +639,26 @@ class QoroService(CircuitRunner):
         unknown = self._unknown_seen(job_id)
         if not loop_until_complete:
             return self._poll(job_id, unknown)[0]
-        for attempt in range(1, self.max_retries + 1):
-            status, response = self._poll(job_id, unknown)
-            if status.is_final:
-                if on_complete is not None:
-                    on_complete(response)
-                return status
-            report(attempt, status.value)
-            if attempt < self.max_retries:
-                time.sleep(self.polling_interval)
+        # divi's verbose draws a console spinner; ours is the shared stderr display.
+        target = self.config.simulator_cluster or self.config.qpu_system
+        system = target if isinstance(target, str) or target is None else target.name
+        display = job_display(job_id, system, enabled=show_display)
+        try:
+            for attempt in range(1, self.max_retries + 1):
+                status, response = self._poll(job_id, unknown)
+                if status.is_final:
+                    display.close(status.value)
+                    if on_complete is not None:
+                        on_complete(response)
+                    return status
+                display.update(status.value)
+                report(attempt, status.value)
+                if attempt < self.max_retries:
+                    time.sleep(self.polling_interval)
+        except BaseException as exc:
+            display.stopped(exc)
+            raise
+        display.stopped(MaxRetriesReachedError(job_id, self.max_retries), "max_retries reached")
         raise MaxRetriesReachedError(job_id, self.max_retries)
 
     def _unknown_seen(self, job_id: str) -> set[str]:

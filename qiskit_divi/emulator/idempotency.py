@@ -23,12 +23,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..api.idempotency import KEY_HEADER, KEYED_METHODS, REPLAY_HEADER, SUPPORT_HEADER
-
-if TYPE_CHECKING:
-    from .handlers import ApiResponse
+from .http_api import ApiResponse
 
 __all__ = [
     "KEYED_METHODS",
@@ -98,8 +95,6 @@ class IdempotencyStore:
         self, owner: str, key: str, request_fingerprint: str, action: Callable[[], ApiResponse]
     ) -> ApiResponse:
         """``action()``'s response, or the stored one when ``key`` was seen before."""
-        from .handlers import ApiResponse
-
         slot = (owner, key)
         with self._lock:
             now = self._clock()

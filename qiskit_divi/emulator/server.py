@@ -8,7 +8,6 @@ key and handler -> optional reset after the handler acted -> JSON response.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import secrets
@@ -24,12 +23,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..api.config import is_loopback_host
 from ..api.idempotency import KEY_HEADER
 from ..api.validation import int_in_range
 from .accounts import Accounts, credit_amount
 from .config import EmulatorConfig
 from .faults import ENDPOINTS, FaultConfig, FaultDecision, FaultInjector
-from .handlers import ApiRequest, ApiResponse, QoroApi, make_runner, resolve
+from .handlers import QoroApi
+from .http_api import ApiRequest, ApiResponse, resolve
+from .runner import make_runner
 from .state import JobSnapshot, JobStore
 from .systems import SystemCatalogue
 from .worker import ProcessRunner, process_isolation_available
@@ -41,15 +43,6 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 beyond it the connection is closed after the 413."""
 IDLE_TIMEOUT_SECONDS = 60.0
 """An idle keep-alive connection is closed after this long."""
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _BodyError(Exception):

@@ -15,7 +15,9 @@ option                default          meaning
                                        ``StatevectorSampler`` and ``qiskit-aer``)
 ``timeout``           None             seconds ``job.result()`` waits before raising
                                        a ``JobTimeoutError`` (None: no limit)
-``progress``          True             INFO log line per Qoro job status change
+``progress``          True             live display on stderr while a Qoro job is
+                                       not final, and an INFO log line per status
+                                       change (:mod:`qiskit_divi.progress`)
 ``tag``               "qiskit_divi"    the Qoro job ``tag``
 ``templates``         True             send each parametric PUB as one circuit template
                                        bound by the server (``qoro-api.md`` 3.5); False:
@@ -98,8 +100,9 @@ IBM_RUNTIME_ADVICE: dict[str, str] = {
         "waits, set timeout (seconds)."
     ),
     "environment": (
-        "Use tag for the Qoro job tag (IBM's job_tags), progress for the INFO log line per status "
-        "change, and the logging module (logger 'qiskit_divi') for the log level."
+        "Use tag for the Qoro job tag (IBM's job_tags), progress for the progress display and "
+        "the INFO log line per status change, and the logging module (logger 'qiskit_divi') "
+        "for the log level."
     ),
     "execution": (
         "qiskit_divi sends no execution options (init_qubits, rep_delay, meas_type): qubits "

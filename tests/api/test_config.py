@@ -93,3 +93,27 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(
 
 def test_surrounding_whitespace_is_still_stripped():
     assert resolve_token("\r\n  stripped-config-token-01 \n").reveal() == "stripped-config-token-01"
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://localhost:8000/api", True),
+        ("http://127.0.0.1/api", True),
+        ("http://127.9.8.7/api", True),
+        ("http://[::1]:8000/api", True),
+        ("https://app.qoroquantum.net/api", False),
+        ("http://10.0.0.1/api", False),
+        ("http://localhost.example.com/api", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_loopback_urls_are_this_machine_only(url, loopback):
+    from qiskit_divi.api.config import is_loopback_host, is_loopback_url
+
+    assert is_loopback_url(url) is loopback
+    if url:
+        assert is_loopback_host(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]) is (
+            loopback
+        )

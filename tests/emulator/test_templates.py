@@ -33,7 +33,7 @@ from random_circuits import (
 
 from qiskit_divi._qasm import HEADER, format_real, qasm2_statement_names
 from qiskit_divi.api.circuits import pack_circuit
-from qiskit_divi.emulator import EmulatorConfig, handlers
+from qiskit_divi.emulator import EmulatorConfig, uploads
 from qiskit_divi.emulator.templates import (
     CircuitTemplate,
     TemplateError,
@@ -670,7 +670,7 @@ def test_a_tiny_template_with_many_sets_is_refused_without_binding(
     def never(*args: Any) -> Any:
         raise AssertionError("a set was read or bound")
 
-    monkeypatch.setattr(handlers, "parameter_sets", never)
+    monkeypatch.setattr(uploads, "parameter_sets", never)
     monkeypatch.setattr(CircuitTemplate, "bind", never)
     text = _one_qubit_template("ry(a) q[0];\n// " + "padding " * 25)  # ~300 bytes bound
     big_body = 64 * 2**20

@@ -15,6 +15,7 @@ from typing import Any
 from qiskit import QuantumCircuit
 
 from ...api.errors import QoroError
+from ...progress import Display
 from .internals import all_counts, executor_workers, experiment_seed, sub_batch_seed
 from .transpile_skip import probe_passed
 
@@ -67,8 +68,10 @@ def run_sub_batches(
     options: dict[str, Any],
     probed: list[int],
     split: SubBatches,
+    display: Display | None = None,
 ) -> BatchOutcome:
-    """Split the batch, run the parts (on the executor if any) and join them in order."""
+    """Split the batch, run the parts (on the executor if any) and join them in order;
+    ``display`` counts the parts done (as they finish, in any order)."""
     size = split.size
     if size is None:
         size = -(-len(circuits) // executor_workers(split.executor))
@@ -85,11 +88,21 @@ def run_sub_batches(
     logger.debug(
         "Running %d circuits as %d sub-batches of at most %d", len(circuits), len(calls), size
     )
+    if display is not None:
+        display.set_total(len(calls), "sub-batches")
     if split.executor is None:
-        parts = [run_batch(*call) for call in calls]
+        parts = []
+        for call in calls:
+            parts.append(run_batch(*call))
+            if display is not None:
+                display.advance()
     else:
         futures = [split.executor.submit(run_batch, *call) for call in calls]
+        if display is not None:
+            _count_when_done(futures, display)
         parts = gather(futures, list(starts), size)
+        if display is not None:  # done callbacks may still be on their way
+            display.update(done=len(calls))
     counts: list[dict[str, int]] = []
     suspect_seeds: dict[int, int] = {}
     for start, part in zip(starts, parts, strict=True):
@@ -100,6 +113,15 @@ def run_sub_batches(
         "omp_nested": any(part.metadata.get("omp_nested", False) for part in parts),
     }
     return BatchOutcome(counts, suspect_seeds, metadata)
+
+
+def _count_when_done(futures: list[Any], display: Display) -> None:
+    """Advance ``display`` as each future finishes (Dask and concurrent.futures call done
+    callbacks from their own threads; the display is thread-safe)."""
+    for future in futures:
+        add_done_callback = getattr(future, "add_done_callback", None)
+        if callable(add_done_callback):
+            add_done_callback(lambda _future: display.advance())
 
 
 def gather(futures: list[Any], starts: list[int], size: int) -> list[BatchOutcome]:

@@ -33,6 +33,7 @@ from qiskit_aer.noise import NoiseModel
 
 from ..._qasm import ShapedCircuit
 from ...api.validation import boolean, is_integer
+from ...progress import local_display
 from .._circuit_runner import CircuitRunner, ExecutionResult
 from . import estimates
 from .caches import Prepared, SimulatorEntry, auto_entry, noiseless_entry, shapes
@@ -117,6 +118,9 @@ class ParallelSimulator(CircuitRunner):
         transpile_skip: keyword-only extension: let noiseless circuits that Aer can
             run as they are skip transpilation (the default). ``False`` transpiles
             every circuit, as divi v0.6.1 did; the counts are the same either way.
+        progress: keyword-only extension: show a live display on stderr for batches
+            that run longer than 2 s (elapsed time; sub-batches done / total when the
+            batch is split, e.g. on Dask). ``False`` or ``QISKIT_DIVI_PROGRESS=0``: none.
 
     Raises:
         ValueError: ``shots <= 0``, ``n_processes < 1`` or ``max_job_size < 1``.
@@ -135,6 +139,7 @@ class ParallelSimulator(CircuitRunner):
         executor: Any | None = None,
         max_job_size: int | None = None,
         transpile_skip: bool = True,
+        progress: bool = True,
     ):
         super().__init__(shots=shots)
         if max_job_size is not None and not (is_integer(max_job_size) and max_job_size >= 1):
@@ -150,6 +155,7 @@ class ParallelSimulator(CircuitRunner):
         self.executor = executor
         self.max_job_size = max_job_size
         self.transpile_skip = boolean(transpile_skip, "transpile_skip", error=TypeError)
+        self.progress = boolean(progress, "progress", error=TypeError)
         if qiskit_backend and noise_model:
             warnings.warn(
                 "Both `qiskit_backend` and `noise_model` have been provided. `noise_model` "
@@ -225,10 +231,19 @@ class ParallelSimulator(CircuitRunner):
         circuits = [item.circuit for item in prepared]
         probed = [i for i, item in enumerate(prepared) if item.probe_qubits is not None]
         outcome: BatchOutcome
-        if split is None:
-            outcome = run_batch(entry.simulator, circuits, self.shots, options, probed)
-        else:
-            outcome = run_sub_batches(entry.simulator, circuits, self.shots, options, probed, split)
+        display = local_display(
+            f"ParallelSimulator: {len(circuits)} circuits x {self.shots} shots",
+            enabled=self.progress,
+        )
+        with display:  # drawn only once the batch has run for LOCAL_DELAY seconds
+            display.update("simulating")
+            if split is None:
+                outcome = run_batch(entry.simulator, circuits, self.shots, options, probed)
+            else:
+                outcome = run_sub_batches(
+                    entry.simulator, circuits, self.shots, options, probed, split, display
+                )
+            display.update("done")
         if not self._deterministic_execution:
             self._warn_if_nondeterministic(outcome.metadata)
         counts = outcome.counts
