@@ -148,6 +148,11 @@ def test_stop_ends_the_job_process(make_server, client, while_starting):
     if not while_starting:
         time.sleep(1.5)  # the child has imported Qiskit and is simulating
     assert api.status(job) == "RUNNING"
+    # The worker reports RUNNING just before it starts the child: wait for the child to
+    # exist (it then still imports Qiskit for a second or more, i.e. it is starting).
+    deadline = time.monotonic() + 5.0
+    while not emulator_job_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(emulator_job_processes() - before) == 1
     started = time.perf_counter()
     srv.stop()
