@@ -156,9 +156,11 @@ class Display:
                 self._unit = unit
 
     def advance(self, n: int = 1) -> None:
-        """Count ``n`` more units of work done."""
+        """Count ``n`` more units of work done (never more than ``total``, when set)."""
         with self._lock:
             self._done += n
+            if self._total is not None:
+                self._done = min(self._done, self._total)
             self._draw()
 
     def close(self, status: str | None = None) -> None:

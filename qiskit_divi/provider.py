@@ -160,7 +160,9 @@ class QoroProvider:
             server.stop()
             raise
         provider._server = server
-        logger.info("Started a local Qoro emulator at %s", server.base_url)
+        logger.info(
+            "Started a local Qoro emulator at %s (engine %s)", server.base_url, server.engine
+        )
         return provider
 
     # --- lifecycle ----------------------------------------------------------------
@@ -185,6 +187,12 @@ class QoroProvider:
         """The in-process emulator of a :meth:`local` provider, else None."""
         return self._server
 
+    @property
+    def emulator_engine(self) -> str | None:
+        """What simulates ``qoro_maestro`` on a :meth:`local` provider's emulator (``"aer"``
+        or ``"maestro"``, see ``EmulatorConfig.engine``); None for a remote service."""
+        return None if self._server is None else self._server.engine
+
     def close(self) -> None:
         """Close the HTTP session; a :meth:`local` provider also stops its emulator."""
         if self._closed:
@@ -202,7 +210,7 @@ class QoroProvider:
         self.close()
 
     def __repr__(self) -> str:
-        local = ", local emulator" if self._server is not None else ""
+        local = f", local emulator on {self._server.engine}" if self._server is not None else ""
         return f"<QoroProvider(url='{self.url}'{local})>"
 
     # --- systems and backends -----------------------------------------------------

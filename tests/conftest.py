@@ -52,7 +52,7 @@ def emulator_token() -> str:
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorServer]:
     """The session's emulator: fast jobs, seeded simulators."""
-    config = EmulatorConfig(min_job_seconds=0.05, seed=1234)
+    config = EmulatorConfig(min_job_seconds=0.05, seed=1234, engine="aer")
     with EmulatorServer(tokens=[EMULATOR_TOKEN], host="127.0.0.1", port=0, config=config) as server:
         yield server
 

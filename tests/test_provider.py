@@ -53,7 +53,7 @@ def test_missing_token_is_a_configuration_error(monkeypatch, tmp_path):
 
 
 def test_backends_match_the_emulator_systems(provider):
-    systems = EmulatorConfig().systems
+    systems = EmulatorConfig(engine="aer").systems  # the provider fixture's emulator
     backends = provider.backends(kind="system")
     assert [b.name for b in backends] == [s.name for s in systems]
     assert [b.num_qubits for b in backends] == [s.q_bits for s in systems]

@@ -54,7 +54,7 @@ def local() -> Iterator[Callable[..., tuple[EmulatorServer, QoroProvider]]]:
     def make(config: EmulatorConfig | None = None, faults: FaultConfig | None = None):
         server = EmulatorServer(
             tokens=[TOKEN],
-            config=config or EmulatorConfig(min_job_seconds=0.0, seed=7),
+            config=config or EmulatorConfig(min_job_seconds=0.0, seed=7, engine="aer"),
             faults=faults,
         )
         server.start()

@@ -10,6 +10,10 @@ without results; a subclass of :class:`qiskit_divi.QoroJobError`), ``JobFailedEr
 ``QoroJobFailedError``, ``JobCancelledError`` is ``QoroJobCancelledError``,
 ``InsufficientCreditsError`` is ``QoroInsufficientCreditsError`` and ``JobTimedOutError``
 is ``QoroJobTimedOutError``; each carries ``job_id`` and ``status``.
+
+``MaestroSimulator`` runs circuits on Maestro (the ``maestro`` extra, imported only when
+one is built); ``QiskitSimulator`` is divi 0.10+'s name for ``ParallelSimulator`` (the
+same class).
 """
 
 from ..api.job_errors import QoroInsufficientCreditsError as InsufficientCreditsError
@@ -36,7 +40,11 @@ from ._qpu_system import (
     update_simulator_clusters_cache,
 )
 from ._results_processing import convert_counts_to_probs, reverse_dict_endianness
+from .maestro_simulator import MaestroSimulator
 from .parallel_simulator import ParallelSimulator, ParallelSimulatorExecutorError
+
+QiskitSimulator = ParallelSimulator
+"""divi 0.10+'s name for :class:`ParallelSimulator`: an alias, so both names are one class."""
 
 __all__ = [
     "QPU",
@@ -49,12 +57,14 @@ __all__ = [
     "JobStatus",
     "JobTimedOutError",
     "JobType",
+    "MaestroSimulator",
     "MaxRetriesReachedError",
     "ParallelSimulator",
     "ParallelSimulatorExecutorError",
     "QPUSystem",
     "QoroJobError",
     "QoroService",
+    "QiskitSimulator",
     "QoroServiceJobError",
     "SimulatorCluster",
     "convert_counts_to_probs",

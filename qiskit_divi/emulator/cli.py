@@ -16,14 +16,14 @@ from typing import Any
 from .accounts import credit_amount
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOB_MEMORY_BYTES, EmulatorConfig
 from .faults import ENDPOINTS, GATEWAY_STATUSES, MIX_SHARES, FaultConfig
-from .systems import DEFAULT_SYSTEMS, SystemSpec
+from .systems import DEFAULT_SYSTEMS, ENGINE_CHOICES, MAESTRO_Q_BITS, SystemSpec
 
 DEFAULT_PORT = 8765
 
 DESCRIPTION = """\
-Serve a local emulator of the Qoro REST API (qiskit-aer backed) on loopback.
-It prints the base URL and the environment lines for clients, then serves
-until Ctrl-C."""
+Serve a local emulator of the Qoro REST API (qiskit-aer backed; qoro_maestro on
+Qoro's Maestro when the maestro extra is installed) on loopback. It prints the
+base URL and the environment lines for clients, then serves until Ctrl-C."""
 
 
 def _system_line(system: SystemSpec) -> str:
@@ -34,6 +34,7 @@ def _system_line(system: SystemSpec) -> str:
 EPILOG = (
     "systems: "
     + ", ".join(_system_line(s) for s in DEFAULT_SYSTEMS)
+    + f" (qoro_maestro: {MAESTRO_Q_BITS} qubits on Maestro)"
     + f"\nfault endpoints: {', '.join(sorted(ENDPOINTS))}"
 )
 
@@ -100,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     emu = parser.add_argument_group("emulation")
     emu.add_argument("--seed", type=int, default=None, help="seed of transpiler and Aer sampler")
+    emu.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="auto",
+        help="simulator of qoro_maestro: aer, maestro (Qoro's Maestro, the maestro extra; "
+        "statevector, matrix-product state on wide circuits) or auto: maestro when installed "
+        "(default: %(default)s)",
+    )
     emu.add_argument(
         "--min-job-seconds",
         type=_seconds,
@@ -289,6 +298,7 @@ def build_server(args: argparse.Namespace) -> tuple[Any, bool]:
         credits=args.credits,
         max_job_seconds=args.max_job_seconds,
         report_scheduled=args.report_scheduled,
+        engine=args.engine,
     )
     rates = {
         "error_rate": args.fault_error_rate,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..api.validation import (
@@ -13,7 +13,15 @@ from ..api.validation import (
     positive_seconds,
 )
 from .accounts import credit_amount
-from .systems import DEFAULT_CLUSTERS, DEFAULT_SYSTEMS, ClusterSpec, SystemSpec
+from .systems import (
+    DEFAULT_CLUSTERS,
+    DEFAULT_SYSTEMS,
+    ClusterSpec,
+    Engine,
+    SystemSpec,
+    resolve_engine,
+    systems_for_engine,
+)
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 """2 MiB. The reference client packs ``add_circuits`` bodies to ~0.95 MiB but sends a
@@ -36,8 +44,9 @@ class EmulatorConfig:
     """How the emulated service behaves.
 
     ``min_job_seconds``: a finalised job stays non-terminal at least this long.
-    ``seed``: seeds the transpiler and ``seed_simulator`` of every Aer run
-    (``None``: fresh randomness). ``max_shots``: larger ``shots`` get ``400``.
+    ``seed``: seeds the transpiler and ``seed_simulator`` of every Aer run, and Maestro's
+    sampler (circuit ``i`` of a job: ``seed + i``) (``None``: fresh randomness).
+    ``max_shots``: larger ``shots`` get ``400``.
     ``max_body_bytes``: larger request bodies get ``413``. ``default_page_size``
     and ``max_page_size`` bound ``resultsV2``'s ``limit``. ``idempotency``: honour
     ``Idempotency-Key`` and advertise it (:mod:`.idempotency`); False behaves like
@@ -70,6 +79,14 @@ class EmulatorConfig:
     ``min_job_seconds`` before ``RUNNING``; False keeps them ``PENDING`` until they run,
     for clients that know only the five v0.6.1 statuses. ``clusters``: the simulator
     clusters of ``GET simulatorcluster/``, each simulating like one of ``systems``.
+
+    ``engine``: what simulates the noiseless systems (``qoro_maestro``): ``"aer"``,
+    ``"maestro"`` (Qoro's Maestro, the ``maestro`` extra; statevector, matrix-product state
+    above its limit, so the system lists :data:`~.systems.MAESTRO_Q_BITS` qubits) or
+    ``"auto"``: Maestro when installed, else Aer. ``"maestro"`` without the extra raises
+    :class:`~qiskit_divi.exceptions.QoroConfigurationError`. ``resolved_engine`` says which
+    one runs, and ``systems`` holds the systems as they run (see
+    :func:`~.systems.systems_for_engine`).
     """
 
     min_job_seconds: float = 0.1
@@ -95,6 +112,8 @@ class EmulatorConfig:
     max_job_seconds: float | None = None
     report_scheduled: bool = True
     clusters: tuple[ClusterSpec, ...] = DEFAULT_CLUSTERS
+    engine: str = "auto"
+    resolved_engine: Engine = field(init=False, compare=False, default="aer")
 
     def __post_init__(self) -> None:
         # Canonical types (a numpy integer becomes an int) so the frozen values compare and
@@ -150,7 +169,9 @@ class EmulatorConfig:
                 f"default_page_size ({self.default_page_size}) must not exceed max_page_size "
                 f"({self.max_page_size})."
             )
-        object.__setattr__(self, "systems", tuple(self.systems))
+        resolved = resolve_engine(self.engine)
+        object.__setattr__(self, "resolved_engine", resolved)
+        object.__setattr__(self, "systems", systems_for_engine(tuple(self.systems), resolved))
         if not self.systems:
             raise ValueError("At least one system is required (the default is DEFAULT_SYSTEMS).")
         object.__setattr__(self, "clusters", tuple(self.clusters))

@@ -33,7 +33,7 @@ from .handlers import QoroApi
 from .http_api import ApiRequest, ApiResponse, resolve
 from .runner import make_runner
 from .state import JobSnapshot, JobStore
-from .systems import SystemCatalogue
+from .systems import Engine, SystemCatalogue
 from .worker import ProcessRunner, process_isolation_available
 
 logger = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def _injected_response(status: int, retry_after: str) -> ApiResponse:
 
 
 class EmulatorServer:
-    """A local Qoro API on loopback, backed by qiskit-aer.
+    """A local Qoro API on loopback, backed by qiskit-aer (and Maestro, see :attr:`engine`).
 
     ``tokens``: accepted bearer tokens (``None``: one fresh random token).
     ``port=0`` picks a free port. Non-loopback hosts need ``allow_remote=True``.
@@ -342,7 +342,7 @@ class EmulatorServer:
             )
             self._thread.start()
             self._state = "running"
-        logger.info("Qoro API emulator serving on %s.", self.base_url)
+        logger.info("Qoro API emulator serving on %s; %s.", self.base_url, self.engine_summary)
         return self
 
     def stop(self) -> None:
@@ -402,6 +402,34 @@ class EmulatorServer:
 
     # --- introspection ------------------------------------------------------------
 
+    @property
+    def engine(self) -> Engine:
+        """What simulates the noiseless systems (``qoro_maestro``): ``"aer"`` or
+        ``"maestro"`` (``EmulatorConfig.engine``, ``"auto"`` resolved)."""
+        return self.config.resolved_engine
+
+    @property
+    def engine_summary(self) -> str:
+        """Which engine runs which system, e.g. ``"qoro_maestro (100 qubits) on maestro
+        (statevector up to 26 qubits, matrix-product state above); fake_nairobi, fake_ion on
+        aer"``."""
+        on: dict[str, list[str]] = {}
+        for spec in self.config.systems:
+            width = f" ({spec.q_bits} qubits)" if spec.engine == "maestro" else ""
+            on.setdefault(spec.engine, []).append(spec.name + width)
+        parts = []
+        for engine, names in on.items():
+            part = f"{', '.join(names)} on {engine}"
+            if engine == "maestro":
+                from .._maestro import STATEVECTOR_MAX_QUBITS
+
+                part += (
+                    f" (statevector up to {STATEVECTOR_MAX_QUBITS} qubits, "
+                    "matrix-product state above)"
+                )
+            parts.append(part)
+        return "; ".join(parts)
+
     def _count_request(self, endpoint: str) -> None:
         with self._requests_lock:
             self._requests[endpoint] += 1
@@ -423,7 +451,7 @@ class EmulatorServer:
         ``simulation_seconds`` (time the worker spent simulating jobs), ``job_processes_started``
         (child processes started to run jobs, see :mod:`.worker`; 0 when jobs run in-process),
         ``jobs_timed_out`` and ``jobs_refused_for_credits`` (ended TIMED_OUT and
-        INSUFFICIENT_CREDITS)."""
+        INSUFFICIENT_CREDITS), ``engine`` (:attr:`engine`)."""
         with self._requests_lock:
             by_endpoint = {name: self._requests.get(name, 0) for name in sorted(ENDPOINTS)}
         idempotency = self._api.idempotency
@@ -437,4 +465,5 @@ class EmulatorServer:
             "job_processes_started": 0 if self._process is None else self._process.starts,
             "jobs_timed_out": self._store.jobs_timed_out,
             "jobs_refused_for_credits": self._store.jobs_refused_for_credits,
+            "engine": self.engine,
         }

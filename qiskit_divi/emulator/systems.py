@@ -6,7 +6,8 @@ Three systems, listed by ``GET qpusystem/`` in the wire shape of
 =================  =====  ===============  ======================================================
 name               qubits system_kind      simulator
 =================  =====  ===============  ======================================================
-``qoro_maestro``   24     ``simulator``    noiseless Aer; the only system running EXPECTATION jobs
+``qoro_maestro``   24     ``simulator``    noiseless Aer (or Maestro, 100 qubits: see below); the
+                                           only system running EXPECTATION jobs
 ``fake_nairobi``   7      superconducting  Aer with the noise, basis gates and coupling map of
                                            qiskit-ibm-runtime's ``FakeNairobiV2``
 ``fake_ion``       11     trapped_ion      Aer, all-to-all ``rx``/``ry``/``rz``/``rxx`` with
@@ -15,10 +16,16 @@ name               qubits system_kind      simulator
 
 qiskit-aer and qiskit-ibm-runtime are imported lazily, when a system first runs
 a job, so importing the emulator stays cheap.
+
+The noiseless system runs on one of two engines (:func:`systems_for_engine`, chosen by
+``EmulatorConfig.engine``): Aer, or Qoro's Maestro (the ``maestro`` extra) through
+:mod:`qiskit_divi._maestro`, statevector up to its width limit and matrix-product state
+above, so the system then lists :data:`MAESTRO_Q_BITS` qubits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +39,20 @@ from qiskit.circuit import ParameterExpression
 from qiskit_divi.api.histogram import encode_envelope
 
 from .circuits import JobCircuit, group_by_skeleton, parameter_binds
+
+Engine = Literal["aer", "maestro"]
+"""What simulates the noiseless system (``EmulatorConfig.engine`` resolves ``"auto"``)."""
+ENGINE_CHOICES: tuple[str, ...] = ("auto", "aer", "maestro")
+
+AER_NOISELESS_Q_BITS = 24
+"""Width of the noiseless system on Aer: one 24-qubit EXPECTATION statevector batch takes
+about 1.7 GiB, within the default memory budget."""
+MAESTRO_Q_BITS = 100
+"""Width of the noiseless system on Maestro. Above its statevector limit Maestro runs
+matrix-product states (bond dimension capped, see :mod:`qiskit_divi._maestro`), whose memory
+grows linearly in the width: 100 qubits at bond dimension 64 hold about 13 MiB per state.
+Below the adapter's widest accepted circuit, and exact for circuits of low entanglement
+(shallow or nearest-neighbour ones); a deep, highly entangled 100-qubit circuit is truncated."""
 
 # Trapped-ion noise: typical published figures for current ion traps.
 ION_1Q_DEPOLARIZING = 1e-3
@@ -50,11 +71,13 @@ class SystemSpec:
     q_bits: int
     system_kind: str
     supports_expectation: bool
-    simulator_factory: Callable[[], _Simulator] = field(repr=False, compare=False)
+    simulator_factory: Callable[[], _Simulator | _MaestroEngine] = field(repr=False, compare=False)
     access_level: str = "PUBLIC"
     status: str = "active"
     coupling_map: tuple[tuple[int, int], ...] | None = None
     """Directed edges the simulator routes circuits onto (None: all-to-all)."""
+    engine: Engine = "aer"
+    """What runs its jobs (not on the wire: ``GET qpusystem/`` is the same for both)."""
 
     def to_wire(self) -> dict[str, Any]:
         """The system object of ``GET qpusystem/``.
@@ -97,6 +120,8 @@ class _Simulator:
     circuit that measures nothing reads all-zero classical bits.
     """
 
+    engine: Engine = "aer"
+
     def __init__(
         self, backend: Any, transpile_options: dict[str, Any], *, run_native: bool = False
     ):
@@ -122,6 +147,12 @@ class _Simulator:
             skeleton.num_qubits <= NATIVE_RUN_MAX_QUBITS and skeleton.count_ops().keys() <= native
             for skeleton, _ in groups
         )
+
+    def expectation(
+        self, circuits: Sequence[JobCircuit], terms: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """Exact ``{wire_term: <P>}`` per circuit (:func:`expectation_job`)."""
+        return expectation_job(circuits, terms)
 
     def sample(
         self, circuits: Sequence[JobCircuit], shots: int, seed: int | None
@@ -310,6 +341,109 @@ def _maestro_simulator() -> _Simulator:
     return _Simulator(backend, {"backend": backend, "optimization_level": 1}, run_native=True)
 
 
+class _MaestroEngine:
+    """The noiseless system on Maestro (:mod:`qiskit_divi._maestro`), one circuit at a time.
+
+    Maestro binds no parameters, so every circuit is bound by Qiskit first
+    (:meth:`JobCircuit.bound`, exact ``assign_parameters``) and only bound circuits reach
+    it; the adapter translates gates Maestro does not parse, picks statevector or
+    matrix-product state by width and returns Qiskit-ordered counts.
+    """
+
+    engine: Engine = "maestro"
+
+    def sample(
+        self, circuits: Sequence[JobCircuit], shots: int, seed: int | None
+    ) -> list[dict[int, int]]:
+        """Counts per circuit, keyed like :meth:`_Simulator.sample`. Circuit ``i`` of a job
+        takes the seed ``seed + i``, so seeded jobs repeat and its circuits stay independent."""
+        from .._maestro import sample
+
+        out: list[dict[int, int]] = []
+        for position, circuit in enumerate(circuits):
+            if "measure" not in circuit.skeleton.count_ops():
+                out.append({0: shots})  # nothing writes the classical bits: they all read 0
+                continue
+            result = sample(circuit.bound(), shots, seed=None if seed is None else seed + position)
+            counts: dict[int, int] = {}
+            for key, value in result.counts.items():
+                index = int(key.replace(" ", ""), 2)
+                counts[index] = counts.get(index, 0) + int(value)
+            out.append(counts)
+        return out
+
+    def expectation(
+        self, circuits: Sequence[JobCircuit], terms: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """``{wire_term: <P>}`` per circuit, from Maestro's estimator (exact on statevector;
+        on matrix-product states exact unless the bond dimension truncates)."""
+        from .._maestro import estimate
+
+        distinct = list(dict.fromkeys(terms))
+        out: list[dict[str, float]] = []
+        for circuit in circuits:
+            # The same refusal as on Aer: a mid-circuit measurement leaves no pure state.
+            stripped = _without_final_measurements(circuit.bound())
+            result = estimate(stripped, distinct)
+            out.append(dict(zip(distinct, (float(v) for v in result.values), strict=True)))
+        return out
+
+
+def _maestro_engine() -> _MaestroEngine:
+    from .._maestro import require
+
+    require()
+    return _MaestroEngine()
+
+
+def resolve_engine(engine: str) -> Engine:
+    """``"aer"`` or ``"maestro"`` for an ``EmulatorConfig.engine`` value: ``"auto"`` is
+    Maestro when the ``maestro`` extra is installed. ``"maestro"`` without the extra raises
+    :class:`~qiskit_divi.exceptions.QoroConfigurationError` (a ``ValueError``)."""
+    from .._maestro import available
+    from ..api.errors import QoroConfigurationError
+
+    if engine not in ENGINE_CHOICES:
+        raise QoroConfigurationError(
+            f"engine must be one of {', '.join(map(repr, ENGINE_CHOICES))}, got {engine!r}."
+        )
+    if engine == "aer":
+        return "aer"
+    if engine == "maestro":
+        if not available():
+            raise QoroConfigurationError(
+                "engine='maestro' needs Qoro's Maestro simulator, which is not installed: "
+                'pip install "qiskit-divi[maestro]" (GPL-3.0, see the README), or use '
+                "engine='aer' (or 'auto': Maestro when installed, else Aer)."
+            )
+        return "maestro"
+    return "maestro" if available() else "aer"
+
+
+def systems_for_engine(systems: Sequence[SystemSpec], engine: Engine) -> tuple[SystemSpec, ...]:
+    """``systems`` with the noiseless ones (the default factories) on ``engine``.
+
+    On Maestro such a system listed at :data:`AER_NOISELESS_Q_BITS` takes
+    :data:`MAESTRO_Q_BITS`, so ``GET qpusystem/`` and the client's ``Target`` show the wider
+    width (and back on Aer); one given another width keeps it. Noisy systems and custom
+    simulators stay as they are.
+    """
+    widths = {"aer": AER_NOISELESS_Q_BITS, "maestro": MAESTRO_Q_BITS}
+    factories: dict[Engine, Callable[[], _Simulator | _MaestroEngine]] = {
+        "aer": _maestro_simulator,
+        "maestro": _maestro_engine,
+    }
+    out: list[SystemSpec] = []
+    for spec in systems:
+        if spec.engine != engine and spec.simulator_factory is factories[spec.engine]:
+            q_bits = widths[engine] if spec.q_bits == widths[spec.engine] else spec.q_bits
+            spec = dataclasses.replace(
+                spec, q_bits=q_bits, simulator_factory=factories[engine], engine=engine
+            )
+        out.append(spec)
+    return tuple(out)
+
+
 def _nairobi_simulator() -> _Simulator:
     from qiskit_aer import AerSimulator
     from qiskit_ibm_runtime.fake_provider import FakeNairobiV2
@@ -349,7 +483,7 @@ DEFAULT_SYSTEMS: tuple[SystemSpec, ...] = (
     SystemSpec(
         name="qoro_maestro",
         nickname="maestro",
-        q_bits=24,
+        q_bits=AER_NOISELESS_Q_BITS,
         system_kind="simulator",
         supports_expectation=True,
         simulator_factory=_maestro_simulator,
@@ -405,7 +539,7 @@ class SystemCatalogue:
         if len(set(names)) != len(names):
             raise ValueError(f"Duplicate system names in {names}.")
         self._systems = {s.name: s for s in systems}
-        self._simulators: dict[str, _Simulator] = {}
+        self._simulators: dict[str, _Simulator | _MaestroEngine] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, name: object) -> bool:
@@ -425,7 +559,7 @@ class SystemCatalogue:
     def to_wire(self) -> list[dict[str, Any]]:
         return [s.to_wire() for s in self._systems.values()]
 
-    def simulator(self, name: str) -> _Simulator:
+    def simulator(self, name: str) -> _Simulator | _MaestroEngine:
         with self._lock:
             sim = self._simulators.get(name)
             if sim is None:
@@ -557,20 +691,45 @@ _PARITY_CACHE_AMPLITUDES = 1 << 24
 """Parity arrays kept per :func:`pauli_expectations` call, in amplitudes (128 MiB)."""
 
 
+MPS_WORKING_SET = 4
+"""Peak memory of a Maestro matrix-product-state run, in multiples of its tensors' size (the
+tensors, and the SVD of the widest bond with its temporaries)."""
+
+
 def job_memory_estimate(
-    *, expectation: bool, num_qubits: int, num_clbits: int, n_circuits: int, shots: int | None
+    *,
+    expectation: bool,
+    num_qubits: int,
+    num_clbits: int,
+    n_circuits: int,
+    shots: int | None,
+    engine: Engine | None = None,
 ) -> int:
     """Estimated peak bytes to run a job whose widest circuit has ``num_qubits`` qubits.
 
-    EXPECTATION jobs run in batches (:func:`expectation_job`), so only the width
-    counts; a sampling job also keeps one histogram per circuit until it ends.
+    On Aer, EXPECTATION jobs run in batches (:func:`expectation_job`), so only the width
+    counts; a sampling job also keeps one histogram per circuit until it ends. Maestro runs
+    one circuit at a time: a statevector up to its limit, above it a matrix-product state
+    of at most ``n * 2 * chi**2`` amplitudes (``chi``: the bond dimension cap), linear in
+    the width. ``engine=None``: by width, Maestro's rule above
+    :data:`AER_NOISELESS_Q_BITS` (only Maestro's system is that wide by default), Aer's below.
     """
+    if engine is None:
+        engine = "maestro" if num_qubits > AER_NOISELESS_Q_BITS else "aer"
+    outcomes = min(shots or 1, 1 << min(num_clbits, 62))
+    histograms = 0 if expectation else n_circuits * outcomes * COUNTS_ENTRY_BYTES
+    if engine == "maestro":
+        from .._maestro import MPS_BOND_DIMENSION, STATEVECTOR, choose_method
+
+        if choose_method(num_qubits) == STATEVECTOR:
+            return SAMPLING_WORKING_SET * (16 << num_qubits) + histograms
+        tensors = 16 * num_qubits * 2 * MPS_BOND_DIMENSION**2
+        return MPS_WORKING_SET * tensors + histograms
     statevector = 16 << num_qubits
     if expectation:
         batch = max(statevector, min(n_circuits, _EXPECTATION_CHUNK >> num_qubits) * statevector)
         return EXPECTATION_WORKING_SET * batch + min(_PARITY_CACHE_AMPLITUDES, 8 << num_qubits)
-    outcomes = min(shots or 1, 1 << min(num_clbits, 62))
-    return SAMPLING_WORKING_SET * statevector + n_circuits * outcomes * COUNTS_ENTRY_BYTES
+    return SAMPLING_WORKING_SET * statevector + histograms
 
 
 _EXPECTATION_CHUNK = 1 << 22

@@ -19,7 +19,7 @@ from .circuits import JobCircuit
 from .config import EmulatorConfig
 from .http_api import ApiError, bad_request
 from .state import Job
-from .systems import job_memory_estimate
+from .systems import SystemCatalogue, job_memory_estimate
 from .templates import CircuitTemplate, ParameterSet
 
 
@@ -46,8 +46,9 @@ def job_too_large(limit: int) -> ApiError:
 class JobLimits:
     """The limits of :class:`~.config.EmulatorConfig` applied to one upload after another."""
 
-    def __init__(self, config: EmulatorConfig):
+    def __init__(self, config: EmulatorConfig, catalogue: SystemCatalogue):
         self.config = config
+        self._catalogue = catalogue
         self._inflated: dict[str, int] = {}
         """Inflated QASM bytes per open job, for ``max_job_circuit_bytes``."""
 
@@ -149,6 +150,8 @@ class JobLimits:
         ``max_job_memory_bytes`` (:func:`~.systems.job_memory_estimate`)."""
         qubits, clbits = max(job.max_qubits, num_qubits), max(job.max_clbits, num_clbits)
         budget = self.config.max_job_memory_bytes
+        system = self._catalogue.get(job.system or "")
+        engine = system.engine if system is not None else None
 
         def estimate(n_circuits: int) -> int:
             return job_memory_estimate(
@@ -157,6 +160,7 @@ class JobLimits:
                 num_clbits=clbits,
                 n_circuits=n_circuits,
                 shots=shots,
+                engine=engine,
             )
 
         needed = estimate(total)

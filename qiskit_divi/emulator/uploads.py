@@ -52,7 +52,7 @@ class Uploads:
         self.catalogue = catalogue
         self.store = store
         self.parser = CircuitParser()
-        self.limits = JobLimits(config)
+        self.limits = JobLimits(config, catalogue)
 
     def check_open(self, job: Job) -> None:
         """``409`` unless ``job`` still takes circuits."""

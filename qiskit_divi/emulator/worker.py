@@ -37,7 +37,7 @@ from qiskit_divi.api.models import JobType
 
 from .circuits import JobCircuit
 from .state import JobAbandoned, RunControl
-from .systems import SystemCatalogue, SystemSpec, expectation_job, sample_job
+from .systems import SystemCatalogue, SystemSpec, sample_job
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def execute(catalogue: SystemCatalogue, seed: int | None, task: Task) -> list[An
     """One result payload per circuit of ``task``, in submission order."""
     if task.job_type is JobType.EXPECTATION:
         assert task.observables is not None
-        return list(expectation_job(task.circuits, task.observables))
+        # The system's engine computes them: Aer's statevectors or Maestro's estimator.
+        return list(catalogue.simulator(task.system).expectation(task.circuits, task.observables))
     assert task.shots is not None
     return list(sample_job(catalogue, task.system, task.circuits, task.shots, seed))
 

@@ -142,7 +142,7 @@ class Api:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(min_job_seconds=0.05, seed=1234)
+    config = EmulatorConfig(min_job_seconds=0.05, seed=1234, engine="aer")
     with EmulatorServer(tokens=[TOKEN, OTHER_TOKEN], config=config) as srv:
         yield srv
 

@@ -33,9 +33,11 @@ def _deep_qasm(n_qubits: int, layers: int, measure: bool = True) -> str:
 
 def test_expectation_job_over_the_memory_budget_is_refused(make_server, client, qasm):
     budget = job_memory_estimate(
-        expectation=True, num_qubits=10, num_clbits=0, n_circuits=1, shots=None
+        expectation=True, num_qubits=10, num_clbits=0, n_circuits=1, shots=None, engine="aer"
     )
-    srv = make_server(config=EmulatorConfig(max_job_memory_bytes=budget, min_job_seconds=0))
+    srv = make_server(
+        config=EmulatorConfig(max_job_memory_bytes=budget, min_job_seconds=0, engine="aer")
+    )
     api = client(srv)
     fits = api.submit({"ok": qasm(10, "h q[0]", measure=False)}, observables="Z" * 10)
     assert api.wait(fits)[-1] == "COMPLETED"

@@ -8,6 +8,7 @@ counts do not depend on how the batch is split or where the parts run.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,12 +117,23 @@ def run_sub_batches(
 
 
 def _count_when_done(futures: list[Any], display: Display) -> None:
-    """Advance ``display`` as each future finishes (Dask and concurrent.futures call done
-    callbacks from their own threads; the display is thread-safe)."""
-    for future in futures:
+    """Advance ``display`` once as each future finishes (Dask and concurrent.futures call
+    done callbacks from their own threads; the display is thread-safe). Some Dask versions
+    call a future's callback more than once, so each future counts only the first time."""
+    finished: set[int] = set()
+    lock = threading.Lock()
+
+    def count(index: int) -> None:
+        with lock:
+            if index in finished:
+                return
+            finished.add(index)
+        display.advance()
+
+    for index, future in enumerate(futures):
         add_done_callback = getattr(future, "add_done_callback", None)
         if callable(add_done_callback):
-            add_done_callback(lambda _future: display.advance())
+            add_done_callback(lambda _future, index=index: count(index))
 
 
 def gather(futures: list[Any], starts: list[int], size: int) -> list[BatchOutcome]:

@@ -76,3 +76,45 @@ def test_dask_tasks_are_counted_done_of_total(tty, circuits):
     ):
         ParallelSimulator(shots=50, executor=client, max_job_size=1).submit_circuits(circuits)
     assert "done, 3/3 sub-batches" in tty.frames()[-1]
+
+
+class _RepeatingCallbackExecutor:
+    """An executor whose futures call each done callback twice (as some Dask versions do)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(2)
+
+    def submit(self, fn, *args):
+        future = self._pool.submit(fn, *args)
+        add = future.add_done_callback
+
+        def add_twice(callback):
+            add(callback)
+            add(callback)
+
+        future.add_done_callback = add_twice  # type: ignore[method-assign]
+        return future
+
+    def shutdown(self) -> None:
+        self._pool.shutdown()
+
+
+def test_a_future_that_reports_twice_counts_once(tty, circuits, monkeypatch):
+    advances: list[int] = []
+    original = progress.Display.advance
+
+    def counting(self, n: int = 1) -> None:
+        advances.append(n)
+        original(self, n)
+
+    monkeypatch.setattr(progress.Display, "advance", counting)
+    executor = _RepeatingCallbackExecutor()
+    try:
+        ParallelSimulator(
+            shots=50, simulation_seed=3, executor=executor, max_job_size=1
+        ).submit_circuits(circuits)
+    finally:
+        executor.shutdown()
+    assert advances == [1, 1, 1]  # one per sub-batch, though each reported twice
+    frames = [f for f in tty.frames() if f.startswith(PREFIX)]
+    assert "done, 3/3 sub-batches" in frames[-1]
