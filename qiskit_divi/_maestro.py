@@ -68,6 +68,16 @@ ACCEPTED_GATES = frozenset(
 ``rxx``, ``rzz``, ``rccx`` and ``c3sx``)."""
 
 _OPERATIONS = ACCEPTED_GATES | {"measure", "reset", "barrier"}
+
+QELIB1_GATES = frozenset(
+    (
+        *("ccx", "ch", "cp", "crx", "cry", "crz", "cswap", "csx", "cu", "cu1", "cu3", "cx"),
+        *("cy", "cz", "h", "id", "p", "rx", "ry", "rz", "s", "sdg", "swap", "sx", "sxdg"),
+        *("t", "tdg", "u", "u1", "u2", "u3", "x", "y", "z"),
+    )
+)
+"""The accepted gates ``qasm2.dumps`` writes without a ``gate`` definition (they are in
+``qelib1.inc``): a circuit of only these needs no export to learn its definitions."""
 STATEVECTOR = "Statevector"
 MATRIX_PRODUCT_STATE = "MatrixProductState"
 
@@ -166,14 +176,18 @@ def maestro_qasm(circuit: QuantumCircuit) -> str:
             optimization_level=0,
             seed_transpiler=0,
         )
-    text = str(qasm2.dumps(circuit))
-    if not circuit.count_ops().keys() <= _OPERATIONS:  # control flow: as Qiskit writes it
-        return text
-    # Qiskit's definitions of the gates outside qelib1.inc (one line each).
-    lines = [
-        *text.splitlines()[:2],
-        *(line for line in text.splitlines() if line.startswith("gate ")),
-    ]
+    operations = circuit.count_ops().keys()
+    if operations <= QELIB1_GATES | {"measure", "reset", "barrier"}:
+        lines = ["OPENQASM 2.0;", 'include "qelib1.inc";']  # nothing to define
+    else:
+        text = str(qasm2.dumps(circuit))
+        if not operations <= _OPERATIONS:  # control flow: as Qiskit writes it
+            return text
+        # Qiskit's definitions of the gates outside qelib1.inc (one line each).
+        lines = [
+            *text.splitlines()[:2],
+            *(line for line in text.splitlines() if line.startswith("gate ")),
+        ]
     lines.append(f"qreg q[{circuit.num_qubits}];")
     if circuit.num_clbits:
         lines.append(f"creg c[{circuit.num_clbits}];")

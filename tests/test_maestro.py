@@ -126,6 +126,34 @@ def test_accepted_circuits_travel_untranspiled_on_flat_registers() -> None:
     )
 
 
+def _one_gate(name: str) -> QuantumCircuit:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    gate = get_standard_gate_name_mapping()[name]
+    if gate.params:
+        gate = type(gate)(*[0.3 + 0.1 * k for k in range(len(gate.params))])
+    circuit = QuantumCircuit(gate.num_qubits)
+    circuit.append(gate, range(gate.num_qubits))
+    return circuit
+
+
+def test_qelib1_gates_are_exactly_those_qiskit_writes_without_a_definition() -> None:
+    needs_definition = {
+        name for name in _maestro.ACCEPTED_GATES if "gate " in qasm2.dumps(_one_gate(name))
+    }
+    assert _maestro.ACCEPTED_GATES - needs_definition == _maestro.QELIB1_GATES
+
+
+@pytest.mark.parametrize("name", sorted(_maestro.ACCEPTED_GATES))
+def test_every_accepted_gate_travels_as_the_same_operator(name: str) -> None:
+    from qiskit.quantum_info import Operator
+
+    circuit = _one_gate(name)
+    text = _maestro.maestro_qasm(circuit)
+    assert ("gate " in text) is (name not in _maestro.QELIB1_GATES)
+    assert Operator(_parse(text)).equiv(Operator(circuit))
+
+
 def test_bound_angles_travel_exactly() -> None:
     """Qiskit's qasm2.dumps would write pi/7 + 1e-15 as pi/7."""
     angles = [0.1, 1 / 3, math.pi / 7 + 1e-15, 1e-7, -2.718281828459045, 1.5e300]
