@@ -15,21 +15,15 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from maestro_support import needs_maestro
 
-from qiskit_divi import QoroBackend, QoroProvider, _maestro
+from qiskit_divi import QoroBackend, QoroProvider
 from qiskit_divi.backends import QoroService
 from qiskit_divi.emulator import DEFAULT_SYSTEMS, EmulatorConfig, EmulatorServer
 
 ENGINES = [
     pytest.param("aer", id="aer"),
-    pytest.param(
-        "maestro",
-        id="maestro",
-        marks=pytest.mark.skipif(
-            not _maestro.available(),
-            reason='the maestro extra (qoro-maestro) is not installed: pip install -e ".[maestro]"',
-        ),
-    ),
+    pytest.param("maestro", id="maestro", marks=needs_maestro),
 ]
 
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 from ground_truth import assert_sampled_from, outcome_probabilities
+from maestro_support import needs_maestro
 from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
@@ -31,11 +32,6 @@ from qiskit_divi.emulator.systems import (
     job_memory_estimate,
 )
 from qiskit_divi.exceptions import QoroConfigurationError
-
-needs_maestro = pytest.mark.skipif(
-    not _maestro.available(),
-    reason='the maestro extra (qoro-maestro) is not installed: pip install -e ".[maestro]"',
-)
 
 
 @pytest.fixture
