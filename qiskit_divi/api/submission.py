@@ -265,11 +265,17 @@ def submit_job(
     return job_id
 
 
+def measurement_bytes(observables: str | None, shot_groups: Sequence[Sequence[int]] | None) -> int:
+    """Bytes every ``add_circuits`` chunk repeats besides its circuits and fixed fields:
+    the observables, and at most all the shot groups (each chunk re-indexes its part)."""
+    return (len(observables) if observables else 0) + (
+        len(json.dumps([list(g) for g in shot_groups])) if shot_groups else 0
+    )
+
+
 def _chunk_overhead(spec: JobSpec) -> int:
-    """Bytes of an ``add_circuits`` body besides its circuits: the fixed fields, the
-    observables (repeated in every chunk) and at most all the shot groups (re-indexed)."""
-    overhead = CHUNK_OVERHEAD_BYTES + (len(spec.observables) if spec.observables else 0)
-    return overhead + (len(json.dumps(spec.shot_groups)) if spec.shot_groups else 0)
+    """Bytes of an ``add_circuits`` body besides its circuits."""
+    return CHUNK_OVERHEAD_BYTES + measurement_bytes(spec.observables, spec.shot_groups)
 
 
 def _upload_bound(

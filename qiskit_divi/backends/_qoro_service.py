@@ -65,7 +65,7 @@ from ..api.job_errors import (
 )
 from ..api.models import JobStatus, JobStatusReply, JobType, warn_unknown_status
 from ..api.observables import check_terms
-from ..api.submission import JobSpec, check_shot_groups, submit_job
+from ..api.submission import JobSpec, check_shot_groups, measurement_bytes, submit_job
 from ..api.validation import positive_int
 from ..progress import job_display
 from ._circuit_runner import CircuitRunner, ExecutionResult
@@ -486,9 +486,7 @@ class QoroService(CircuitRunner):
             shot_groups=groups,
             cluster=isinstance(system, SimulatorCluster),
         )
-        overhead = len(ham_ops) if ham_ops else 0
-        # Each chunk carries at most every group, re-indexed (about as long).
-        overhead += len(json.dumps(shot_groups)) if shot_groups else 0
+        overhead = measurement_bytes(ham_ops, groups)
         chunks = self._split_circuits(circuits, overhead_bytes=overhead)
         job_id = submit_job(self._wire, spec, chunks=chunks)
         return ExecutionResult(results=None, job_id=job_id)

@@ -11,11 +11,12 @@ import requests
 
 from qiskit_divi.api.circuits import pack_circuit
 from qiskit_divi.api.histogram import decode_envelope
+from qiskit_divi.api.models import JobStatus
 from qiskit_divi.emulator import EmulatorConfig, EmulatorServer
 
 TOKEN = "alice-test-token-0123456789"
 OTHER_TOKEN = "bob-test-token-9876543210"
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "INSUFFICIENT_CREDITS", "TIMED_OUT"}
+TERMINAL = {status.value for status in JobStatus if status.is_final}
 
 
 def make_qasm(
