@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit.library import XGate
 from qiskit.quantum_info import Statevector
 
 FALSE_ALARM_PROBABILITY = 1e-9
@@ -103,3 +104,65 @@ def outcome_probabilities(circuit: QuantumCircuit) -> dict[int, float]:
 def without_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
     """The unitary part of a circuit whose measurements are all final."""
     return _final_measurements(circuit)[0]
+
+
+MAX_BRANCHES = 4096
+"""The most branches :func:`midcircuit_outcome_probabilities` follows (2 per measure/reset)."""
+
+
+def midcircuit_outcome_probabilities(
+    circuit: QuantumCircuit, max_branches: int = MAX_BRANCHES
+) -> dict[int, float]:
+    """Exact distribution of the classical register of a circuit with mid-circuit
+    measurements and resets (bit ``i`` of an outcome is clbit ``i``; unwritten clbits read 0).
+
+    Exact, not sampled: one :class:`Statevector` per branch, evolved gate by gate; a
+    ``measure`` splits each branch into its two projections, weighted by their Born
+    probabilities, and a ``reset`` likewise (the ``|1>`` projection then flipped to
+    ``|0>``), so the branches are the terms of the mixed state. Branches below 1e-15 are
+    dropped; more than ``max_branches`` raise ``ValueError``, as does classical conditioning.
+    """
+    # (weight, normalised state, outcome so far)
+    branches: list[tuple[float, Statevector, int]] = [
+        (1.0, Statevector.from_int(0, 2**circuit.num_qubits), 0)
+    ]
+    indices = np.arange(2**circuit.num_qubits)
+    for instruction in circuit.data:
+        operation = instruction.operation
+        name = operation.name
+        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        if getattr(operation, "condition", None) is not None or (
+            instruction.clbits and name != "measure"
+        ):
+            raise ValueError(f"{name} is classically conditioned: not supported here")
+        if name == "barrier":
+            continue
+        if name not in ("measure", "reset"):
+            branches = [(w, state.evolve(operation, qubits), k) for w, state, k in branches]
+            continue
+        one = (indices >> qubits[0] & 1).astype(bool)
+        clbit = circuit.find_bit(instruction.clbits[0]).index if name == "measure" else None
+        split: list[tuple[float, Statevector, int]] = []
+        for weight, state, outcome in branches:
+            for bit in (0, 1):
+                projected = np.where(one == bool(bit), state.data, 0)
+                probability = float(np.vdot(projected, projected).real)
+                if weight * probability < 1e-15:
+                    continue
+                branch = Statevector(projected / math.sqrt(probability))
+                if clbit is None:
+                    if bit:
+                        branch = branch.evolve(XGate(), qubits)
+                    split.append((weight * probability, branch, outcome))
+                else:
+                    written = outcome & ~(1 << clbit) | bit << clbit
+                    split.append((weight * probability, branch, written))
+        if len(split) > max_branches:
+            raise ValueError(
+                f"{len(split)} branches after a {name}, more than max_branches={max_branches}"
+            )
+        branches = split
+    out: dict[int, float] = {}
+    for weight, _, outcome in branches:
+        out[outcome] = out.get(outcome, 0.0) + weight
+    return out

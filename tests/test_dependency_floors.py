@@ -16,7 +16,7 @@ from packaging.version import Version
 
 CONSTRAINTS = Path(__file__).resolve().parents[1] / "ci" / "floor-constraints.txt"
 # The extras that ci/floor-tests installs (``-e ".[test,dask]"``).
-FLOOR_EXTRAS = {"test", "dask", "maestro"}
+FLOOR_EXTRAS = {"test", "dask", "maestro", "cutting"}
 
 
 def _declared() -> list[Requirement]:

@@ -41,8 +41,9 @@ def make_runner(
             shots = batches[0][0]
             return run_task(Task(job.job_type, job.system, circuits, shots, observables), abandoned)
         rows: list[Any] = [None] * len(circuits)
-        for shots, positions in batches:
-            task = Task(job.job_type, job.system, [circuits[i] for i in positions], shots, None)
+        for k, (shots, positions) in enumerate(batches):
+            chosen = [circuits[i] for i in positions]
+            task = Task(job.job_type, job.system, chosen, shots, None, k * len(circuits))
             for position, row in zip(positions, run_task(task, abandoned), strict=True):
                 rows[position] = row
         return rows

@@ -599,8 +599,10 @@ def sample_job(
         if len(shots) != len(circuits):
             raise ValueError(f"{len(shots)} shots values for {len(circuits)} circuits.")
         counts = [{} for _ in circuits]
-        for value, positions in shot_batches(shots):
-            batch = simulator.sample([circuits[i] for i in positions], value, seed)
+        for k, (value, positions) in enumerate(shot_batches(shots)):
+            # Each batch its own seeds (seed + k * n + i): batches must not share a stream.
+            batch_seed = None if seed is None else seed + k * len(circuits)
+            batch = simulator.sample([circuits[i] for i in positions], value, batch_seed)
             for position, histogram in zip(positions, batch, strict=True):
                 counts[position] = histogram
     return [

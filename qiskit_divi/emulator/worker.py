@@ -67,6 +67,9 @@ class Task:
     circuits: Sequence[JobCircuit]
     shots: int | None
     observables: Sequence[str] | None
+    seed_offset: int = 0
+    """Added to a seeded emulator's seed: the tasks of one job (one per shots value) draw
+    distinct streams, as the circuits of one task do."""
 
 
 def execute(catalogue: SystemCatalogue, seed: int | None, task: Task) -> list[Any]:
@@ -76,7 +79,8 @@ def execute(catalogue: SystemCatalogue, seed: int | None, task: Task) -> list[An
         # The system's engine computes them: Aer's statevectors or Maestro's estimator.
         return list(catalogue.simulator(task.system).expectation(task.circuits, task.observables))
     assert task.shots is not None
-    return list(sample_job(catalogue, task.system, task.circuits, task.shots, seed))
+    task_seed = None if seed is None else seed + task.seed_offset
+    return list(sample_job(catalogue, task.system, task.circuits, task.shots, task_seed))
 
 
 def process_isolation_available(systems: Sequence[SystemSpec]) -> bool:

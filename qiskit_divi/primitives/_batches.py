@@ -182,17 +182,25 @@ def _templates_cheaper(
 def _shot_groups_job(batches: Sequence[Batch]) -> JobForm:
     """One bound job of every batch, a shot group per run of batches of equal shots."""
     circuits: dict[str, str] = {}
-    groups: list[ShotGroup] = []
+    shots: list[int] = []
     for batch in batches:
-        start = len(circuits)
-        circuits.update(bound_circuits(batch))
-        shots = batch.shots
-        assert shots is not None  # plan_jobs only joins sampling batches
-        if groups and groups[-1][2] == shots:
-            groups[-1] = (groups[-1][0], len(circuits), shots)
-        elif len(circuits) > start:
-            groups.append((start, len(circuits), shots))
-    return JobForm(batches[0].key, circuits, shot_groups=tuple(groups))
+        assert batch.shots is not None  # plan_jobs only joins sampling batches
+        texts = bound_circuits(batch)
+        circuits.update(texts)
+        shots.extend([batch.shots] * len(texts))
+    return JobForm(batches[0].key, circuits, shot_groups=shot_groups_of(shots))
+
+
+def shot_groups_of(shots: Sequence[int]) -> tuple[ShotGroup, ...]:
+    """The shot groups of circuits whose shots are ``shots`` (in job order): one per run of
+    equal shots."""
+    groups: list[ShotGroup] = []
+    for position, n in enumerate(shots):
+        if groups and groups[-1][2] == n:
+            groups[-1] = (groups[-1][0], position + 1, n)
+        else:
+            groups.append((position, position + 1, n))
+    return tuple(groups)
 
 
 def job_specs(
@@ -213,6 +221,7 @@ __all__ = [
     "bound_circuits",
     "job_specs",
     "plan_jobs",
+    "shot_groups_of",
     "template_of",
     "template_bytes",
 ]

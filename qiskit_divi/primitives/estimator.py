@@ -10,7 +10,7 @@ PUBs, observables (anything ``ObservablesArray`` accepts, projectors included:
 they are expanded into Pauli terms) and parameter values are coerced and
 broadcast exactly as ``StatevectorEstimator`` does. Circuits must end without
 measurements (final ones are dropped, mid-circuit ones are refused) and pass the
-backend's ISA check before anything is sent.
+backend's ISA check before anything is sent (except the PUBs that are cut, below).
 
 Two methods, chosen by the backend:
 
@@ -44,6 +44,14 @@ fewer bytes (the rule: :mod:`qiskit_divi.primitives._batches`).
 A call whose observables are all multiples of the identity still sends one
 small job (so every call has a Qoro job id); its values are computed locally.
 
+**Circuit cutting** (the ``cutting`` extra). A PUB wider than the backend, or than the
+``cutting_max_qubits`` option, is not refused: its circuit (virtual, not ISA) is cut into
+pieces that fit, and the call's sub-experiments, transpiled here, travel as ONE more sampling
+job; the values are reconstructed with their ``stds``, and ``metadata["cutting"]`` says
+what was cut. :meth:`EstimatorV2.plan_cuts` previews the cost; a PUB whose sampling overhead
+exceeds ``cutting_max_overhead`` is refused before any job. Details:
+:mod:`qiskit_divi.primitives.cutting`.
+
 The journal payload (kind ``estimator``) is an
 :class:`~qiskit_divi.primitives.payloads.EstimatorPayload`.
 """
@@ -62,10 +70,10 @@ from qiskit.circuit import ClassicalRegister, QuantumRegister
 from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import PauliList, SparsePauliOp
-from qiskit.transpiler import PassManager
+from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit.transpiler.passes import Optimize1qGatesDecomposition
 
-from .._circuits import json_safe
+from .._circuits import json_safe, to_qasm, validate_circuit
 from .._compat import sparse_observables
 from ..api.errors import QoroInputError, QoroProtocolError
 from ..api.models import JobType
@@ -73,7 +81,7 @@ from ..api.observables import join_ham_ops, qiskit_label_to_wire
 from ..api.submission import MAX_SHOTS, JobSpec
 from ..api.validation import is_real
 from ..journal import KIND_ESTIMATOR
-from ._batches import Batch, job_specs, plan_jobs
+from ._batches import Batch, job_specs, plan_jobs, shot_groups_of
 from ._common import (
     check_isa,
     check_mode,
@@ -83,11 +91,23 @@ from ._common import (
     outcome_bits,
     retrieve_as,
 )
+from .cut_reconstruction import cut_term_values
+from .cutting import (
+    FINDER_SEED,
+    MAX_SUBEXPERIMENTS,
+    CutPub,
+    CutReport,
+    PubCutter,
+    piece_limit,
+    report_metadata,
+    sorted_by_shots,
+)
 from .job import QoroPrimitiveJob, RawResults, journal_call, rebuild_job, submit_call
 from .options import EstimatorOptions, coerce_options
 from .payloads import (
     METHOD_EXPECTATION,
     METHOD_SAMPLING,
+    CuttingPlan,
     EstimatorPayload,
     EstimatorPubPlan,
     MeasurementGroup,
@@ -129,7 +149,9 @@ class _PreparedPub:
     def num_qubits(self) -> int:
         return int(self.template.num_qubits)
 
-    def plan(self, job: int, sampling: SamplingPlan | None = None) -> EstimatorPubPlan:
+    def plan(
+        self, job: int, sampling: SamplingPlan | None = None, cutting: CuttingPlan | None = None
+    ) -> EstimatorPubPlan:
         return EstimatorPubPlan(
             job=job,
             shape=tuple(self.pub.shape),
@@ -140,6 +162,13 @@ class _PreparedPub:
             target_precision=self.pub.precision,
             circuit_metadata=json_safe(self.pub.circuit.metadata, {}),
             sampling=sampling,
+            cutting=cutting,
+        )
+
+    def terms(self) -> tuple[str, ...]:
+        """The distinct non-identity Pauli terms of all the PUB's observables, sorted."""
+        return tuple(
+            sorted({label for obs in self.observables for label in obs if not _is_identity(label)})
         )
 
 
@@ -209,7 +238,7 @@ class EstimatorV2(BaseEstimatorV2):
         options: ``None``, a dict or :class:`EstimatorOptions`
             (``default_precision`` 0.015625, ``abelian_grouping`` True,
             ``scale_shots_by_norm`` False, ``timeout``, ``progress``, ``tag``,
-            ``templates`` True).
+            ``templates`` True, ``cutting_max_qubits`` None, ``cutting_max_overhead`` 1e4).
     """
 
     def __init__(
@@ -276,6 +305,35 @@ class EstimatorV2(BaseEstimatorV2):
     ) -> EstimatorPlan:
         """What :meth:`run` would submit for these arguments (checked as ``run`` checks them);
         nothing is sent."""
+        return plan_estimator_call(self._coerce(pubs, precision), self._backend, self._options)
+
+    def plan_cuts(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
+    ) -> list[CutReport]:
+        """What cutting each PUB would cost, without sending anything: its cuts, sampling
+        overhead, sub-experiments and shots (:class:`~qiskit_divi.primitives.cutting.CutReport`;
+        ``print`` one for a summary). A PUB over ``cutting_max_overhead`` is reported with
+        the reason :meth:`run` would refuse it rather than raised."""
+        coerced = self._coerce(pubs, precision)
+        width = _backend_width(self._backend)
+        reports = []
+        budget = MAX_SUBEXPERIMENTS  # shared by the call's PUBs, as in run()
+        for index, pub in enumerate(coerced):
+            item = _prepare(index, pub)
+            limit = piece_limit(item.num_qubits, width, self._options.cutting_max_qubits)
+            if limit is None:
+                reports.append(CutReport(index, item.num_qubits, None))
+                continue
+            cutter = _cutter(item, limit, self._options)
+            report = cutter.report(uncut_shots(item, self._options), budget)
+            if report.refused is None:
+                budget -= report.num_subexperiments
+            reports.append(report)
+        return reports
+
+    def _coerce(
+        self, pubs: Iterable[EstimatorPubLike], precision: float | None
+    ) -> list[EstimatorPub]:
         options = self._options
         options.validate()
         if precision is None:
@@ -291,7 +349,7 @@ class EstimatorV2(BaseEstimatorV2):
             raise QoroInputError(
                 "run() got no PUBs: pass at least one (circuit, observables[, parameter values])."
             )
-        return plan_estimator_call(coerced, self._backend, options)
+        return coerced
 
     @classmethod
     def retrieve(cls, job_id: str, provider: QoroProvider) -> QoroPrimitiveJob:
@@ -305,21 +363,109 @@ def plan_estimator_call(
     """Check coerced ``pubs`` against ``backend`` and plan their jobs; nothing is sent.
 
     This is what :meth:`EstimatorV2.run` submits and journals: EXPECTATION jobs when the
-    backend runs them, else the sampling fallback.
+    backend runs them, else the sampling fallback; PUBs to cut
+    (:mod:`qiskit_divi.primitives.cutting`) in one more sampling job.
     """
-    prepared = []
+    width = _backend_width(backend)
+    uncut: list[_PreparedPub] = []
+    cut: list[tuple[_PreparedPub, CutPub]] = []
+    budget = MAX_SUBEXPERIMENTS
     for index, pub in enumerate(pubs):
-        check_precision(pub.precision, f"PUB {index}: its precision")
-        template = _quantum_template(pub.circuit, index)
-        check_isa(_measured_all(template), index, backend, estimator=True)
-        prepared.append(_PreparedPub(index, pub, template, _pauli_dicts(pub)))
-    if backend.supports_expval:
-        return _plan_expectation(prepared, backend, options)
-    return _SamplingPlanner(backend, options).plan(prepared)
+        item = _prepare(index, pub)
+        limit = piece_limit(item.num_qubits, width, options.cutting_max_qubits)
+        if limit is None:
+            check_isa(_measured_all(item.template), index, backend, estimator=True)
+            uncut.append(item)
+        else:
+            cut_pub = _cutter(item, limit, options).plan(uncut_shots(item, options), budget)
+            budget -= cut_pub.plan.num_subexperiments
+            cut.append((item, cut_pub))
+    method = METHOD_EXPECTATION if backend.supports_expval else METHOD_SAMPLING
+    specs: list[JobSpec] = []
+    plans: dict[int, EstimatorPubPlan] = {}
+    if uncut:
+        planned = (
+            _plan_expectation(uncut, backend, options)
+            if backend.supports_expval
+            else _SamplingPlanner(backend, options).plan(uncut)
+        )
+        specs.extend(planned.specs)
+        plans.update((item.index, plan) for item, plan in zip(uncut, planned.pubs, strict=True))
+    if cut:
+        specs.append(_cut_job([cut_pub for _, cut_pub in cut], backend, options))
+        for item, cut_pub in cut:
+            plans[item.index] = item.plan(job=len(specs) - 1, cutting=cut_pub.plan)
+        logger.info(
+            "Estimator call: %d PUB(s) cut into %d sub-experiments (%s), sent as one Qoro job.",
+            len(cut),
+            sum(cut_pub.plan.num_subexperiments for _, cut_pub in cut),
+            "; ".join(str(cut_pub.report) for _, cut_pub in cut),
+        )
+    ordered = tuple(plans[index] for index in range(len(pubs)))
+    metadata = tuple(pub.circuit.metadata for pub in pubs)
+    return EstimatorPlan(method, tuple(specs), ordered, metadata)
 
 
-def _metadata(prepared: Sequence[_PreparedPub]) -> tuple[Any, ...]:
-    return tuple(item.pub.circuit.metadata for item in prepared)
+def _backend_width(backend: QoroBackend) -> int:
+    return int(backend.target.num_qubits or 0)
+
+
+def _prepare(index: int, pub: EstimatorPub) -> _PreparedPub:
+    check_precision(pub.precision, f"PUB {index}: its precision")
+    return _PreparedPub(index, pub, _quantum_template(pub.circuit, index), _pauli_dicts(pub))
+
+
+def _cutter(item: _PreparedPub, limit: int, options: EstimatorOptions) -> PubCutter:
+    return PubCutter(
+        item.index,
+        item.template,
+        item.pub.parameter_values,
+        item.terms(),
+        limit,
+        options.cutting_max_overhead,
+    )
+
+
+def _cut_job(cut: Sequence[CutPub], backend: QoroBackend, options: EstimatorOptions) -> JobSpec:
+    """ONE sampling job of every sub-experiment of the call, transpiled to the backend."""
+    entries = sorted_by_shots([entry for cut_pub in cut for entry in cut_pub.circuits])
+    manager = generate_preset_pass_manager(
+        optimization_level=1, target=backend.target, seed_transpiler=FINDER_SEED
+    )
+    transpiled = manager.run([circuit for _, circuit, _ in entries])
+    if isinstance(transpiled, QuantumCircuit):
+        transpiled = [transpiled]
+    circuits: dict[str, str] = {}
+    for position, ((label, _, _), circuit) in enumerate(zip(entries, transpiled, strict=True)):
+        validate_circuit(circuit, position, backend.target, backend.name)
+        circuits[label] = to_qasm(circuit, position)
+    shots = [n for _, _, n in entries]
+    if len(set(shots)) == 1:
+        return backend.job_spec(circuits, shots=shots[0], tag=options.tag)
+    return backend.job_spec(circuits, shot_groups=shot_groups_of(shots), tag=options.tag)
+
+
+def uncut_shots(item: _PreparedPub, options: EstimatorOptions) -> int:
+    """Shots per circuit of ``item`` in the sampling fallback: ``ceil(1 / precision**2)``
+    (``ceil((norm / precision)**2)`` with ``scale_shots_by_norm``)."""
+    precision = item.pub.precision  # positive: checked by _prepare
+    scale = 1.0
+    if options.scale_shots_by_norm:
+        norm = max(
+            (
+                sum(abs(c) for label, c in obs.items() if not _is_identity(label))
+                for obs in item.observables
+            ),
+            default=0.0,
+        )
+        scale = norm if norm > 0 else 1.0
+    shots = max(1, math.ceil((scale / float(precision)) ** 2 - 1e-9))
+    if shots > MAX_SHOTS:
+        raise QoroInputError(
+            f"PUB {item.index}: precision {precision:g} needs {shots:,} shots per circuit, "
+            f"more than the {MAX_SHOTS:,} allowed; ask for a larger precision."
+        )
+    return shots
 
 
 # --- EXPECTATION jobs ---------------------------------------------------------------
@@ -361,7 +507,7 @@ def _plan_expectation(
         ),
     )
     plans = tuple(item.plan(job=job_of(item.num_qubits)) for item in prepared)
-    return EstimatorPlan(METHOD_EXPECTATION, specs, plans, _metadata(prepared))
+    return EstimatorPlan(METHOD_EXPECTATION, specs, plans)
 
 
 def _width(key: Hashable) -> int:
@@ -380,7 +526,10 @@ class _SamplingPlanner:
         self._options = options
 
     def plan(self, prepared: Sequence[_PreparedPub]) -> EstimatorPlan:
-        sampling = [SamplingPlan(self._shots(item), *self._groups_of(item)) for item in prepared]
+        sampling = [
+            SamplingPlan(uncut_shots(item, self._options), *self._groups_of(item))
+            for item in prepared
+        ]
         if not any(plan.groups for plan in sampling):
             # Only identities: one one-circuit job so the call has an id (values are local).
             sampling[0] = _identity_only(sampling[0], prepared[0].num_qubits)
@@ -404,27 +553,7 @@ class _SamplingPlanner:
             item.plan(job=job_of(plan.shots), sampling=plan)
             for item, plan in zip(prepared, sampling, strict=True)
         )
-        return EstimatorPlan(METHOD_SAMPLING, specs, plans, _metadata(prepared))
-
-    def _shots(self, item: _PreparedPub) -> int:
-        precision = item.pub.precision  # positive: checked by plan_estimator_call
-        scale = 1.0
-        if self._options.scale_shots_by_norm:
-            norm = max(
-                (
-                    sum(abs(c) for label, c in obs.items() if not _is_identity(label))
-                    for obs in item.observables
-                ),
-                default=0.0,
-            )
-            scale = norm if norm > 0 else 1.0
-        shots = max(1, math.ceil((scale / float(precision)) ** 2 - 1e-9))
-        if shots > MAX_SHOTS:
-            raise QoroInputError(
-                f"PUB {item.index}: precision {precision:g} needs {shots:,} shots per circuit, "
-                f"more than the {MAX_SHOTS:,} allowed; ask for a larger precision."
-            )
-        return shots
+        return EstimatorPlan(METHOD_SAMPLING, specs, plans)
 
     def _needed_terms(self, item: _PreparedPub) -> list[tuple[str, ...]]:
         """The non-identity terms each binding (flat index) needs, sorted."""
@@ -617,6 +746,29 @@ def _sampled_values(
     return terms
 
 
+def _cut_values(
+    index: int, pub: EstimatorPubPlan, plan: CuttingPlan, raw_job: Mapping[str, Mapping[str, Any]]
+) -> _TermValues:
+    """The values of a cut PUB's terms; a term the plan leaves out is exactly 0 (X or Y on a
+    qubit no instruction touches)."""
+    values, variances = cut_term_values(index, plan, raw_job)
+    labels = [label for obs in pub.observables for label in obs if not _is_identity(label)]
+    terms = _TermValues.empty([*plan.terms, *labels], pub.num_bindings)
+    columns = [terms.column[term] for term in plan.terms]
+    terms.value[:, columns] = values
+    terms.variance[:, columns] = variances
+    terms.measured[:] = True
+    n = pub.num_qubits
+    idle = [q for q in range(n) if q not in plan.qubits]
+    for label in terms.column:
+        if label not in plan.terms and all(label[n - 1 - q] in "IZ" for q in idle):
+            raise QoroProtocolError(
+                f"The plan of this estimator call (or its journal entry) does not measure the "
+                f"term '{label}' of cut PUB {index}, which is not 0; please report this."
+            )
+    return terms
+
+
 def _combine(
     observables: Sequence[Mapping[str, float]],
     terms: _TermValues,
@@ -656,16 +808,21 @@ def _pub_result(
     index: int, pub: EstimatorPubPlan, raw_job: Mapping[str, Mapping[str, Any]], metadata: Any
 ) -> PubResult:
     param_index, obs_index = _broadcast(pub.param_shape, pub.obs_shape)
-    if pub.sampling is None:
-        terms = _exact_values(index, pub, raw_job)
-    else:
-        terms = _sampled_values(index, pub, pub.sampling, raw_job)
-    evs, spread = _combine(pub.observables, terms, param_index, obs_index)
-    shots = pub.shots
-    stds = spread / math.sqrt(shots) if shots else np.zeros(pub.shape, dtype=np.float64)
     out: dict[str, Any] = {"target_precision": pub.target_precision}
-    if shots:
-        out["shots"] = shots
+    if pub.cutting is not None:
+        terms = _cut_values(index, pub, pub.cutting, raw_job)
+        evs, stds = _combine(pub.observables, terms, param_index, obs_index)
+        out["cutting"] = report_metadata(pub.cutting)
+    else:
+        if pub.sampling is None:
+            terms = _exact_values(index, pub, raw_job)
+        else:
+            terms = _sampled_values(index, pub, pub.sampling, raw_job)
+        evs, spread = _combine(pub.observables, terms, param_index, obs_index)
+        shots = pub.shots
+        stds = spread / math.sqrt(shots) if shots else np.zeros(pub.shape, dtype=np.float64)
+        if shots:
+            out["shots"] = shots
     out["circuit_metadata"] = metadata
     return PubResult(DataBin(evs=evs, stds=stds, shape=pub.shape), metadata=out)
 

@@ -39,7 +39,6 @@ from ..exceptions import JournalError
 from ..job import QoroJob, QoroJobTimeoutError
 from ..journal import JournalEntry, record_quietly
 from .payloads import (
-    PAYLOAD_FORMAT,
     PointerPayload,
     QoroJobRef,
     UnknownPayloadFormatError,
@@ -320,7 +319,7 @@ def rebuild_job(
     except UnknownPayloadFormatError as exc:
         raise QoroJobError(
             f"Job {entry.job_id} was journaled in format {exc.found!r}; this version of "
-            f"qiskit_divi reads format {PAYLOAD_FORMAT}. Retrieve it with the qiskit_divi "
+            f"qiskit_divi reads {exc.formats}. Retrieve it with the qiskit_divi "
             "version that submitted it.",
             job_id=entry.job_id,
         ) from None

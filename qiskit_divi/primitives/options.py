@@ -43,6 +43,15 @@ option                    default   meaning
                                     observables, so that the reported ``stds`` stay
                                     below ``precision`` for observables with large
                                     coefficients
+``cutting_max_qubits``    None      cut every PUB wider than this many qubits (as well
+                                    as those wider than the backend, always cut) into
+                                    pieces of at most this width
+                                    (:mod:`qiskit_divi.primitives.cutting`; the
+                                    ``cutting`` extra). None: cut only PUBs wider than
+                                    the backend
+``cutting_max_overhead``  1e4       refuse (before any job) a PUB whose cuts cost a
+                                    sampling overhead above this: its shots grow by
+                                    the overhead
 ========================  ========  =====================================================
 
 There is no simulator seed: the Qoro API takes none, so ``seed_simulator`` (or
@@ -141,6 +150,19 @@ OptionsT = TypeVar("OptionsT", "SamplerOptions", "EstimatorOptions")
 # --- checks of one field ---------------------------------------------------------------
 
 
+def _optional_positive_int(value: Any, name: str) -> int | None:
+    return None if value is None else positive_int(value, name)
+
+
+def _at_least_one(value: Any, name: str) -> float:
+    number = positive_number(value, name)
+    if number < 1:
+        raise QoroInputError(
+            f"{name} must be at least 1 (a cut never costs less than no cut), got {value!r}."
+        )
+    return number
+
+
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "default_shots": positive_int,
     "default_precision": positive_number,
@@ -150,6 +172,8 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "progress": boolean,
     "tag": non_empty_str,
     "templates": boolean,
+    "cutting_max_qubits": _optional_positive_int,
+    "cutting_max_overhead": _at_least_one,
 }
 """The check of each field: raises :class:`QoroInputError`, returns the value to store."""
 
@@ -262,6 +286,8 @@ class EstimatorOptions(_OptionsMixin):
     progress: bool = True
     tag: str = "qiskit_divi"
     templates: bool = True
+    cutting_max_qubits: int | None = None
+    cutting_max_overhead: float = 1e4
 
 
 def coerce_options(cls: type[OptionsT], options: Any) -> OptionsT:

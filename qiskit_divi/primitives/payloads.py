@@ -3,7 +3,7 @@
 A primitive call journals one payload under its first Qoro job id; it is all a fresh
 process needs (with the Qoro job ids) to rebuild the call's ``PrimitiveResult``. Every
 payload carries ``"format"``; ``from_json`` reads each known format and refuses the
-others. Format 1 (the only one so far)::
+others. Format 1::
 
     sampler:   {"format": 1, "jobs": [job, ...], "pubs": [sampler pub, ...]}
     estimator: {"format": 1, "method": "expectation" | "sampling", "jobs": [job, ...],
@@ -23,7 +23,23 @@ others. Format 1 (the only one so far)::
                     "groups": [{"qubits": [int, ...], "paulis": [qiskit_label, ...]}, ...],
                     "param_groups": [[group index, ...] per flat binding index]}
 
-Circuit labels follow from the payload (:func:`pub_label`): ``p<pub>_<flat binding>``,
+Format 2 is format 1 plus, in an estimator pub whose circuit was cut (``EstimatorV2``'s
+``cutting_max_qubits``, :mod:`qiskit_divi.primitives.cutting`), a ``"cutting"`` object
+(:class:`CuttingPlan`; ``"shots"`` is then null); a call journals format 2 only when it cut
+a PUB, so older versions keep reading every other call and refuse a cut one clearly::
+
+    cutting: {"max_qubits": int, "cuts": [{"kind": "gate" | "wire", "operation": str,
+                                           "qubits": [int, ...], "index": int}, ...],
+              "qubits": [int, ...], "terms": [qiskit_label, ...],
+              "pieces": [{"width": int, "groups": [{"num_bits": int,
+                                                    "observables": [[obs bit, ...], ...]}, ...],
+                          "lookup": [[[group, observable], ...] per term]}, ...],
+              "samples": [{"coefficients": [float, ...], "shots": [int, ...],
+                           "qpd_bits": [[int per piece] per sample]}, ...],
+              "binding_samples": [index into samples, per flat binding]}
+
+Circuit labels follow from the payload (:func:`pub_label`; :func:`cut_label` for the
+sub-experiments of a cut PUB): ``p<pub>_<flat binding>``,
 plus ``_g<group>`` for the estimator's sampling fallback, whether a circuit travelled bound
 or as a parameter set of a template (the server labels each set's circuit), so a job with
 shot groups or templates journals exactly what format 1 already described. The API token is
@@ -41,7 +57,9 @@ from ..api.validation import is_integer
 from ..exceptions import JournalError
 
 PAYLOAD_FORMAT = 1
-"""The format this version writes."""
+"""The format this version writes for every call that cut no PUB."""
+CUT_PAYLOAD_FORMAT = 2
+"""The format of an estimator call with a cut PUB (format 1 plus ``"cutting"``)."""
 
 METHOD_EXPECTATION = "expectation"
 METHOD_SAMPLING = "sampling"
@@ -54,6 +72,12 @@ def pub_label(pub_index: int, flat_index: int, group: int | None = None) -> str:
     """Qoro circuit label of binding ``flat_index`` of PUB ``pub_index`` (and measurement group)."""
     label = f"p{pub_index}_{flat_index}"
     return label if group is None else f"{label}_g{group}"
+
+
+def cut_label(pub_index: int, flat_index: int, sample: int, piece: int, group: int) -> str:
+    """Qoro circuit label of the sub-experiment of a cut PUB: binding ``flat_index``, QPD
+    ``sample``, ``piece`` (subcircuit) and measurement ``group`` of that piece."""
+    return f"p{pub_index}_{flat_index}_s{sample}_{piece}_{group}"
 
 
 def shape_size(shape: Sequence[int]) -> int:
@@ -206,11 +230,197 @@ class SamplingPlan:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """One cut of a PUB's circuit: a ``"gate"`` cut of a two-qubit gate, or a ``"wire"`` cut
+    of ``qubits[0]`` just before ``operation`` acts on it. ``index`` is the instruction's
+    position in the circuit as cut (barriers removed, gates on 3+ qubits decomposed)."""
+
+    kind: str
+    operation: str
+    qubits: tuple[int, ...]
+    index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "operation": self.operation,
+            "qubits": list(self.qubits),
+            "index": self.index,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cut:
+        return cls(
+            str(data["kind"]),
+            str(data["operation"]),
+            tuple(int(q) for q in data["qubits"]),
+            int(data["index"]),
+        )
+
+
+@dataclass(frozen=True)
+class CutGroup:
+    """A qubit-wise commuting group measured by the sub-experiments of one piece.
+
+    Their clbits are ``num_bits`` observable bits (clbits ``0 .. num_bits - 1``), then the
+    QPD measurement bits; each observable of the group is the parity of the observable bits
+    it lists, times the parity of all QPD bits (a group of identities has one bit that no
+    observable lists: qiskit-addon-cutting measures qubit 0 for it).
+    """
+
+    num_bits: int
+    observables: tuple[tuple[int, ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"num_bits": self.num_bits, "observables": [list(o) for o in self.observables]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CutGroup:
+        return cls(
+            int(data["num_bits"]),
+            tuple(tuple(int(b) for b in bits) for bits in data["observables"]),
+        )
+
+
+@dataclass(frozen=True)
+class CutPiece:
+    """One piece (subcircuit) of a cut PUB: its width, its measurement groups and, per term
+    of :attr:`CuttingPlan.terms`, where the term's factor on this piece is measured
+    (``(group, observable)`` locations, averaged when several)."""
+
+    width: int
+    groups: tuple[CutGroup, ...]
+    lookup: tuple[tuple[tuple[int, int], ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "groups": [group.to_json() for group in self.groups],
+            "lookup": [[list(at) for at in where] for where in self.lookup],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CutPiece:
+        return cls(
+            int(data["width"]),
+            tuple(CutGroup.from_json(group) for group in data["groups"]),
+            tuple(tuple((int(g), int(o)) for g, o in where) for where in data["lookup"]),
+        )
+
+
+@dataclass(frozen=True)
+class CutSamples:
+    """The quasi-probability samples of one binding: coefficient and shots of each, and the
+    number of QPD bits of each sample's sub-experiments on each piece."""
+
+    coefficients: tuple[float, ...]
+    shots: tuple[int, ...]
+    qpd_bits: tuple[tuple[int, ...], ...]
+
+    @property
+    def sampling_overhead(self) -> float:
+        """``(sum |coefficient|)**2``: the factor on the shots an uncut circuit would need."""
+        return float(sum(abs(c) for c in self.coefficients) ** 2)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "coefficients": list(self.coefficients),
+            "shots": list(self.shots),
+            "qpd_bits": [list(bits) for bits in self.qpd_bits],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CutSamples:
+        return cls(
+            tuple(float(c) for c in data["coefficients"]),
+            tuple(int(n) for n in data["shots"]),
+            tuple(tuple(int(b) for b in bits) for bits in data["qpd_bits"]),
+        )
+
+
+@dataclass(frozen=True)
+class CuttingPlan:
+    """How a cut estimator PUB was sent and how its values are reconstructed.
+
+    ``qubits`` are the circuit's qubits that some instruction touches (the others stay
+    ``|0>`` and are not cut). ``terms`` are the PUB's non-identity Pauli terms (Qiskit labels
+    on all its circuit's qubits) with only I or Z on the other qubits; every binding measures
+    all of them, and every other term of the PUB is exactly 0. ``binding_samples[p]`` is the
+    index in ``samples`` of binding ``p``'s samples (bindings whose cut gates have the same
+    decomposition share one).
+    """
+
+    max_qubits: int
+    cuts: tuple[Cut, ...]
+    qubits: tuple[int, ...]
+    terms: tuple[str, ...]
+    pieces: tuple[CutPiece, ...]
+    samples: tuple[CutSamples, ...]
+    binding_samples: tuple[int, ...]
+
+    def labels(self, pub_index: int) -> list[str]:
+        """The labels of the PUB's sub-experiments, binding by binding."""
+        out: list[str] = []
+        for flat, k in enumerate(self.binding_samples):
+            for i in range(len(self.samples[k].coefficients)):
+                for s, piece in enumerate(self.pieces):
+                    groups = range(len(piece.groups))
+                    out.extend(cut_label(pub_index, flat, i, s, g) for g in groups)
+        return out
+
+    @property
+    def circuits_per_sample(self) -> int:
+        return sum(len(piece.groups) for piece in self.pieces)
+
+    @property
+    def num_subexperiments(self) -> int:
+        """Circuits sent for the PUB (every binding)."""
+        return self.circuits_per_sample * sum(
+            len(self.samples[k].coefficients) for k in self.binding_samples
+        )
+
+    @property
+    def shots(self) -> int:
+        """Shots sent for the PUB (every binding)."""
+        per_binding = (sum(self.samples[k].shots) for k in self.binding_samples)
+        return self.circuits_per_sample * sum(per_binding)
+
+    @property
+    def sampling_overhead(self) -> float:
+        """The largest sampling overhead among the bindings."""
+        return max(samples.sampling_overhead for samples in self.samples)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_qubits": self.max_qubits,
+            "cuts": [cut.to_json() for cut in self.cuts],
+            "qubits": list(self.qubits),
+            "terms": list(self.terms),
+            "pieces": [piece.to_json() for piece in self.pieces],
+            "samples": [samples.to_json() for samples in self.samples],
+            "binding_samples": list(self.binding_samples),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CuttingPlan:
+        return cls(
+            max_qubits=int(data["max_qubits"]),
+            cuts=tuple(Cut.from_json(cut) for cut in data["cuts"]),
+            qubits=tuple(int(q) for q in data["qubits"]),
+            terms=tuple(str(term) for term in data["terms"]),
+            pieces=tuple(CutPiece.from_json(piece) for piece in data["pieces"]),
+            samples=tuple(CutSamples.from_json(samples) for samples in data["samples"]),
+            binding_samples=tuple(int(k) for k in data["binding_samples"]),
+        )
+
+
+@dataclass(frozen=True)
 class EstimatorPubPlan:
     """What one estimator PUB sends and how its values recombine.
 
     ``observables`` are flat (C order over ``obs_shape``), each ``{Qiskit Pauli label:
-    real coefficient}``; ``sampling`` is set by the sampling fallback only.
+    real coefficient}``; ``sampling`` is set by the sampling fallback only, ``cutting`` for a
+    PUB whose circuit was cut (whatever the call's method).
     """
 
     job: int
@@ -222,6 +432,7 @@ class EstimatorPubPlan:
     target_precision: float
     circuit_metadata: Any
     sampling: SamplingPlan | None = None
+    cutting: CuttingPlan | None = None
 
     @property
     def shots(self) -> int | None:
@@ -246,12 +457,15 @@ class EstimatorPubPlan:
         if self.sampling is not None:
             out["groups"] = [group.to_json() for group in self.sampling.groups]
             out["param_groups"] = [list(ids) for ids in self.sampling.param_groups]
+        if self.cutting is not None:
+            out["cutting"] = self.cutting.to_json()
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], method: str) -> EstimatorPubPlan:
         sampling = None
-        if method == METHOD_SAMPLING:
+        cutting = data.get("cutting")
+        if method == METHOD_SAMPLING and cutting is None:
             sampling = SamplingPlan(
                 shots=int(data["shots"]),
                 groups=tuple(MeasurementGroup.from_json(group) for group in data["groups"]),
@@ -270,6 +484,7 @@ class EstimatorPubPlan:
             target_precision=data["target_precision"],
             circuit_metadata=data.get("circuit_metadata", {}),
             sampling=sampling,
+            cutting=None if cutting is None else CuttingPlan.from_json(cutting),
         )
 
 
@@ -285,7 +500,9 @@ class EstimatorPayload:
         """The circuit labels of each Qoro job, in job order."""
         out: list[list[str]] = [[] for _ in self.jobs]
         for index, pub in enumerate(self.pubs):
-            if pub.sampling is None:
+            if pub.cutting is not None:
+                out[pub.job].extend(pub.cutting.labels(index))
+            elif pub.sampling is None:
                 out[pub.job].extend(pub_label(index, p) for p in range(pub.num_bindings))
             else:
                 for p, groups in enumerate(pub.sampling.param_groups):
@@ -293,8 +510,9 @@ class EstimatorPayload:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        cut = any(pub.cutting is not None for pub in self.pubs)
         return {
-            "format": PAYLOAD_FORMAT,
+            "format": CUT_PAYLOAD_FORMAT if cut else PAYLOAD_FORMAT,
             "method": self.method,
             "jobs": [job.to_json() for job in self.jobs],
             "pubs": [pub.to_json() for pub in self.pubs],
@@ -304,10 +522,11 @@ class EstimatorPayload:
     def from_json(cls, data: Mapping[str, Any]) -> EstimatorPayload:
         """Read a journaled payload by its ``"format"`` (raises as
         :meth:`SamplerPayload.from_json`)."""
-        return _read(cls, data, {1: cls._from_format_1})
+        return _read(cls, data, {1: cls._from_format_1, 2: cls._from_format_1})
 
     @classmethod
     def _from_format_1(cls, data: Mapping[str, Any]) -> EstimatorPayload:
+        # Format 2 differs only by the "cutting" objects that EstimatorPubPlan reads.
         method = data["method"]
         if method not in (METHOD_EXPECTATION, METHOD_SAMPLING):
             raise JournalError(
@@ -343,12 +562,19 @@ def primary_of(data: Mapping[str, Any]) -> str | None:
 class UnknownPayloadFormatError(JournalError):
     """A journal payload in a format this version does not read."""
 
-    def __init__(self, found: Any) -> None:
+    def __init__(self, found: Any, readable: Sequence[int]) -> None:
         self.found = found
+        self.readable = tuple(readable)
         super().__init__(
-            f"journaled in format {found!r}; this version of qiskit_divi reads format "
-            f"{PAYLOAD_FORMAT}."
+            f"journaled in format {found!r}; this version of qiskit_divi reads {self.formats}."
         )
+
+    @property
+    def formats(self) -> str:
+        """The formats this version reads for the payload's kind: ``"format 1"``,
+        ``"formats 1 and 2"``."""
+        plural = "s" if len(self.readable) > 1 else ""
+        return f"format{plural} " + " and ".join(str(f) for f in self.readable)
 
 
 def _read(
@@ -360,7 +586,7 @@ def _read(
     found: Any = data.get("format")
     reader = readers.get(found) if is_integer(found) else None
     if reader is None:
-        raise UnknownPayloadFormatError(found)
+        raise UnknownPayloadFormatError(found, sorted(readers))
     try:
         return reader(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

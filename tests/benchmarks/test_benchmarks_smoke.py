@@ -98,3 +98,14 @@ def test_maestro_and_aer_agree_with_exact_references():
     # every sampling figure checked marginals against quantum_info on both engines
     sampling = [r for r in figures if not r["workload"].startswith("primitives")]
     assert all(r["maestro_checks"]["qubits_checked"] > 0 for r in sampling)
+
+
+def test_cutting_benchmark_compares_one_cut_job_with_the_exact_value():
+    records = run_quick("bench_cutting.py")
+    uncut = [r for r in records if r["workload"].startswith("uncut")]
+    cut = [r for r in records if r["workload"].startswith("cut")]
+    assert uncut and cut
+    assert all(r["exact"] is True for r in uncut)
+    for record in cut:
+        assert record["one_job"] is True and record["within_6_std"] is True, record
+        assert record["num_subexperiments"] > 0 and record["shots"] > 0

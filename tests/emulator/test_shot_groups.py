@@ -183,6 +183,23 @@ def test_sample_job_takes_one_shots_value_per_circuit(catalogue):
         assert_sampled_from(counts, outcome_probabilities(_ry(theta)), f"ry({theta})")
 
 
+def test_seeded_shot_groups_draw_independent_streams(catalogue):
+    """Two copies of a 10-qubit uniform circuit in different shot groups of one seeded job:
+    a shared random stream (each group restarting the seed) gives histograms equal but for
+    the last shot; independent ones differ on hundreds of the 1024 outcomes."""
+    n = 10
+    uniform = (
+        f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q;\nmeasure q -> c;\n'
+    )
+    parser = CircuitParser()
+    circuits = [parser.parse(uniform), parser.parse(uniform)]
+    first, second = (
+        decode_envelope(e) for e in sample_job(catalogue, "qoro_maestro", circuits, [1000, 999], 3)
+    )
+    differing = sum(first.get(k, 0) != second.get(k, 0) for k in set(first) | set(second))
+    assert differing > 100
+
+
 def test_shot_batches_group_positions_by_value_in_first_appearance_order():
     assert shot_batches([5, 7, 5, 9, 7]) == [(5, [0, 2]), (7, [1, 4]), (9, [3])]
     assert shot_batches([]) == []
@@ -234,3 +251,5 @@ def test_the_runner_runs_one_task_per_shots_value_and_keeps_the_order(catalogue)
     assert [row["shots"] for row in rows] == [10, 20, 10, 30]
     assert [row["circuit"] for row in rows] == [id(c) for c in job.circuits]
     assert sum(len(task.circuits) for task in process.tasks) == 4
+    # A seeded job's tasks take disjoint seed ranges (seed + offset + i, i < 4).
+    assert sorted(task.seed_offset for task in process.tasks) == [0, 4, 8]

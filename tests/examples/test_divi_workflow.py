@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "divi_workflow.py"
+from example_runs import run_example
 
 
 def number(pattern: str, text: str) -> float:
@@ -17,21 +14,7 @@ def number(pattern: str, text: str) -> float:
 
 
 def test_divi_workflow_example(tmp_path):
-    env = {
-        "PATH": "",
-        "HOME": str(tmp_path),
-        "QISKIT_DIVI_JOURNAL": str(tmp_path / "journal.sqlite"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    out = run_example("divi_workflow.py", tmp_path)
     assert "ParallelSimulator: 16 circuits" in out
     local = number(r"best g[\d.]+_b[\d.]+ with mean cut (\d\.\d+)", out)
     noisy = number(r"mean cut (\d\.\d+) with device noise", out)

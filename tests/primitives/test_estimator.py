@@ -361,10 +361,17 @@ def test_bad_input_creates_no_job(provider, emulator_server):
         r"apply_layout",
     ):
         EstimatorV2(mode=nairobi).run([(not_isa, "ZZ")])
+    # Wider than the backend: cut, unless the cuts cost more than cutting_max_overhead.
+    dense = QuantumCircuit(10)
+    for a in range(10):
+        for b in range(a + 1, 10):
+            dense.cx(a, b)
     with pytest.raises(
-        QoroInputError, match=r"PUB 1.*30 qubits.*only 24.*generate_preset_pass_manager"
+        QoroInputError,
+        match=r"PUB 1: cutting its 10-qubit circuit into pieces of at most 7 qubits costs a "
+        r"sampling overhead of [0-9.e+,]+ .*above cutting_max_overhead=10000",
     ):
-        EstimatorV2(mode=maestro).run([(not_isa, "ZZ"), (QuantumCircuit(30), "Z" * 30)])
+        EstimatorV2(mode=nairobi).run([(QuantumCircuit(7), "Z" * 7), (dense, "Z" * 10)])
     # Qiskit's text first (code written for Qiskit's estimators matches on it), then how to
     # call run()
     with pytest.raises(

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 from ground_truth import assert_sampled_from, outcome_probabilities
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 from qiskit.primitives import StatevectorEstimator
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
@@ -278,14 +280,50 @@ def test_a_plan_is_what_run_sends_and_journals(provider):
     assert SamplerPub.coerce(sampler_pubs()[0]).shape == plan.pubs[0].shape
 
 
+@pytest.mark.parametrize("system", ["qoro_maestro", "noiseless_sampler"])
+def test_a_cut_estimator_payload_is_format_2_and_round_trips(sampling_provider, system):
+    """A call with a cut PUB (and an uncut one) journals format 2, read back unchanged, for
+    either method (the cut PUB samples even in an EXPECTATION call)."""
+    cut = QuantumCircuit(4)
+    cut.ry(0.3, range(4))
+    cut.cx(0, 1)
+    cut.crx(0.7, 1, 2)
+    cut.cx(2, 3)
+    values = np.array([[0.2], [1.4]])
+    cut.rz(Parameter("a"), 3)
+    small = QuantumCircuit(2)
+    small.h(0)
+    pubs = [(cut, [["ZZZZ"], ["XIIY"]], values), (small, "ZX")]
+    estimator = EstimatorV2(mode=sampling_provider.get_backend(system))
+    estimator.options.cutting_max_qubits = 2
+    plan = estimator.plan(pubs, precision=0.2)
+    payload = plan.payload(["job-a", "job-b"])
+    written = json.loads(json.dumps(payload.to_json()))
+    assert written["format"] == 2
+    assert "cutting" in written["pubs"][0] and "cutting" not in written["pubs"][1]
+    again = EstimatorPayload.from_json(written)
+    assert again == payload and again.to_json() == written
+    assert again.pubs[0].cutting.cuts and again.pubs[1].cutting is None
+    # the labels the payload names are the circuits each job sends (cut ones ordered by shots)
+    assert [sorted(labels) for labels in again.labels()] == [
+        sorted(spec.circuits) for spec in plan.specs
+    ]
+
+
 # --- refusals ----------------------------------------------------------------------------
 
 
 def test_an_unknown_format_is_refused_when_read_and_when_retrieved(provider):
     document = fixture("sampler_format1")
-    future = dict(payload_of(document), format=2)
-    with pytest.raises(UnknownPayloadFormatError, match="journaled in format 2; .* reads format 1"):
+    future = dict(payload_of(document), format=2)  # a cut estimator's format, not a sampler's
+    with pytest.raises(
+        UnknownPayloadFormatError, match=r"journaled in format 2; .* reads format 1\.$"
+    ):
         SamplerPayload.from_json(future)
+    with pytest.raises(
+        UnknownPayloadFormatError, match=r"journaled in format 3; .* reads formats 1 and 2\.$"
+    ):
+        EstimatorPayload.from_json(dict(payload_of(document), format=3))
     with pytest.raises(JournalError, match="format True"):
         EstimatorPayload.from_json(dict(payload_of(document), format=True))
 
@@ -293,7 +331,7 @@ def test_an_unknown_format_is_refused_when_read_and_when_retrieved(provider):
     job = SamplerV2(mode=provider.get_backend("qoro_maestro")).run([circuit])
     provider.journal.record(job.job_id(), "sampler", "qoro_maestro", dict(future, jobs=[]))
     with pytest.raises(
-        QoroJobError, match=rf"Job {job.job_id()} was journaled in format 2"
+        QoroJobError, match=rf"Job {job.job_id()} was journaled in format 2; .* reads format 1\."
     ) as info:
         provider.retrieve_job(job.job_id())
     assert "Retrieve it with the qiskit_divi version that submitted it" in str(info.value)

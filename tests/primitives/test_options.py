@@ -154,6 +154,14 @@ def test_reading_an_ibm_runtime_name_explains_it():
     (EstimatorOptions, "scale_shots_by_norm", None),
     (SamplerOptions, "templates", "off"),
     (EstimatorOptions, "templates", 0),
+    (EstimatorOptions, "cutting_max_qubits", 0),
+    (EstimatorOptions, "cutting_max_qubits", -1),
+    (EstimatorOptions, "cutting_max_qubits", 2.5),
+    (EstimatorOptions, "cutting_max_qubits", "3"),
+    (EstimatorOptions, "cutting_max_overhead", 0.5),
+    (EstimatorOptions, "cutting_max_overhead", 0),
+    (EstimatorOptions, "cutting_max_overhead", float("nan")),
+    (EstimatorOptions, "cutting_max_overhead", float("inf")),
 ])  # fmt: skip
 def test_invalid_values_fail_at_assignment(cls, name, bad):
     options = cls()
@@ -164,6 +172,21 @@ def test_invalid_values_fail_at_assignment(cls, name, bad):
     with pytest.raises(QoroInputError, match=f"{name} must be"):
         cls(**{name: bad})
     assert options == cls()
+
+
+def test_the_cutting_options_take_none_positive_ints_and_overheads_from_1():
+    options = EstimatorOptions()
+    assert (options.cutting_max_qubits, options.cutting_max_overhead) == (None, 1e4)
+    for value in (1, 3, np.int64(4)):
+        options.cutting_max_qubits = value
+        assert options.cutting_max_qubits == value and type(options.cutting_max_qubits) is int
+    options.cutting_max_qubits = None
+    assert options.cutting_max_qubits is None
+    options.update(cutting_max_overhead=1)
+    assert options.cutting_max_overhead == 1.0
+    assert EstimatorOptions(cutting_max_overhead=81.5).cutting_max_overhead == 81.5
+    with pytest.raises(QoroInputError, match="at least 1"):
+        options.cutting_max_overhead = 0.99
 
 
 def test_update_is_all_or_nothing_and_valid_values_are_kept():
