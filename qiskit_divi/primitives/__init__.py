@@ -13,14 +13,23 @@ Calls return a :class:`QoroPrimitiveJob`; ``QoroProvider.retrieve_job(job_id)``
 (or ``SamplerV2.retrieve`` / ``EstimatorV2.retrieve``) rebuilds it, result
 included, in any process that shares the job journal. Job grouping, payloads and
 options are documented in :mod:`.sampler`, :mod:`.estimator`, :mod:`.job` and
-:mod:`.options`; journal payloads in :mod:`.payloads`.
+:mod:`.options`; circuit cutting in :mod:`.cutting` (``EstimatorV2.plan_cuts`` returns
+:class:`CutReport` objects); journal payloads in :mod:`.payloads`.
 """
 
 from __future__ import annotations
 
+from .cutting import CutReport
 from .estimator import EstimatorV2
 from .job import QoroPrimitiveJob
 from .options import EstimatorOptions, SamplerOptions
 from .sampler import SamplerV2
 
-__all__ = ["EstimatorOptions", "EstimatorV2", "QoroPrimitiveJob", "SamplerOptions", "SamplerV2"]
+__all__ = [
+    "CutReport",
+    "EstimatorOptions",
+    "EstimatorV2",
+    "QoroPrimitiveJob",
+    "SamplerOptions",
+    "SamplerV2",
+]

@@ -66,9 +66,8 @@ INSTALL_HINT = 'pip install "qiskit-divi[cutting]"'
 FINDER_SEED = 111
 """The cut finder's seed: the same PUB is always cut the same way."""
 FINDER_BACKJUMPS = 1000
-"""The cut finder's search budget (its default is 10000): a 40-qubit circuit in 8-qubit pieces
-takes ~1.5 s instead of ~20 s, with the same cuts on every circuit measured
-(``benchmarks/RESULTS.md``)."""
+"""The cut finder's search budget (its default is 10000): a hostile PUB costs seconds, not
+minutes, and the circuits measured found the same overhead (``benchmarks/RESULTS.md``)."""
 MAX_SUBEXPERIMENTS = 20_000
 """The most sub-experiments one estimator call may send (all its cut PUBs and bindings):
 each is a circuit held in memory and uploaded; split larger sweeps over several calls."""

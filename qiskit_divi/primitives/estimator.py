@@ -277,13 +277,15 @@ class EstimatorV2(BaseEstimatorV2):
         :class:`QoroInputError` (a ``ValueError``) and creates no job.
         """
         plan = self.plan(pubs, precision=precision)
-        if len(plan.specs) > 1:
+        cut = any(pub.cutting is not None for pub in plan.pubs)
+        if len(plan.specs) > 1 + cut:
             logger.info(
-                "Estimator call split into %d Qoro jobs (%s).",
+                "Estimator call split into %d Qoro jobs (%s%s).",
                 len(plan.specs),
                 "one per circuit width"
                 if plan.method == METHOD_EXPECTATION
                 else "one per shots value, templates estimated cheaper than shot groups",
+                ", and one for the cut PUBs" if cut else "",
             )
         backend, options = self._backend, self._options
         provider = backend.provider
