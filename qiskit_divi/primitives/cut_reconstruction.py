@@ -20,6 +20,7 @@ correlated.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,15 +43,42 @@ def _group_means(
     return np.asarray((tally[:, None] * (1 - 2 * parity)).sum(axis=0) / shots, dtype=np.float64)
 
 
-def _averaging(piece: CutPiece) -> np.ndarray:
-    """``W`` with ``W @ means`` = each term's factor on ``piece`` (``means`` being the
-    groups' observable means, concatenated in group order)."""
-    offsets = np.cumsum([0] + [len(group.observables) for group in piece.groups])
-    weights = np.zeros((len(piece.lookup), int(offsets[-1])))
-    for term, where in enumerate(piece.lookup):
-        for group, observable in where:
-            weights[term, offsets[group] + observable] = 1.0 / len(where)
-    return weights
+@dataclass(frozen=True)
+class _Lookup:
+    """Where each term's factor on one piece is measured, as flat arrays: entry ``k`` says
+    that term ``terms[k]`` takes ``weights[k]`` times the mean at ``locations[k]`` (the
+    groups' observable means concatenated in group order). Linear in the terms, however many
+    share a group."""
+
+    terms: np.ndarray
+    locations: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, piece: CutPiece) -> _Lookup:
+        offsets = np.cumsum([0] + [len(group.observables) for group in piece.groups])
+        entries = [
+            (term, int(offsets[group]) + observable, 1.0 / len(where))
+            for term, where in enumerate(piece.lookup)
+            for group, observable in where
+        ]
+        terms, locations, weights = zip(*entries, strict=True) if entries else ((), (), ())
+        return cls(
+            np.asarray(terms, dtype=np.intp),
+            np.asarray(locations, dtype=np.intp),
+            np.asarray(weights, dtype=np.float64),
+        )
+
+    def factors(
+        self, means: np.ndarray, shots: int, num_terms: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's factor and the variance of that estimate (independent locations)."""
+        picked = means[self.locations]
+        factor = np.bincount(self.terms, self.weights * picked, minlength=num_terms)
+        spread = np.bincount(
+            self.terms, self.weights**2 * (1.0 - picked**2) / shots, minlength=num_terms
+        )
+        return factor, spread
 
 
 def cut_term_values(
@@ -61,7 +89,7 @@ def cut_term_values(
     num_bindings, num_terms = len(plan.binding_samples), len(plan.terms)
     values = np.zeros((num_bindings, num_terms))
     variances = np.zeros((num_bindings, num_terms))
-    averaging = [_averaging(piece) for piece in plan.pieces]
+    lookups = [_Lookup.of(piece) for piece in plan.pieces]
     for p, k in enumerate(plan.binding_samples):
         samples = plan.samples[k]
         for i, (coefficient, shots) in enumerate(
@@ -79,8 +107,7 @@ def cut_term_values(
                     ]
                     or [np.zeros(0)]
                 )
-                factor = averaging[s] @ means
-                spread = averaging[s] ** 2 @ ((1.0 - means**2) / shots)
+                factor, spread = lookups[s].factors(means, shots, num_terms)
                 product *= factor
                 second_moment *= factor**2 + spread
             values[p] += coefficient * product
