@@ -211,8 +211,8 @@ def result_json(job: Job, *, timeout: float | None = None) -> dict[str, Any]:
 
     ``backend.run``: counts per circuit; SamplerV2: counts per classical register of each
     PUB (nested lists of counts, one per binding, for a PUB with a shape); EstimatorV2:
-    ``evs`` and ``stds`` of each PUB; a job without a journal entry: the raw results per
-    Qoro circuit label.
+    ``evs`` and ``stds`` of each PUB (and ``cutting``, what was cut, for a cut PUB); a job
+    without a journal entry: the raw results per Qoro circuit label.
     """
     head: dict[str, Any] = {"job_id": job.job_id(), "backend": job.backend_name}
     if isinstance(job, QoroJob):
@@ -231,6 +231,7 @@ def result_json(job: Job, *, timeout: float | None = None) -> dict[str, Any]:
                 "shape": list(pub.data.evs.shape),
                 "evs": np.asarray(pub.data.evs).tolist(),
                 "stds": np.asarray(pub.data.stds).tolist(),
+                **({"cutting": pub.metadata["cutting"]} if "cutting" in pub.metadata else {}),
             }
             for pub in primitive
         ]

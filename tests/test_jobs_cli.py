@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from qiskit import QuantumCircuit
 from test_jobs import DEAD_EMULATOR, SHOTS, ThreeJobs, deterministic_circuit, submit_three
 
-from qiskit_divi import QoroProvider
+from qiskit_divi import EstimatorV2, QoroProvider
 from qiskit_divi.cli import main
 from qiskit_divi.journal import JobJournal
 
@@ -146,6 +147,24 @@ def test_job_result_prints_counts_or_expectation_values_as_json(capsys, three):
     data = json.loads(out)
     assert data["kind"] == "estimator"
     assert np.array_equal(np.asarray(data["pubs"][0]["evs"]), three.evs)
+    assert "cutting" not in data["pubs"][0]
+
+
+def test_job_result_of_a_cut_estimate_says_what_was_cut(capsys, user):
+    # A 3-qubit GHZ state, cut into pieces of 2 (one cut cx).
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    estimator = EstimatorV2(user.backend("qoro_maestro"), options={"cutting_max_qubits": 2})
+    job = estimator.run([(circuit, ["ZIZ", "IZZ"])], precision=0.1)
+    job.result()
+    _, out, _ = run_cli(capsys, "job", job.job_id(), "--result")
+    pub = json.loads(out)["pubs"][0]
+    assert pub["cutting"] == job.result()[0].metadata["cutting"]
+    assert pub["cutting"]["max_qubits"] == 2
+    assert pub["cutting"]["sampling_overhead"] == pytest.approx(9.0)
+    assert pub["evs"] == job.result()[0].data.evs.tolist()
 
 
 def test_job_cancel_on_a_running_job(capsys, slow_user):
