@@ -19,8 +19,9 @@ def make_runner(
     ``process`` when given (:mod:`.worker`), else in the calling thread.
 
     A sampling job whose circuits take different shots (``shot_groups``) runs as one task
-    per shots value, each circuit sampled with its own shots; a job of one shots value (the
-    usual case) stays one batched task.
+    per shots value, each circuit sampled with its own shots, each task with its own seed range
+    when the emulator is seeded (tasks must not share a random stream); a job of one shots
+    value (the usual case) stays one batched task.
     """
 
     def run_task(task: Task, abandoned: Callable[[], bool]) -> list[Any]:

@@ -584,27 +584,13 @@ def sample_job(
     catalogue: SystemCatalogue,
     system: str,
     circuits: Sequence[JobCircuit],
-    shots: int | Sequence[int],
+    shots: int,
     seed: int | None,
 ) -> list[dict[str, Any]]:
-    """Run all circuits of a sampling job; one qh1/qh2 envelope each.
-
-    ``shots``: for every circuit, or one value per circuit (``shot_groups``). Circuits of
-    one shots value run as one Aer batch.
-    """
-    simulator = catalogue.simulator(system)
-    if isinstance(shots, int):
-        counts = simulator.sample(circuits, shots, seed)
-    else:
-        if len(shots) != len(circuits):
-            raise ValueError(f"{len(shots)} shots values for {len(circuits)} circuits.")
-        counts = [{} for _ in circuits]
-        for k, (value, positions) in enumerate(shot_batches(shots)):
-            # Each batch its own seeds (seed + k * n + i): batches must not share a stream.
-            batch_seed = None if seed is None else seed + k * len(circuits)
-            batch = simulator.sample([circuits[i] for i in positions], value, batch_seed)
-            for position, histogram in zip(positions, batch, strict=True):
-                counts[position] = histogram
+    """Run circuits of a sampling job with ``shots`` each, as one batch; one qh1/qh2
+    envelope each. (A job with ``shot_groups`` runs one such batch per shots value:
+    :mod:`.runner`.)"""
+    counts = catalogue.simulator(system).sample(circuits, shots, seed)
     return [
         encode_envelope(c, n_bits=circuit.num_clbits)
         for c, circuit in zip(counts, circuits, strict=True)

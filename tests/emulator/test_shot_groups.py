@@ -20,7 +20,7 @@ from qiskit_divi.emulator import EmulatorConfig
 from qiskit_divi.emulator.circuits import CircuitParser
 from qiskit_divi.emulator.handlers import make_runner
 from qiskit_divi.emulator.state import Job
-from qiskit_divi.emulator.systems import SystemCatalogue, sample_job, shot_batches
+from qiskit_divi.emulator.systems import SystemCatalogue, shot_batches
 from qiskit_divi.emulator.worker import Task
 
 
@@ -171,11 +171,11 @@ def catalogue() -> SystemCatalogue:
     return SystemCatalogue()
 
 
-def test_sample_job_takes_one_shots_value_per_circuit(catalogue):
-    parser = CircuitParser()
-    circuits = [parser.parse(_qasm(t)) for t in THETAS]
+def test_each_circuit_runs_with_its_own_shots_in_one_job(catalogue):
+    run = make_runner(catalogue, 3)
     shots = [5, 1000, 5, 3000, 1]
-    envelopes = sample_job(catalogue, "qoro_maestro", circuits, shots, seed=3)
+    job = _job(shots, shots=None, texts=[_qasm(t) for t in THETAS])
+    envelopes = run(job, lambda: False)
 
     assert [sum(decode_envelope(e).values()) for e in envelopes] == shots
     for envelope, theta in zip(envelopes[1:4:2], THETAS[1:4:2], strict=True):
@@ -191,10 +191,10 @@ def test_seeded_shot_groups_draw_independent_streams(catalogue):
     uniform = (
         f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q;\nmeasure q -> c;\n'
     )
-    parser = CircuitParser()
-    circuits = [parser.parse(uniform), parser.parse(uniform)]
+    run = make_runner(catalogue, 3)
     first, second = (
-        decode_envelope(e) for e in sample_job(catalogue, "qoro_maestro", circuits, [1000, 999], 3)
+        decode_envelope(e)
+        for e in run(_job([1000, 999], shots=None, texts=[uniform] * 2), lambda: False)
     )
     differing = sum(first.get(k, 0) != second.get(k, 0) for k in set(first) | set(second))
     assert differing > 100
@@ -216,9 +216,12 @@ class _RecordingProcess:
         return [{"shots": task.shots, "circuit": id(c)} for c in task.circuits]
 
 
-def _job(circuit_shots: list[int], shots: int | None) -> Job:
+def _job(circuit_shots: list[int], shots: int | None, texts: list[str] | None = None) -> Job:
+    """A sampling job of ``texts`` (default: ry circuits), ``circuit_shots`` per circuit."""
     parser = CircuitParser()
-    circuits = [parser.parse(_qasm(0.1 * (i + 1))) for i in range(len(circuit_shots))]
+    if texts is None:
+        texts = [_qasm(0.1 * (i + 1)) for i in range(len(circuit_shots))]
+    circuits = [parser.parse(text) for text in texts]
     return Job(
         id="j",
         owner="o",
