@@ -143,6 +143,16 @@ def outcome_bits(
     return (text == ord("1"))[:, ::-1], tally  # rightmost character is clbit 0
 
 
+def parity_means(
+    matrix: np.ndarray, tally: np.ndarray, masks: np.ndarray, shots: int
+) -> np.ndarray:
+    """Per row of ``masks`` (0/1 over the bits), the mean over a histogram's ``shots`` of
+    ``(-1)**(parity of the bits it selects)``: the expectation of a Z-basis Pauli product.
+    ``matrix`` and ``tally`` are :func:`outcome_bits`' outcomes x bits and counts."""
+    parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x rows
+    return np.asarray((tally[:, None] * (1 - 2 * parity)).sum(axis=0) / shots, dtype=np.float64)
+
+
 def check_total_shots(counts: np.ndarray, shots: int, label: str) -> None:
     """Raise :class:`QoroProtocolError` unless circuit ``label`` returned ``shots`` shots."""
     total = int(counts.sum())

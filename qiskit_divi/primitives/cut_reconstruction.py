@@ -25,22 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from ._common import check_total_shots, outcome_bits
+from ._common import check_total_shots, outcome_bits, parity_means
 from .payloads import CutGroup, CutPiece, CuttingPlan, cut_label
 
 
 def _group_means(
     group: CutGroup, counts: Mapping[str, Any], qpd_bits: int, shots: int, label: str
 ) -> np.ndarray:
-    """The mean of each observable of ``group`` over one sub-experiment's outcomes."""
+    """The mean of each observable of ``group`` over one sub-experiment's outcomes: the
+    parity of its observable bits and of every QPD bit."""
     matrix, tally = outcome_bits(counts, group.num_bits + qpd_bits, label)
     check_total_shots(tally, shots, label)
-    qpd_parity = matrix[:, group.num_bits : group.num_bits + qpd_bits].sum(axis=1) % 2
-    masks = np.zeros((len(group.observables), group.num_bits), dtype=np.int64)
+    masks = np.zeros((len(group.observables), group.num_bits + qpd_bits), dtype=np.int64)
+    masks[:, group.num_bits :] = 1
     for row, bits in enumerate(group.observables):
         masks[row, list(bits)] = 1
-    parity = (matrix[:, : group.num_bits].astype(np.int64) @ masks.T + qpd_parity[:, None]) % 2
-    return np.asarray((tally[:, None] * (1 - 2 * parity)).sum(axis=0) / shots, dtype=np.float64)
+    return parity_means(matrix, tally, masks, shots)
 
 
 @dataclass(frozen=True)

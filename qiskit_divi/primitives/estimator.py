@@ -89,6 +89,7 @@ from ._common import (
     check_pubs,
     check_total_shots,
     outcome_bits,
+    parity_means,
     retrieve_as,
 )
 from .cut_reconstruction import cut_term_values
@@ -738,8 +739,7 @@ def _sampled_values(
                 [[label[n - 1 - q] != "I" for q in group.qubits] for label in group.paulis],
                 dtype=np.int64,
             ).reshape(len(group.paulis), len(group.qubits))
-            parity = (matrix.astype(np.int64) @ masks.T) % 2  # outcomes x paulis
-            expvals = (counts[:, None] * (1 - 2 * parity)).sum(axis=0) / plan.shots
+            expvals = parity_means(matrix, counts, masks, plan.shots)
             for label, ev in zip(group.paulis, expvals, strict=True):
                 column = terms.column[label]
                 terms.value[p, column] = float(ev)
