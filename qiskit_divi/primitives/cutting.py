@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import CircuitInstruction, ClassicalRegister, QuantumRegister
+from qiskit.converters import circuit_to_dag, dag_to_circuit
 from qiskit.exceptions import QiskitError
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.quantum_info import PauliList
@@ -75,15 +76,16 @@ OBSERVABLE_REGISTER = "observable_measurements"
 QPD_REGISTER = "qpd_measurements"
 
 
-def addon(why: str) -> Any:
+def addon() -> Any:
     """The ``qiskit_addon_cutting`` module, else a :class:`QoroConfigurationError` that
-    says ``why`` it was needed and names the extra."""
+    names the extra."""
     try:
         return importlib.import_module("qiskit_addon_cutting")
     except ImportError:
         raise QoroConfigurationError(
-            f"{why}, which needs circuit cutting, and qiskit-addon-cutting is not installed: "
-            f"install the extra with `{INSTALL_HINT}`, or keep each PUB within the limit."
+            "A PUB is wider than its pieces may be, which needs circuit cutting, and "
+            f"qiskit-addon-cutting is not installed: install the extra with `{INSTALL_HINT}`, "
+            "or keep each PUB within the limit."
         ) from None
 
 
@@ -113,9 +115,34 @@ class CutReport:
     piece_widths: tuple[int, ...] = ()
     refused: str | None = None
 
+    @classmethod
+    def of(cls, pub: int, num_qubits: int, plan: CuttingPlan) -> CutReport:
+        """The report of a PUB cut as ``plan`` says (it runs)."""
+        return cls(
+            pub,
+            num_qubits,
+            plan.max_qubits,
+            plan.cuts,
+            plan.sampling_overhead,
+            plan.num_subexperiments,
+            plan.shots,
+            tuple(piece.width for piece in plan.pieces),
+        )
+
     @property
     def needs_cutting(self) -> bool:
         return self.max_qubits is not None
+
+    def metadata(self) -> dict[str, Any]:
+        """The PUB result's ``metadata["cutting"]``."""
+        return {
+            "max_qubits": self.max_qubits,
+            "cuts": [cut.to_json() for cut in self.cuts],
+            "sampling_overhead": self.sampling_overhead,
+            "num_subexperiments": self.num_subexperiments,
+            "shots": self.shots,
+            "piece_widths": list(self.piece_widths),
+        }
 
     def __str__(self) -> str:
         head = f"PUB {self.pub}: {self.num_qubits} qubits"
@@ -139,12 +166,11 @@ class CutReport:
 
 @dataclass(frozen=True)
 class CutPub:
-    """A cut PUB ready to send: its payload plan, its sub-experiments (label, circuit before
-    transpilation, shots) and its report."""
+    """A cut PUB ready to send: its payload plan and its sub-experiments (label, circuit
+    before transpilation, shots)."""
 
     plan: CuttingPlan
     circuits: tuple[tuple[str, QuantumCircuit, int], ...]
-    report: CutReport
 
 
 @dataclass(frozen=True)
@@ -183,7 +209,7 @@ def find_layout(
 ) -> _Layout:
     """Cut locations of the bound ``circuit`` into pieces of at most ``limit`` qubits;
     ``qubits[q]`` names circuit qubit ``q`` in the reported cuts (default: ``q``)."""
-    cutting = addon("A PUB is wider than its pieces may be")
+    cutting = addon()
     cut_circuit, found = cutting.find_cuts(
         circuit,
         cutting.OptimizationParameters(
@@ -220,7 +246,7 @@ def find_layout(
 
 def apply_layout(circuit: QuantumCircuit, layout: _Layout) -> QuantumCircuit:
     """The bound ``circuit`` cut as ``layout`` says (what ``find_cuts`` returns for it)."""
-    cutting = addon("A PUB is wider than its pieces may be")
+    cutting = addon()
     wire = importlib.import_module("qiskit_addon_cutting.instructions").CutWire
     cut = cutting.cut_gates(circuit, list(layout.gate_ids))[0]
     for position, qubit in layout.wires:
@@ -228,15 +254,13 @@ def apply_layout(circuit: QuantumCircuit, layout: _Layout) -> QuantumCircuit:
     return cut
 
 
-def _restricted(circuit: QuantumCircuit, qubits: Sequence[int]) -> QuantumCircuit:
-    """``circuit`` on ``qubits`` only (every instruction acts on them), renumbered."""
-    position = {circuit.qubits[q]: k for k, q in enumerate(qubits)}
-    out = QuantumCircuit(len(qubits), name=circuit.name, global_phase=circuit.global_phase)
-    for instruction in circuit.data:
-        out.append(
-            instruction.operation, [out.qubits[position[q]] for q in instruction.qubits], copy=False
-        )
-    return out
+def _without_idle_qubits(circuit: QuantumCircuit) -> tuple[QuantumCircuit, tuple[int, ...]]:
+    """``circuit`` without the qubits no instruction touches, and the indices of those kept."""
+    dag = circuit_to_dag(circuit)
+    idle = set(dag.idle_wires()) & set(circuit.qubits)
+    kept = tuple(q for q, bit in enumerate(circuit.qubits) if bit not in idle)
+    dag.remove_qubits(*(bit for bit in circuit.qubits if bit in idle))
+    return dag_to_circuit(dag), kept
 
 
 @dataclass(frozen=True)
@@ -253,7 +277,7 @@ class _Problem:
 
 
 def _separate(bound: QuantumCircuit, layout: _Layout, terms: Sequence[str]) -> _Problem:
-    cutting = addon("A PUB is wider than its pieces may be")
+    cutting = addon()
     wired = cutting.cut_wires(apply_layout(bound, layout))
     expanded = cutting.expand_observables(PauliList(list(terms)), bound, wired)
     problem = cutting.partition_problem(circuit=wired, observables=expanded)
@@ -322,6 +346,18 @@ def one_register(circuit: QuantumCircuit, observable_bits: int) -> tuple[Quantum
     return out, len(qpd)
 
 
+@dataclass(frozen=True)
+class _Assessment:
+    """What :meth:`PubCutter._assess` found: the first binding's cuts and pieces, how many
+    sub-experiments the PUB needs, and why it cannot run (None: it can)."""
+
+    layout: _Layout
+    first: _Problem
+    pieces: tuple[CutPiece, ...]
+    count: int
+    refused: str | None
+
+
 @contextlib.contextmanager
 def _cutting_errors(index: int) -> Iterator[None]:
     """The errors of the transpiler passes and of qiskit-addon-cutting as a
@@ -362,11 +398,11 @@ class PubCutter:
             circuit = cuttable(template)
         # Qubits no instruction touches stay |0>: they are left out of the cut (the cut finder
         # cannot place them), each contributing <0|P|0> (1 for I and Z, 0 for X and Y).
-        touched = {circuit.find_bit(q).index for i in circuit.data for q in i.qubits}
-        self.qubits = tuple(sorted(touched)) or (0,)
-        self._circuit = _restricted(circuit, self.qubits)
-        if not touched:
+        self._circuit, self.qubits = _without_idle_qubits(circuit)
+        if not self.qubits:
             # No instruction at all: qubit 0 carries an identity, so that it is a piece.
+            self.qubits = (0,)
+            self._circuit = QuantumCircuit(1, name=circuit.name)
             self._circuit.id(0)
         n = template.num_qubits
         idle = [q for q in range(n) if q not in self.qubits]
@@ -388,39 +424,34 @@ class PubCutter:
     def report(self, shots0: int, budget: int = MAX_SUBEXPERIMENTS) -> CutReport:
         """The PUB's cost, refused or not (generates the sub-experiments when it runs)."""
         with _cutting_errors(self.index):
-            layout, first = self._first()
-            count = self._count(first)
-            refused = self._refusal(layout, first.widths, count, budget)
-            if refused is None:
-                return self.cut(shots0, layout, first).report
+            found = self._assess(budget)
+            if found.refused is None:
+                plan = self._cut(shots0, found).plan
+                return CutReport.of(self.index, self.template.num_qubits, plan)
         return CutReport(
             self.index,
             self.template.num_qubits,
             self.limit,
-            layout.cuts,
-            layout.overhead,
-            count,
+            found.layout.cuts,
+            found.layout.overhead,
+            found.count,
             None,
-            first.widths,
-            refused,
+            found.first.widths,
+            found.refused,
         )
 
     def plan(self, shots0: int, budget: int = MAX_SUBEXPERIMENTS) -> CutPub:
         """The PUB cut, or :class:`QoroInputError` when it cannot run (``budget``: the
         sub-experiments the call may still send)."""
         with _cutting_errors(self.index):
-            layout, first = self._first()
-            refused = self._refusal(layout, first.widths, self._count(first), budget)
-            if refused is not None:
-                raise QoroInputError(f"PUB {self.index}: {refused}")
-            return self.cut(shots0, layout, first)
+            found = self._assess(budget)
+            if found.refused is not None:
+                raise QoroInputError(f"PUB {self.index}: {found.refused}")
+            return self._cut(shots0, found)
 
-    def _count(self, first: _Problem) -> int:
-        """The PUB's sub-experiments (every binding), counted without generating them."""
-        per_sample = sum(len(piece.groups) for piece in _pieces(first))
-        return _samples_count(first) * per_sample * len(self._rows)
-
-    def _first(self) -> tuple[_Layout, _Problem]:
+    def _assess(self, budget: int) -> _Assessment:
+        """Cuts of the first binding, its pieces, the sub-experiment count and why the PUB
+        cannot run (None: it can), before any sub-experiment is generated."""
         logger.info(
             "Finding cuts for PUB %d: %d qubits into pieces of at most %d.",
             self.index,
@@ -429,7 +460,12 @@ class PubCutter:
         )
         bound = self._bound(0)
         layout = find_layout(bound, self.limit, self.max_overhead, self.qubits)
-        return layout, _separate(bound, layout, self._reduced)
+        first = _separate(bound, layout, self._reduced)
+        pieces = _pieces(first)
+        per_sample = sum(len(piece.groups) for piece in pieces)
+        count = _samples_count(first) * per_sample * len(self._rows)
+        refused = self._refusal(layout, first.widths, count, budget)
+        return _Assessment(layout, first, pieces, count, refused)
 
     def _refusal(
         self, layout: _Layout, widths: Sequence[int], count: int, budget: int
@@ -464,10 +500,10 @@ class PubCutter:
             )
         return None
 
-    def cut(self, shots0: int, layout: _Layout, first: _Problem) -> CutPub:
+    def _cut(self, shots0: int, found: _Assessment) -> CutPub:
         """Every binding's sub-experiments and shots (the overhead of each checked)."""
-        cutting = addon("A PUB is wider than its pieces may be")
-        pieces = _pieces(first)
+        cutting = addon()
+        layout, first, pieces = found.layout, found.first, found.pieces
         samples: list[CutSamples] = []
         sample_ids: dict[tuple[Any, ...], int] = {}
         binding_samples: list[int] = []
@@ -508,17 +544,7 @@ class PubCutter:
             tuple(samples),
             tuple(binding_samples),
         )
-        report = CutReport(
-            self.index,
-            self.template.num_qubits,
-            self.limit,
-            layout.cuts,
-            plan.sampling_overhead,
-            plan.num_subexperiments,
-            plan.shots,
-            first.widths,
-        )
-        return CutPub(plan, tuple(circuits), report)
+        return CutPub(plan, tuple(circuits))
 
     def _shots(self, coefficients: Sequence[float], shots0: int) -> list[int]:
         kappa = sum(abs(c) for c in coefficients)
@@ -548,18 +574,6 @@ def sorted_by_shots(
     return sorted(circuits, key=lambda item: -item[2])
 
 
-def report_metadata(plan: CuttingPlan) -> dict[str, Any]:
-    """``metadata["cutting"]`` of a cut PUB's result, from its journaled plan."""
-    return {
-        "max_qubits": plan.max_qubits,
-        "cuts": [cut.to_json() for cut in plan.cuts],
-        "sampling_overhead": plan.sampling_overhead,
-        "num_subexperiments": plan.num_subexperiments,
-        "shots": plan.shots,
-        "piece_widths": [piece.width for piece in plan.pieces],
-    }
-
-
 __all__ = [
     "INSTALL_HINT",
     "CutPub",
@@ -567,6 +581,5 @@ __all__ = [
     "PubCutter",
     "addon",
     "piece_limit",
-    "report_metadata",
     "sorted_by_shots",
 ]

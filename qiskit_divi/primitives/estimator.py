@@ -100,7 +100,6 @@ from .cutting import (
     CutReport,
     PubCutter,
     piece_limit,
-    report_metadata,
     sorted_by_shots,
 )
 from .job import QoroPrimitiveJob, RawResults, journal_call, rebuild_job, submit_call
@@ -402,7 +401,7 @@ def plan_estimator_call(
             "Estimator call: %d PUB(s) cut into %d sub-experiments (%s), sent as one Qoro job.",
             len(cut),
             sum(cut_pub.plan.num_subexperiments for _, cut_pub in cut),
-            "; ".join(str(cut_pub.report) for _, cut_pub in cut),
+            "; ".join(str(CutReport.of(i.index, i.num_qubits, c.plan)) for i, c in cut),
         )
     ordered = tuple(plans[index] for index in range(len(pubs)))
     metadata = tuple(pub.circuit.metadata for pub in pubs)
@@ -435,9 +434,7 @@ def _cut_job(cut: Sequence[CutPub], backend: QoroBackend, options: EstimatorOpti
     manager = generate_preset_pass_manager(
         optimization_level=1, target=backend.target, seed_transpiler=FINDER_SEED
     )
-    transpiled = manager.run([circuit for _, circuit, _ in entries])
-    if isinstance(transpiled, QuantumCircuit):
-        transpiled = [transpiled]
+    transpiled = manager.run([circuit for _, circuit, _ in entries])  # a list in, a list out
     circuits: dict[str, str] = {}
     for position, ((label, _, _), circuit) in enumerate(zip(entries, transpiled, strict=True)):
         validate_circuit(circuit, position, backend.target, backend.name)
@@ -814,7 +811,7 @@ def _pub_result(
     if pub.cutting is not None:
         terms = _cut_values(index, pub, pub.cutting, raw_job)
         evs, stds = _combine(pub.observables, terms, param_index, obs_index)
-        out["cutting"] = report_metadata(pub.cutting)
+        out["cutting"] = CutReport.of(index, pub.num_qubits, pub.cutting).metadata()
     else:
         if pub.sampling is None:
             terms = _exact_values(index, pub, raw_job)

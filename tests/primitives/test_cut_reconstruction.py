@@ -70,7 +70,7 @@ def _library_values(
 ) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
     """The library's reconstruction of :data:`TERMS` on ``bound`` from random counts, and
     the same counts as this package's raw job (labels of PUB 0, binding ``flat``)."""
-    cutting = addon("test")
+    cutting = addon()
     wired = cutting.cut_wires(apply_layout(bound, layout))
     expanded = cutting.expand_observables(PauliList(list(TERMS)), bound, wired)
     problem = cutting.partition_problem(circuit=wired, observables=expanded)

@@ -330,6 +330,20 @@ def test_idle_qubits_are_not_cut(maestro: QoroBackend) -> None:
     np.testing.assert_allclose(result[0].data.evs, reference(pub), rtol=0, atol=TOLERANCE)
 
 
+def test_a_circuit_without_instructions_is_exact(maestro: QoroBackend) -> None:
+    """Every qubit idle: the PUB still runs (one piece of one qubit) and each term is
+    <0...0|P|0...0> exactly: 1 with only I and Z, else 0."""
+    circuit = QuantumCircuit(6, name="empty")
+    observable = SparsePauliOp(["ZZIIIZ", "IIXIII", "YIIIIZ", "IIIIII"], [0.5, 2.0, -1.0, 0.25])
+    plan = estimator(maestro, 3).plan([(circuit, observable)], precision=0.2)
+    cutting = plan.pubs[0].cutting
+    assert cutting is not None and cutting.cuts == () and cutting.qubits == (0,)
+    result = decode(exact_payload(plan), exact_raw(plan))
+    exact = Statevector(circuit).expectation_value(observable).real
+    assert exact == pytest.approx(0.75)
+    assert result[0].data.evs == pytest.approx(exact, abs=TOLERANCE)
+
+
 def broadcast_reference(
     circuit: QuantumCircuit, observables: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
@@ -422,7 +436,7 @@ def test_mutations_are_detected(rzz_call: tuple[tuple[Any, ...], EstimatorPlan, 
 @pytest.mark.parametrize("case", ["halves", "wire"], ids=["gate cuts", "gate and wire cuts"])
 def test_apply_layout_reproduces_find_cuts(case: str) -> None:
     """``apply_layout`` of ``find_layout``'s layout is exactly ``find_cuts``' circuit."""
-    cutting = addon("test")
+    cutting = addon()
     if case == "halves":
         template, limit = two_halves(5, 7, 2), 4
     else:
